@@ -1,0 +1,5 @@
+import sys
+
+from patcher.cli import main
+
+sys.exit(main())

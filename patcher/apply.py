@@ -1,0 +1,84 @@
+"""`apply`, `diff` and `list`: bring a pinned checkout to the patched state and show what changed."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from patcher import checkout
+from patcher.errors import DirtyError, NotApplied
+from patcher.recipe import Recipe
+from patcher.runner import Outcome, run_steps
+
+
+@dataclass
+class Applied:
+    repo: git.Repo
+    pin: str
+    tip: str
+    outcomes: list[Outcome]
+    changed: bool
+
+
+def default_dest(model: str) -> Path:
+    return Path("vendor") / f"bisenetv2-{model}"
+
+
+def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, commit: str | None = None,
+          force: bool = False, recipe_name: str = "patches/bisenetv2.toml") -> Applied:
+    """Clone if needed, compute every step in memory from the pin, then move the branch in one go."""
+    source = checkout.check_source(upstream or recipe.url)
+    wanted = checkout.check_commit(commit or recipe.commit)
+    steps = recipe.for_model(model)
+    dest = Path(dest).absolute()
+    with checkout.locked(dest):
+        repo, fresh = checkout.open_or_clone(source, dest)
+        pin = checkout.resolve_pin(repo, wanted, source)
+        if fresh:
+            checkout.checkout_pin(repo, pin)
+        print(f"pinned at {pin}; running {len(steps)} codemods", file=sys.stderr)
+        outcomes = run_steps(lambda path: checkout.read_at(repo, pin, path), steps)
+        tip = checkout.build_commits(repo, pin, outcomes, recipe_name)
+        branch = checkout.branch_name(model)
+        on_branch = not repo.head.is_detached and repo.active_branch.name == branch
+        edits = checkout.local_edits(repo, [pin, tip])
+        if on_branch and repo.head.commit.hexsha == tip and not edits and not repo.is_dirty(untracked_files=False):
+            return Applied(repo, pin, tip, outcomes, changed=False)
+        foreign = checkout.foreign_commits(repo, pin, branch)
+        if (edits or foreign) and not force:
+            what = [f"edited files: {', '.join(edits)}"] if edits else []
+            what += [f"commits on {branch} not made by patcher: {', '.join(foreign)}"] if foreign else []
+            raise DirtyError(f"{dest} has local changes ({'; '.join(what)}); use --force to back them up and reset")
+        if edits or foreign:
+            kept = checkout.back_up(repo, branch, dirty=bool(edits))
+            print(f"kept your changes: {'; '.join(kept)}", file=sys.stderr)
+        checkout.switch(repo, branch, tip)
+        repo.git.config("patcher.pin", pin)
+        repo.git.config("patcher.model", model)
+        return Applied(repo, pin, tip, outcomes, changed=True)
+
+
+def patched(dest: Path, model: str) -> tuple[git.Repo, str, str]:
+    """(repo, pin, branch) of a checkout that `apply` has patched."""
+    try:
+        repo = git.Repo(dest)
+        pin = repo.git.config("patcher.pin")
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError, git.GitCommandError):
+        raise NotApplied(f"{dest} is not a patched checkout; run 'python -m patcher apply' first") from None
+    branch = checkout.branch_name(model)
+    if branch not in [h.name for h in repo.heads]:
+        raise NotApplied(f"{dest} has no branch {branch}; run 'python -m patcher apply --model {model}' first")
+    return repo, pin, branch
+
+
+def diff(dest: Path, model: str) -> str:
+    """The whole change as a unified diff against the pin, ending in a newline."""
+    repo, pin, branch = patched(dest, model)
+    return repo.git.diff("--no-color", "--no-ext-diff", pin, branch) + "\n"
+
+
+def outcomes(recipe: Recipe, dest: Path, model: str) -> list[Outcome]:
+    repo, pin, _ = patched(dest, model)
+    return run_steps(lambda path: checkout.read_at(repo, pin, path), recipe.for_model(model))

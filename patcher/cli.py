@@ -1,0 +1,75 @@
+"""`python -m patcher`: apply, diff, list, verify."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from patcher import apply as applying
+from patcher import recipe as recipes
+from patcher.errors import PatcherError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="celebamask", help="model variant in the recipe (default: celebamask)")
+    parser.add_argument("--dest", type=Path, help="the checkout (default: vendor/bisenetv2-MODEL)")
+    parser.add_argument("--recipe", type=Path, default=recipes.DEFAULT, help=argparse.SUPPRESS)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="patcher", description=__doc__.split(":")[0] + ": patch a TF1 research "
+                                  "repository with reviewed codemods and prove the result.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("apply", help="clone the pinned upstream and apply the recipe's codemods")
+    _common(p)
+    p.add_argument("--upstream", help="URL or path of the upstream (default: the recipe's GitHub URL)")
+    p.add_argument("--commit", help="commit SHA to pin (default: the recipe's)")
+    p.add_argument("--force", action="store_true", help="back up local edits (stash/branch) and reset")
+
+    p = sub.add_parser("diff", help="print the whole change as a unified diff against the pinned commit")
+    _common(p)
+
+    p = sub.add_parser("list", help="print each codemod, its description and the sites it changes")
+    _common(p)
+
+    p = sub.add_parser("verify", help="build and run the patched graph with unknown height and width")
+    _common(p)
+    p.add_argument("--sizes", default="288x288,448x448,512x384,450x301",
+                   help="comma-separated HEIGHTxWIDTH sizes (default: %(default)s)")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    dest = args.dest or applying.default_dest(args.model)
+    try:
+        recipe = recipes.load(args.recipe)
+        if args.command == "apply":
+            done = applying.apply(recipe, args.model, dest, args.upstream, args.commit, args.force,
+                                  recipe_name=args.recipe.name)
+            _print_outcomes(done.outcomes)
+            if done.changed:
+                print(f"applied {len(done.outcomes)} codemods to {dest} on branch patcher/{args.model} "
+                      f"({done.pin[:12]}..{done.tip[:12]}); review with 'git -C {dest} log -p'")
+            else:
+                print(f"already applied: {dest} is at {done.tip[:12]}; nothing changed")
+        elif args.command == "diff":
+            sys.stdout.write(applying.diff(dest, args.model))
+        elif args.command == "list":
+            _print_outcomes(applying.outcomes(recipe, dest, args.model))
+        elif args.command == "verify":
+            from patcher import verify
+
+            verify.verify(recipe, dest, args.model, verify.parse_sizes(args.sizes))
+    except PatcherError as exc:
+        print(f"patcher: error: {exc}", file=sys.stderr)
+        return exc.code
+    return 0
+
+
+def _print_outcomes(outcomes) -> None:
+    for outcome in outcomes:
+        print(f"{outcome.step.codemod}: {outcome.step.description}")
+        for site in outcome.sites:
+            print(f"  {site}")

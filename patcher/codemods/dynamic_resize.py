@@ -1,0 +1,35 @@
+"""Take image-resize sizes from tf.shape(x) at run time instead of the static x.shape."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod import CodemodContext
+
+from patcher.codemods.base import SiteCodemod, argument, root_name, tf_shape_of
+
+RESIZES = ("tensorflow.image.resize_bilinear", "tensorflow.image.resize")
+
+
+class DynamicResize(SiteCodemod):
+    DESCRIPTION = "Resize to tf.shape(x)[a:b] at run time instead of the static x.shape[a:b]."
+
+    def __init__(self, context: CodemodContext, scope: str = "", functions: Sequence[str] = RESIZES) -> None:
+        super().__init__(context)
+        self.where = scope
+        self.functions = set(functions)
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if not self.functions & self.tf_names(original.func):
+            return updated
+        if self.where and not self.in_scope(original, self.where):
+            return updated
+        size = argument(updated, 1, "size")
+        static = m.Subscript(value=m.Attribute(attr=m.Name("shape")))
+        if size is None or not m.matches(size.value, static):
+            return updated
+        tensor = size.value.value.value
+        dynamic = size.value.with_changes(value=tf_shape_of(root_name(updated.func), tensor))
+        self.record(original, f"resize size {cst.Module([]).code_for_node(size.value)} -> tf.shape at run time")
+        return updated.with_changes(args=[a.with_changes(value=dynamic) if a is size else a for a in updated.args])

@@ -1,0 +1,71 @@
+"""Make the segmentation head resize to the network input's run-time size, so the class map fits it pixel for pixel."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod import CodemodContext
+
+from patcher.codemods.base import SiteCodemod, argument, tf_alias, tf_shape_of
+from patcher.codemods.dynamic_resize import RESIZES
+
+
+class HeadToInput(SiteCodemod):
+    DESCRIPTION = "Resize the head's logits to the input's run-time height and width (any size, not only multiples of 8)."
+
+    def __init__(
+        self,
+        context: CodemodContext,
+        caller: str = "BiseNetV2.inference",
+        head: str = "_seg_head_block",
+        source: str = "input_tensor",
+        head_function: str = "_SegmentationHead.__call__",
+        keyword: str = "output_size",
+        functions: Sequence[str] = RESIZES,
+    ) -> None:
+        super().__init__(context)
+        self.caller, self.head, self.source = caller, head, source
+        self.head_function, self.keyword = head_function, keyword
+        self.functions = set(functions)
+        self.tf = "tf"
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.tf = tf_alias(node) or "tf"
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if m.matches(original.func, m.Attribute(value=m.Name("self"), attr=m.Name(self.head))):
+            return self._pass_size(original, updated)
+        if self.functions & self.tf_names(original.func) and self.scope(original) == self.head_function:
+            return self._take_size(original, updated)
+        return updated
+
+    def _pass_size(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if self.scope(original) != self.caller or argument(updated, 99, self.keyword) is not None:
+            return updated
+        size = cst.Subscript(
+            value=tf_shape_of(self.tf, cst.Name(self.source)),
+            slice=[cst.SubscriptElement(cst.Slice(lower=cst.Integer("1"), upper=cst.Integer("3")))],
+        )
+        args = list(updated.args)
+        last = args[-1]
+        between = args[-2].comma.whitespace_after if len(args) > 1 and args[-2].comma else cst.SimpleWhitespace(" ")
+        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=between),
+                                     whitespace_after_arg=cst.SimpleWhitespace(""))
+        args.append(last.with_changes(keyword=cst.Name(self.keyword), value=size))
+        self.record(original, f"head call passes {self.keyword}=tf.shape({self.source})[1:3]")
+        return updated.with_changes(args=args)
+
+    def _take_size(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        size = argument(updated, 1, "size")
+        taken = m.Call(func=m.Attribute(value=m.Name("kwargs"), attr=m.Name("get")))
+        if size is None or m.matches(size.value, taken):
+            return updated
+        value = cst.Call(
+            func=cst.Attribute(value=cst.Name("kwargs"), attr=cst.Name("get")),
+            args=[cst.Arg(cst.SimpleString(f"'{self.keyword}'"),
+                          comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                  cst.Arg(size.value)],
+        )
+        self.record(original, f"head resizes to kwargs '{self.keyword}' when given")
+        return updated.with_changes(args=[a.with_changes(value=value) if a is size else a for a in updated.args])

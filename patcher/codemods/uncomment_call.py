@@ -1,0 +1,72 @@
+"""Restore a commented-out call to a named function as code, where it stood, keeping the comments around it."""
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod import CodemodContext
+
+from patcher.codemods.base import SiteCodemod
+
+
+def _text(line: cst.EmptyLine) -> str:
+    body = line.comment.value[1:]
+    return body[1:] if body.startswith(" ") else body
+
+
+class UncommentCall(SiteCodemod):
+    DESCRIPTION = "Restore the commented-out call as code, keeping its indentation and the comments around it."
+
+    def __init__(self, context: CodemodContext, function: str = "optimize_inference_model") -> None:
+        super().__init__(context)
+        self.function = function
+
+    def _find(self, lines: Sequence[cst.EmptyLine]) -> tuple[int, int, cst.SimpleStatementLine] | None:
+        """The first run lines[start:end] of comments that reads as one call to the function."""
+        for start, line in enumerate(lines):
+            if line.comment is None or not _text(line).startswith(self.function + "("):
+                continue
+            end = start
+            while end < len(lines) and lines[end].comment is not None:
+                end += 1
+                source = textwrap.dedent("\n".join(_text(x) for x in lines[start:end])) + "\n"
+                try:
+                    stmt = cst.parse_statement(source)
+                except cst.ParserSyntaxError:
+                    continue
+                call = m.SimpleStatementLine(body=[m.Expr(value=m.Call(func=m.Name(self.function)))])
+                if m.matches(stmt, call):
+                    return start, end, stmt
+                break
+        return None
+
+    def _restore(self, original, updated):
+        """The block's statements and footer with each commented-out call made a statement.
+
+        Comment lines are taken from `original`, which carries their positions; this transform never
+        changes them, so they equal the updated ones.
+        """
+        new_body: list[cst.BaseStatement] = []
+
+        def take(lines: Sequence[cst.EmptyLine]) -> Sequence[cst.EmptyLine]:
+            found = self._find(lines)
+            while found:
+                start, end, stmt = found
+                self.record(lines[start], f"commented-out call {self.function}(...) restored as code")
+                new_body.append(stmt.with_changes(leading_lines=lines[:start]))
+                lines = lines[end:]
+                found = self._find(lines)
+            return lines
+
+        for old, new in zip(original.body, updated.body):
+            new_body.append(new.with_changes(leading_lines=take(old.leading_lines)))
+        footer = take(original.footer)
+        return updated.with_changes(body=new_body, footer=footer)
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
+        return self._restore(original, updated)
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        return self._restore(original, updated)

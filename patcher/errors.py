@@ -1,0 +1,67 @@
+"""Errors that end a command with a one-line message and a distinct exit code."""
+
+
+class PatcherError(Exception):
+    """Base: `code` is the process exit code."""
+
+    code = 1
+
+
+class UpstreamError(PatcherError):
+    """The upstream cannot be reached or is not a git repository."""
+
+    code = 3
+
+
+class PinError(PatcherError):
+    """The pinned commit is missing, or HEAD is not the pin after checkout."""
+
+    code = 4
+
+
+class DriftError(PatcherError):
+    """A codemod found fewer or more sites than the recipe expects, or a target file is missing."""
+
+    code = 5
+
+
+class DirtyError(PatcherError):
+    """The checkout has edits the tool did not make."""
+
+    code = 6
+
+
+class SourceError(PatcherError):
+    """An upstream file is not UTF-8 or not Python that libcst can parse."""
+
+    code = 7
+
+
+class VerifyError(PatcherError):
+    """The patched graph failed to build or run."""
+
+    code = 8
+
+
+class MissingTensorFlow(PatcherError):
+    """TensorFlow is not installed in this environment."""
+
+    code = 9
+
+
+class UnsafeInput(PatcherError):
+    """A URL, path or ref that could make git run a command."""
+
+    code = 10
+
+
+class LockedError(PatcherError):
+    """Another patcher run holds the folder."""
+
+    code = 11
+
+
+class NotApplied(PatcherError):
+    """The command needs a patched checkout and there is none."""
+
+    code = 12
