@@ -10,6 +10,16 @@ from patcher import recipe as recipes
 from patcher.errors import PatcherError
 
 
+def _sizes(text: str) -> list[tuple[int, int]]:
+    try:
+        sizes = [tuple(int(v) for v in part.lower().split("x")) for part in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(len(s) != 2 or min(s) < 32 for s in sizes):
+        raise argparse.ArgumentTypeError(f"HEIGHTxWIDTH pairs of at least 32, such as 448x448,450x301; not {text!r}")
+    return sizes
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="celebamask", help="model variant in the recipe (default: celebamask)")
     parser.add_argument("--dest", type=Path, help="the checkout (default: vendor/bisenetv2-MODEL)")
@@ -35,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="build and run the patched graph with unknown height and width")
     _common(p)
-    p.add_argument("--sizes", default="288x288,448x448,512x384,450x301",
+    p.add_argument("--sizes", type=_sizes, default="288x288,448x448,512x384,450x301",
                    help="comma-separated HEIGHTxWIDTH sizes (default: %(default)s)")
     return top
 
@@ -61,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "verify":
             from patcher import verify
 
-            verify.verify(recipe, dest, args.model, verify.parse_sizes(args.sizes))
+            verify.verify(recipe, dest, args.model, args.sizes)
     except PatcherError as exc:
         print(f"patcher: error: {exc}", file=sys.stderr)
         return exc.code

@@ -1,4 +1,7 @@
-"""Run recipe steps in memory: count each codemod's sites, re-parse its output, check it is idempotent."""
+"""Run recipe steps in memory: count each codemod's sites, re-parse its output, check it is idempotent.
+
+The idempotency check is the re-parse: the output is parsed again and the codemod must find nothing there.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -59,7 +62,6 @@ def run_steps(read: Callable[[str], bytes], steps: Sequence[Step]) -> list[Outco
                     f"{step.codemod}: {path}: expected {step.sites} site(s), found {len(sites)}; "
                     "the upstream changed or the recipe is wrong; nothing was written"
                 )
-            parse(code, path)
             again, more = transform(step, path, code)
             if more or again != code:
                 raise PatcherError(f"{step.codemod}: {path}: not idempotent; a second run changed {more}")

@@ -11,9 +11,11 @@ from libcst.codemod import CodemodContext
 from patcher.codemods.base import SiteCodemod
 
 
-def _text(line: cst.EmptyLine) -> str:
-    body = line.comment.value[1:]
-    return body[1:] if body.startswith(" ") else body
+def _uncomment(lines: Sequence[cst.EmptyLine]) -> str:
+    """The code in comment lines: without '#', and without the space after it where every line has one."""
+    bodies = [line.comment.value[1:] for line in lines]
+    cut = 1 if all(b.startswith(" ") or not b for b in bodies) else 0
+    return textwrap.dedent("\n".join(b[cut:] for b in bodies)) + "\n"
 
 
 class UncommentCall(SiteCodemod):
@@ -26,14 +28,13 @@ class UncommentCall(SiteCodemod):
     def _find(self, lines: Sequence[cst.EmptyLine]) -> tuple[int, int, cst.SimpleStatementLine] | None:
         """The first run lines[start:end] of comments that reads as one call to the function."""
         for start, line in enumerate(lines):
-            if line.comment is None or not _text(line).startswith(self.function + "("):
+            if line.comment is None or not line.comment.value[1:].lstrip().startswith(self.function + "("):
                 continue
             end = start
             while end < len(lines) and lines[end].comment is not None:
                 end += 1
-                source = textwrap.dedent("\n".join(_text(x) for x in lines[start:end])) + "\n"
                 try:
-                    stmt = cst.parse_statement(source)
+                    stmt = cst.parse_statement(_uncomment(lines[start:end]))
                 except cst.ParserSyntaxError:
                     continue
                 call = m.SimpleStatementLine(body=[m.Expr(value=m.Call(func=m.Name(self.function)))])

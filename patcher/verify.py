@@ -1,0 +1,76 @@
+"""`verify`: prove in a subprocess that the patched graph builds and runs with unknown height and width."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from patcher.apply import patched
+from patcher.errors import MissingTensorFlow, NotApplied, VerifyError
+from patcher.recipe import Recipe
+
+INSTALL = "pip install -e '.[tf]' (TensorFlow 2.19 with tf_keras)"
+
+
+def upstream_env() -> dict[str, str]:
+    """The environment the upstream's TF1 code needs on TensorFlow 2."""
+    env = dict(os.environ)
+    env["TF_USE_LEGACY_KERAS"] = "1"  # tf.layers.* needs Keras 2 (the tf_keras package)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    here = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+    return env
+
+
+def run_probe(dest: Path, script: str, classes: int, sizes: list[tuple[int, int]]) -> list[dict]:
+    """Run patcher.probe in the checkout; its JSON records, or the error it reported."""
+    command = [sys.executable, "-m", "patcher.probe", "--script", script, "--classes", str(classes),
+               "--sizes", ",".join(f"{h}x{w}" for h, w in sizes)]
+    proc = subprocess.run(command, cwd=dest, env=upstream_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    records = []
+    for line in proc.stdout.splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    errors = [r for r in records if "error" in r]
+    if errors and errors[0]["error"] == "missing":
+        raise MissingTensorFlow(f"TensorFlow is not installed ({errors[0]['message']}); install it with {INSTALL}")
+    if errors:
+        raise VerifyError(f"{errors[0]['stage']}: {errors[0]['message']}")
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise VerifyError(f"the graph check exited with {proc.returncode}: {tail}")
+    return records
+
+
+def verify(recipe: Recipe, dest: Path, model: str, sizes: list[tuple[int, int]]) -> list[dict]:
+    repo, _, branch = patched(dest, model)
+    if repo.head.is_detached or repo.active_branch.name != branch:
+        raise NotApplied(f"{dest} is not on {branch}; run 'python -m patcher apply --model {model}' first")
+    script = recipe.models[model]["freeze_script"]
+    classes = int(recipe.models[model]["classes"])
+    print(f"building the {model} graph in {dest} (a subprocess; TensorFlow takes a while to start)", file=sys.stderr)
+    records = run_probe(Path(dest), script, classes, sizes)
+    build = next(r for r in records if r.get("stage") == "build")
+    runs = [r for r in records if r.get("stage") == "run"]
+    print(f"TensorFlow {build['tensorflow']}; {build['parameters']:,} parameters; "
+          f"output static shape {build['static_shape']}")
+    print(f"{'size (HxW)':>12}  {'output shape':>12}  {'ms':>8}  classes")
+    for r in runs:
+        print(f"{'x'.join(map(str, r['size'])):>12}  {'x'.join(map(str, r['shape'])):>12}  {r['ms']:>8.1f}  "
+              f"{r['low']}..{r['high']}")
+    if build["static_shape"] != [None, None]:
+        raise VerifyError(f"output static shape is {build['static_shape']}, expected [None, None]")
+    for r in runs:
+        if r["shape"] != r["size"]:
+            raise VerifyError(f"{'x'.join(map(str, r['size']))}: output shape {r['shape']} is not the input's")
+        if not 0 <= r["low"] <= r["high"] < classes:
+            raise VerifyError(f"{'x'.join(map(str, r['size']))}: class ids {r['low']}..{r['high']} outside 0..{classes - 1}")
+    if len(runs) != len(sizes):
+        raise VerifyError(f"ran {len(runs)} of {len(sizes)} sizes")
+    print(f"verified: {model} graph builds with unknown height and width and runs at {len(runs)} sizes")
+    return runs
