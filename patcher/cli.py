@@ -47,14 +47,28 @@ def parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--sizes", type=_sizes, default="288x288,448x448,512x384,450x301",
                    help="comma-separated HEIGHTxWIDTH sizes (default: %(default)s)")
+
+    p = sub.add_parser("build", help="freeze the checkpoint with the patched freeze script and convert it for tfjs")
+    _common(p)
+    p.add_argument("--out", type=Path, required=True, help="output folder (replaced only when all succeeded)")
+    weights = p.add_mutually_exclusive_group()
+    weights.add_argument("--checkpoint", type=Path, help="checkpoint prefix, e.g. weights/celebamask_hq.ckpt")
+    weights.add_argument("--random-weights", action="store_true", help="random weights, for trying the pipeline")
+    p.add_argument("--no-fusion-fix", dest="fix_fusions", action="store_false", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("check", help="compare the web model on tfjs backends in Node with TensorFlow")
+    p.add_argument("--model-dir", type=Path, required=True, help="a folder made by build")
+    p.add_argument("--backends", default="cpu,wasm", help="comma-separated tfjs backends (default: %(default)s)")
+    p.add_argument("--sizes", type=_sizes, default="288x288,448x448,512x384,450x301",
+                   help="comma-separated HEIGHTxWIDTH sizes (default: %(default)s)")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    dest = args.dest or applying.default_dest(args.model)
+    dest = getattr(args, "dest", None) or applying.default_dest(getattr(args, "model", "celebamask"))
     try:
-        recipe = recipes.load(args.recipe)
+        recipe = recipes.load(getattr(args, "recipe", recipes.DEFAULT))
         if args.command == "apply":
             done = applying.apply(recipe, args.model, dest, args.upstream, args.commit, args.force,
                                   recipe_name=args.recipe.name)
@@ -72,6 +86,17 @@ def main(argv: list[str] | None = None) -> int:
             from patcher import verify
 
             verify.verify(recipe, dest, args.model, args.sizes)
+        elif args.command == "build":
+            from patcher import build
+
+            meta = build.build(recipe, dest, args.model, args.out, args.checkpoint, args.random_weights,
+                               args.fix_fusions)
+            files = sorted(p.name for p in args.out.iterdir())
+            print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}")
+        elif args.command == "check":
+            from patcher import check
+
+            check.check(args.model_dir, tuple(args.backends.split(",")), args.sizes)
     except PatcherError as exc:
         print(f"patcher: error: {exc}", file=sys.stderr)
         return exc.code

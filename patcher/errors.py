@@ -65,3 +65,21 @@ class NotApplied(PatcherError):
     """The command needs a patched checkout and there is none."""
 
     code = 12
+
+
+class CheckpointError(PatcherError):
+    """No checkpoint, or one that is unreadable or does not match the graph."""
+
+    code = 14
+
+
+class BuildError(PatcherError):
+    """Freezing or converting failed."""
+
+    code = 15
+
+
+class ParityError(PatcherError):
+    """The web model does not compute what TensorFlow computes, within the bounds."""
+
+    code = 16

@@ -1,7 +1,11 @@
-"""Child process of `verify`: build the patched upstream's graph with unknown height and width, run it on sizes.
+"""Child process for the steps that run the patched upstream's own code under TensorFlow.
 
 Runs with the patched checkout as working directory (the upstream loads its config relative to it) and
-prints one JSON object per line on stdout.
+prints one JSON object per line on stdout. Modes:
+  verify      build the graph with unknown height and width and run it at sizes;
+  checkpoint  write a checkpoint of random weights with the names the freeze script restores;
+  match       compare a checkpoint with the names and shapes the freeze script restores;
+  frozen      run a frozen graph on raw float32 inputs and save its outputs (no upstream code needed).
 """
 from __future__ import annotations
 
@@ -10,6 +14,10 @@ import importlib.util
 import json
 import sys
 import time
+
+# The freeze script restores the exponential moving averages of the weights, named inside this scope.
+EMA_DECAY = 0.9995
+EMA_SCOPE = "moving_avg"
 
 
 def emit(**fields) -> None:
@@ -23,13 +31,125 @@ def load_script(path: str):
     return module
 
 
+def build(tf, script):
+    """The inference graph as the freeze script builds it, with a [1, None, None, 3] input."""
+    tf1 = tf.compat.v1
+    graph = tf1.Graph()
+    with graph.as_default():
+        image = tf1.placeholder(tf.float32, [1, None, None, 3], name="input_tensor")
+        net = script.bisenet_v2.BiseNetV2(phase="test", cfg=script.CFG)
+        labels = tf1.squeeze(net.inference(input_tensor=image, name="BiseNetV2", reuse=False), axis=0)
+        with tf1.variable_scope(EMA_SCOPE):
+            restore = tf1.train.ExponentialMovingAverage(EMA_DECAY).variables_to_restore()
+    return graph, image, labels, restore
+
+
+def verify(tf, np, script, args) -> None:
+    tf1 = tf.compat.v1
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    graph, image, labels, _ = build(tf, script)
+    with graph.as_default():
+        emit(stage="build", tensorflow=tf.__version__, static_shape=labels.shape.as_list(),
+             parameters=int(sum(np.prod(v.shape.as_list()) for v in tf1.trainable_variables())))
+        with tf1.Session(graph=graph) as sess:
+            sess.run(tf1.global_variables_initializer())
+            rng = np.random.default_rng(0)
+            for height, width in sizes:
+                x = rng.uniform(-1.0, 1.0, size=(1, height, width, 3)).astype(np.float32)
+                try:
+                    sess.run(labels, {image: x})
+                    start = time.perf_counter()
+                    out = sess.run(labels, {image: x})
+                except Exception as exc:
+                    raise Stage(f"{height}x{width}", exc) from exc
+                ms = (time.perf_counter() - start) * 1000
+                emit(stage="run", size=[height, width], shape=list(out.shape), ms=round(ms, 1),
+                     low=int(out.min()), high=int(out.max()))
+
+
+def checkpoint(tf, np, script, args) -> None:
+    """Random weights, batch-norm statistics included, saved under the moving-average names."""
+    tf1 = tf.compat.v1
+    graph, _, _, restore = build(tf, script)
+    rng = np.random.default_rng(args.seed)
+    with graph.as_default(), tf1.Session(graph=graph) as sess:
+        sess.run(tf1.global_variables_initializer())
+        for var in tf1.global_variables():
+            shape = var.shape.as_list()
+            if var.op.name.endswith("moving_variance"):
+                value = rng.uniform(0.5, 1.5, shape)
+            elif var.op.name.endswith("moving_mean") or var.op.name.endswith("beta"):
+                value = rng.normal(0.0, 0.1, shape)
+            elif var.op.name.endswith("gamma"):
+                value = rng.uniform(0.8, 1.2, shape)
+            else:
+                continue
+            var.load(value.astype(np.float32), sess)
+        tf1.train.Saver(restore).save(sess, args.prefix, write_meta_graph=True)
+    emit(stage="checkpoint", variables=len(restore))
+
+
+def match(tf, np, script, args) -> None:
+    _, _, _, restore = build(tf, script)
+    try:
+        have = dict(tf.train.list_variables(args.prefix))
+    except Exception as exc:
+        raise Stage("checkpoint", exc) from exc
+    missing = sorted(n for n in restore if n not in have)
+    try:
+        reader = tf.train.load_checkpoint(args.prefix)
+        for name in have:
+            reader.get_tensor(name)
+    except Exception as exc:
+        raise Stage("checkpoint", exc) from exc
+    wrong = sorted(f"{n} {have[n]} != {restore[n].shape.as_list()}" for n in restore
+                   if n in have and list(have[n]) != restore[n].shape.as_list())
+    emit(stage="match", expected=len(restore), found=len(have), missing=missing, wrong_shape=wrong)
+
+
+def frozen(tf, np, script, args) -> None:
+    """Each input of the job: outputs saved as PREFIX.i.k.npy; prints ms per run."""
+    tf1 = tf.compat.v1
+    job = json.loads(open(args.job).read())
+    graph_def = tf1.GraphDef()
+    with open(job["graph"], "rb") as handle:
+        graph_def.ParseFromString(handle.read())
+    graph = tf1.Graph()
+    with graph.as_default():
+        tf1.import_graph_def(graph_def, name="")
+    fetches = [graph.get_tensor_by_name(f"{name}:0") for name in job["outputs"]]
+    image = graph.get_tensor_by_name("input_tensor:0")
+    with tf1.Session(graph=graph) as sess:
+        for i, item in enumerate(job["inputs"]):
+            x = np.fromfile(item["file"], dtype=np.float32).reshape(item["shape"])
+            times = []
+            for _ in range(max(1, job.get("repeat", 1)) + 1):
+                start = time.perf_counter()
+                values = sess.run(fetches, {image: x})
+                times.append((time.perf_counter() - start) * 1000)
+            for k, value in enumerate(values):
+                np.save(f"{job['out']}.{i}.{k}.npy", value)
+            emit(stage="frozen", input=i, ms=times[1:], shapes=[list(v.shape) for v in values])
+
+
+class Stage(Exception):
+    def __init__(self, stage: str, cause: Exception) -> None:
+        super().__init__(stage)
+        self.stage, self.cause = stage, cause
+
+
+MODES = {"verify": verify, "checkpoint": checkpoint, "match": match, "frozen": frozen}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--script", required=True)
-    parser.add_argument("--classes", type=int, required=True)
-    parser.add_argument("--sizes", required=True)
+    parser.add_argument("mode", choices=sorted(MODES))
+    parser.add_argument("--script")
+    parser.add_argument("--job")
+    parser.add_argument("--sizes", default="64x64")
+    parser.add_argument("--prefix")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     try:
         import numpy as np
         import tensorflow as tf
@@ -38,31 +158,15 @@ def main(argv: list[str] | None = None) -> int:
         return 9
     stage = "import"
     try:
-        script = load_script(args.script)
-        tf1 = tf.compat.v1
-        tf1.disable_v2_behavior()
+        script = load_script(args.script) if args.script else None
+        tf.compat.v1.disable_v2_behavior()
         stage = "build"
-        graph = tf1.Graph()
-        with graph.as_default():
-            image = tf1.placeholder(tf.float32, [1, None, None, 3], name="input_tensor")
-            net = script.bisenet_v2.BiseNetV2(phase="test", cfg=script.CFG)
-            labels = tf1.squeeze(net.inference(input_tensor=image, name="BiseNetV2", reuse=False), axis=0)
-            emit(stage="build", tensorflow=tf.__version__, static_shape=labels.shape.as_list(),
-                 parameters=int(sum(np.prod(v.shape.as_list()) for v in tf1.trainable_variables())))
-            with tf1.Session(graph=graph) as sess:
-                sess.run(tf1.global_variables_initializer())
-                rng = np.random.default_rng(0)
-                for height, width in sizes:
-                    stage = f"{height}x{width}"
-                    x = rng.uniform(-1.0, 1.0, size=(1, height, width, 3)).astype(np.float32)
-                    sess.run(labels, {image: x})
-                    start = time.perf_counter()
-                    out = sess.run(labels, {image: x})
-                    ms = (time.perf_counter() - start) * 1000
-                    emit(stage="run", size=[height, width], shape=list(out.shape), ms=round(ms, 1),
-                         low=int(out.min()), high=int(out.max()))
-    except Exception as exc:  # noqa: BLE001 - any TensorFlow failure is reported with its stage
-        emit(error="failed", stage=stage, message=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+        MODES[args.mode](tf, np, script, args)
+    except Exception as exc:  # noqa: BLE001 - any failure of the upstream code is reported with its stage
+        if isinstance(exc, Stage):
+            stage, exc = exc.stage, exc.cause
+        lines = str(exc).strip().splitlines() or [""]
+        emit(error="failed", stage=stage, message=f"{type(exc).__name__}: {lines[0]}")
         return 1
     return 0
 

@@ -14,21 +14,21 @@ from patcher.recipe import Recipe
 INSTALL = "pip install -e '.[tf]' (TensorFlow 2.19 with tf_keras)"
 
 
-def upstream_env() -> dict[str, str]:
-    """The environment the upstream's TF1 code needs on TensorFlow 2."""
+def upstream_env(dest: Path | None = None) -> dict[str, str]:
+    """The environment the upstream's TF1 code needs on TensorFlow 2 (its checkout `dest` on the path)."""
     env = dict(os.environ)
     env["TF_USE_LEGACY_KERAS"] = "1"  # tf.layers.* needs Keras 2 (the tf_keras package)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     here = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, dest and str(Path(dest).resolve()),
+                                                      env.get("PYTHONPATH")]))
     return env
 
 
-def run_probe(dest: Path, script: str, classes: int, sizes: list[tuple[int, int]]) -> list[dict]:
-    """Run patcher.probe in the checkout; its JSON records, or the error it reported."""
-    command = [sys.executable, "-m", "patcher.probe", "--script", script, "--classes", str(classes),
-               "--sizes", ",".join(f"{h}x{w}" for h, w in sizes)]
-    proc = subprocess.run(command, cwd=dest, env=upstream_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def run_probe(dest: Path, mode: str, *args: str, error=VerifyError) -> list[dict]:
+    """Run patcher.probe MODE in `dest`; its JSON records, or `error` with the one it reported."""
+    command = [sys.executable, "-m", "patcher.probe", mode, *args]
+    proc = subprocess.run(command, cwd=dest, env=upstream_env(dest), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True)
     records = []
     for line in proc.stdout.splitlines():
@@ -40,21 +40,26 @@ def run_probe(dest: Path, script: str, classes: int, sizes: list[tuple[int, int]
     if errors and errors[0]["error"] == "missing":
         raise MissingTensorFlow(f"TensorFlow is not installed ({errors[0]['message']}); install it with {INSTALL}")
     if errors:
-        raise VerifyError(f"{errors[0]['stage']}: {errors[0]['message']}")
+        raise error(f"{errors[0]['stage']}: {errors[0]['message']}")
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise VerifyError(f"the graph check exited with {proc.returncode}: {tail}")
+        raise error(f"patcher.probe {mode} exited with {proc.returncode}: {tail}")
     return records
 
 
-def verify(recipe: Recipe, dest: Path, model: str, sizes: list[tuple[int, int]]) -> list[dict]:
+def on_branch(dest: Path, model: str) -> None:
+    """Stop unless `dest` is a patched checkout with the model's branch checked out."""
     repo, _, branch = patched(dest, model)
     if repo.head.is_detached or repo.active_branch.name != branch:
         raise NotApplied(f"{dest} is not on {branch}; run 'python -m patcher apply --model {model}' first")
+
+
+def verify(recipe: Recipe, dest: Path, model: str, sizes: list[tuple[int, int]]) -> list[dict]:
+    on_branch(dest, model)
     script = recipe.models[model]["freeze_script"]
     classes = int(recipe.models[model]["classes"])
     print(f"building the {model} graph in {dest} (a subprocess; TensorFlow takes a while to start)", file=sys.stderr)
-    records = run_probe(Path(dest), script, classes, sizes)
+    records = run_probe(Path(dest), "verify", "--script", script, "--sizes", ",".join(f"{h}x{w}" for h, w in sizes))
     build = next(r for r in records if r.get("stage") == "build")
     runs = [r for r in records if r.get("stage") == "run"]
     print(f"TensorFlow {build['tensorflow']}; {build['parameters']:,} parameters; "

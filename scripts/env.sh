@@ -1,12 +1,19 @@
-# Sourced by the scripts: make .venv (Python 3.10 to 3.12) with patcher and its extras, and activate it.
+# Sourced by the scripts: make .venv (Python 3.10 to 3.12) with patcher and its extras, install the
+# pinned TensorFlow.js packages with npm ci, and activate .venv.
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "creating .venv with $($python --version)" >&2
   "$python" -m venv .venv
 fi
 if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
-  echo "installing patcher with its [tf,test] extras into .venv" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[tf,test]' >&2
+  echo "installing patcher with its [tf,web,test] extras into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[tf,web,test]' >&2
+  .venv/bin/python -c "import tensorflowjs.converters.converter" >&2
   touch .venv/.installed
+fi
+if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
+  echo "installing TensorFlow.js with npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  touch node_modules/.installed
 fi
 source .venv/bin/activate

@@ -2,8 +2,9 @@
 
 It mirrors the layout and the patterns of the real upstream (a fixed input placeholder, a commented-out
 optimisation call, resizes to static shapes, a head sized by a list comprehension, float filter shapes,
-`tf.layers.batch_normalization`, the old `graph_util` import, a text-mode GFile for bytes), never its
-text. `make_upstream` builds it into a git repository with two commits, like the pinned and the newest
+`tf.layers.batch_normalization`, the old `graph_util` import, a text-mode GFile for bytes, a
+convolution added to a feature map that tensorflowjs's converter fuses as if it were a bias), never
+its text. `make_upstream` builds it into a git repository with two commits, like the pinned and the newest
 upstream commits.
 """
 from __future__ import annotations
@@ -71,6 +72,8 @@ class _GuidedAggregation(_Block):
             pooled = tf.nn.avg_pool(fine, [1, 3, 3, 1], [1, 2, 2, 1], 'SAME')
             pooled = tf.multiply(pooled, tf.sigmoid(self.conv_bn_relu(coarse, channels, 1, 'mix')))
             mixed = mixed + tf.image.resize_bilinear(pooled, fine.shape[1:3], name='pooled_up')
+            # a plain projection added first: the converter misreads this sum as a bias
+            mixed = tf.add(self.conv2d(fine, channels, 1, name='shortcut'), mixed)
             return self.conv_bn_relu(mixed, channels, 1, 'out')
 
 

@@ -74,9 +74,9 @@ def test_each_compatibility_step_is_needed(codemod, message, synthetic_upstream,
 
 def test_legacy_keras_setting_is_needed(patched, monkeypatch):
     env = verify.upstream_env()
-    monkeypatch.setattr(verify, "upstream_env", lambda: {**env, "TF_USE_LEGACY_KERAS": "0"})
+    monkeypatch.setattr(verify, "upstream_env", lambda dest=None: {**env, "TF_USE_LEGACY_KERAS": "0"})
     with pytest.raises(verify.VerifyError, match="Keras"):
-        verify.run_probe(patched, "tools/celebamask_hq/freeze_celebamaskhq_bisenetv2_model.py", 19, [(64, 64)])
+        verify.run_probe(patched, "verify", "--script", "tools/celebamask_hq/freeze_celebamaskhq_bisenetv2_model.py")
 
 
 def test_missing_tensorflow_says_how_to_install(patched, tmp_path, monkeypatch, capsys):

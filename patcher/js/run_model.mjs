@@ -1,0 +1,84 @@
+// Run a converted graph model in Node with TensorFlow.js on one backend; for `patcher check` and benchmarks.
+// Usage: node run_model.mjs JOB.json   where JOB is
+//   {"model": DIR, "backend": "cpu"|"wasm", "outputs": [names], "repeat": N,
+//    "inputs": [{"file": F, "shape": [1, H, W, 3]}], "out": PREFIX}
+// Writes each output of input i as PREFIX.i.k.bin (raw little-endian) and prints one JSON line per input.
+import fs from 'node:fs';
+import path from 'node:path';
+import {createRequire} from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import {setWasmPaths} from '@tensorflow/tfjs-backend-wasm';
+
+const BYTES = {float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2};
+
+export function loadArtifacts(dir) {
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  const buffers = [];
+  const specs = [];
+  for (const group of json.weightsManifest) {
+    let expected = 0;
+    for (const w of group.weights) {
+      const count = w.shape.reduce((a, b) => a * b, 1);
+      const dtype = w.quantization ? w.quantization.dtype : w.dtype;
+      expected += count * BYTES[dtype];
+      specs.push(w);
+    }
+    let actual = 0;
+    for (const p of group.paths) {
+      const file = path.join(dir, p);
+      if (!fs.existsSync(file)) throw new Error(`weight shard ${p} is missing from ${dir}`);
+      const data = fs.readFileSync(file);
+      actual += data.length;
+      buffers.push(data);
+    }
+    if (actual !== expected) {
+      throw new Error(`weight shards ${group.paths.join(', ')} hold ${actual} bytes; model.json describes ${expected}`);
+    }
+  }
+  const all = Buffer.concat(buffers);
+  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+  return {
+    modelTopology: json.modelTopology, weightSpecs: specs, weightData, format: json.format,
+    generatedBy: json.generatedBy, convertedBy: json.convertedBy, signature: json.signature,
+    userDefinedMetadata: json.userDefinedMetadata,
+  };
+}
+
+async function main() {
+  const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  if (job.backend === 'wasm') {
+    const require = createRequire(import.meta.url);
+    const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+    setWasmPaths(dist + path.sep);
+  }
+  if (!(await tf.setBackend(job.backend))) throw new Error(`backend ${job.backend} is not available`);
+  await tf.ready();
+  const model = await tf.loadGraphModel(tf.io.fromMemory(loadArtifacts(job.model)));
+  for (const [i, input] of job.inputs.entries()) {
+    const data = fs.readFileSync(input.file);
+    const x = tf.tensor(new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4), input.shape, 'float32');
+    let times = [];
+    let results;
+    for (let r = 0; r < Math.max(1, job.repeat || 1); r++) {
+      if (results) tf.dispose(results);
+      const start = performance.now();
+      results = model.execute(x, job.outputs);
+      if (!Array.isArray(results)) results = [results];
+      await Promise.all(results.map((t) => t.data()));
+      times.push(performance.now() - start);
+    }
+    const shapes = [];
+    for (const [k, t] of results.entries()) {
+      const values = await t.data();
+      fs.writeFileSync(`${job.out}.${i}.${k}.bin`, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+      shapes.push({shape: t.shape, dtype: t.dtype});
+    }
+    tf.dispose([x, ...results]);
+    console.log(JSON.stringify({input: i, backend: tf.getBackend(), outputs: shapes, ms: times}));
+  }
+}
+
+main().catch((err) => {
+  console.log(JSON.stringify({error: String(err && err.message ? err.message : err)}));
+  process.exit(1);
+});

@@ -1,0 +1,144 @@
+"""`build` and `check` on the synthetic upstream: freeze, convert, parity on tfjs cpu and wasm in Node."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from patcher import graphfix
+from patcher.cli import main
+
+pytestmark = [
+    pytest.mark.tf,
+    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None,
+                       reason="tensorflowjs is not installed: pip install -e '.[tf,web]'"),
+    pytest.mark.skipif(shutil.which("node") is None or not Path("node_modules/@tensorflow/tfjs").is_dir(),
+                       reason="Node.js with TensorFlow.js is needed: run 'npm ci' in the project"),
+]
+SMALL = "64x64,50x70"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def checkouts(synthetic_upstream, tmp_path_factory):
+    path, (old, _) = synthetic_upstream
+    root = tmp_path_factory.mktemp("build")
+    for model in ("celebamask", "cityscapes"):
+        assert main(["apply", "--upstream", str(path), "--commit", old, "--dest", str(root / model),
+                     "--model", model]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(checkouts, tmp_path_factory):
+    out = tmp_path_factory.mktemp("web") / "model"
+    assert main(["build", "--dest", str(checkouts / "celebamask"), "--random-weights", "--out", str(out)]) == 0
+    return out
+
+
+def test_build_writes_model_shards_and_provenance(built, synthetic_upstream):
+    files = sorted(p.name for p in built.iterdir())
+    assert "model.json" in files and any(f.endswith(".bin") for f in files)
+    model = json.loads((built / "model.json").read_text())
+    meta = model["userDefinedMetadata"]
+    assert meta["patcher"]["weights"] == "random weights"
+    assert meta["patcher"]["commit"] == synthetic_upstream[1][0]
+    assert meta["patcher"]["model"] == "celebamask" and "open_placeholder" in meta["patcher"]["codemods"]
+    assert meta["input"]["preprocessing"] == "x / 127.5 - 1" and meta["input"]["color"] == "RGB"
+    assert len(meta["classes"]) == len(meta["palette"]) == 19 and meta["classes"][17] == "hair"
+    assert set(model["signature"]["outputs"]) == {"final_output", "BiseNetV2/prob"}
+    assert not (built.parent / f".{built.name}.partial").exists() and len(list(built.parent.iterdir())) == 1
+
+
+def test_check_matches_tensorflow_on_cpu_and_wasm(built, capsys):
+    capsys.readouterr()
+    assert main(["check", "--model-dir", str(built), "--sizes", SMALL]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("cpu", "wasm"))]
+    assert [(r[0], r[1]) for r in rows] == [("cpu", "64x64"), ("cpu", "50x70"), ("wasm", "64x64"), ("wasm", "50x70")]
+    for r in rows:
+        assert float(r[2].rstrip("%")) >= 99.9 and float(r[3]) <= 1e-4 and r[-1] == "yes"
+
+
+def test_converter_fusion_is_fixed_and_wasm_fails_without_the_fix(checkouts, built, tmp_path, capsys):
+    assert json.loads((built / "model.json").read_text())["userDefinedMetadata"]["patcher"]["converter_fix"][
+        "swapped_adds"], "the synthetic upstream has one Add the converter misreads"
+    assert graphfix.unsound_fusions(built / "model.json") == []
+    raw = tmp_path / "raw"
+    assert main(["build", "--dest", str(checkouts / "celebamask"), "--random-weights", "--out", str(raw),
+                 "--no-fusion-fix"]) == 0
+    assert graphfix.unsound_fusions(raw / "model.json")
+    capsys.readouterr()
+    assert main(["check", "--model-dir", str(raw), "--sizes", "64x64", "--backends", "wasm"]) == 16
+    assert "only supports rank-1 bias" in capsys.readouterr().err
+
+
+def test_no_checkpoint_says_where_it_comes_from(checkouts, tmp_path, capsys):
+    assert main(["build", "--dest", str(checkouts / "celebamask"), "--out", str(tmp_path / "o")]) == 14
+    err = capsys.readouterr().err
+    for part in ("README", ".data-00000-of-00001", ".index", ".meta", "checkpoint", "--random-weights"):
+        assert part in err
+    assert not (tmp_path / "o").exists()
+
+
+def checkpoint_of(checkouts, model, tmp_path) -> Path:
+    """A random checkpoint of `model`, written by the probe as build writes it."""
+    from patcher.verify import run_probe
+
+    prefix = tmp_path / model / "w.ckpt"
+    script = {"celebamask": "tools/celebamask_hq/freeze_celebamaskhq_bisenetv2_model.py",
+              "cityscapes": "tools/cityscapes/freeze_cityscapes_bisenetv2_model.py"}[model]
+    run_probe(checkouts / model, "checkpoint", "--script", script, "--prefix", str(prefix))
+    return prefix
+
+
+def test_bad_checkpoints_leave_the_previous_output_untouched(checkouts, built, tmp_path, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    before = snapshot(out)
+    dest = str(checkouts / "celebamask")
+
+    other = checkpoint_of(checkouts, "cityscapes", tmp_path)
+    assert main(["build", "--dest", dest, "--checkpoint", str(other), "--out", str(out)]) == 14
+    assert "does not fit the celebamask graph" in capsys.readouterr().err
+
+    assert main(["build", "--dest", dest, "--checkpoint", str(tmp_path / "absent.ckpt"), "--out", str(out)]) == 14
+    assert "absent.ckpt.index" in capsys.readouterr().err
+
+    good = checkpoint_of(checkouts, "celebamask", tmp_path)
+    data = next(good.parent.glob("w.ckpt.data-*"))
+    data.write_bytes(data.read_bytes()[:1000])
+    assert main(["build", "--dest", dest, "--checkpoint", str(good), "--out", str(out)]) == 14
+
+    (good.parent / "w.ckpt.index").write_bytes(b"not a checkpoint")
+    assert main(["build", "--dest", dest, "--checkpoint", str(good), "--out", str(out)]) == 14
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+
+
+def test_a_real_checkpoint_is_accepted_and_hashed(checkouts, tmp_path, capsys):
+    prefix = checkpoint_of(checkouts, "cityscapes", tmp_path)
+    out = tmp_path / "city"
+    assert main(["build", "--dest", str(checkouts / "cityscapes"), "--model", "cityscapes",
+                 "--checkpoint", str(prefix), "--out", str(out)]) == 0
+    meta = json.loads((out / "model.json").read_text())["userDefinedMetadata"]
+    assert meta["patcher"]["weights"].startswith("sha256:") and len(meta["patcher"]["weights"]) == 71
+    assert meta["patcher"]["model"] == "cityscapes" and meta["classes"][0] == "road"
+
+
+def test_check_refuses_missing_or_truncated_shards(built, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(built, broken)
+    shard = next(broken.glob("*.bin"))
+    shard.write_bytes(shard.read_bytes()[:-4])
+    assert main(["check", "--model-dir", str(broken), "--sizes", "64x64", "--backends", "cpu"]) == 16
+    assert "model.json describes" in capsys.readouterr().err
+    shard.unlink()
+    assert main(["check", "--model-dir", str(broken), "--sizes", "64x64", "--backends", "cpu"]) == 16
+    assert "is missing" in capsys.readouterr().err
