@@ -70,7 +70,9 @@ def node_runner(job: dict, work: Path) -> list[dict]:
     return records
 
 
-def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: int = 1) -> list[Row]:
+def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, int] | None = None) -> list[Row]:
+    """Per backend and size: agreement with TensorFlow and median ms; `repeat` timed runs after a warm-up."""
+    repeat = repeat or {}
     model_dir = Path(model_dir).absolute()
     graph = model_dir / GRAPH
     if not (model_dir / "model.json").is_file() or not graph.is_file():
@@ -82,14 +84,16 @@ def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: int = 1) ->
             file = work / f"input{i}.bin"
             test_image(h, w).tofile(file)
             inputs.append({"file": str(file), "shape": [1, h, w, 3]})
-        job = {"graph": str(graph), "outputs": OUTPUTS, "inputs": inputs, "out": str(work / "tf"), "repeat": repeat}
+        job = {"graph": str(graph), "outputs": OUTPUTS, "inputs": inputs, "out": str(work / "tf"),
+               "repeat": repeat.get("tf", 1)}
         (work / "tf.json").write_text(json.dumps(job))
         print("running the frozen graph in TensorFlow ...", file=sys.stderr)
         tf_records = run_probe(work, "frozen", "--job", str(work / "tf.json"), error=ParityError)
         rows = []
         for backend in backends:
             records = node_runner({"model": str(model_dir), "backend": backend, "outputs": OUTPUTS,
-                                   "inputs": inputs, "out": str(work / backend), "repeat": repeat}, work)
+                                   "inputs": inputs, "out": str(work / backend), "repeat": repeat.get(backend, 1),
+                                   "warmup": backend in repeat}, work)
             for i, (h, w) in enumerate(sizes):
                 tf_labels = np.load(work / f"tf.{i}.0.npy")
                 tf_prob = np.load(work / f"tf.{i}.1.npy")

@@ -1,12 +1,37 @@
 #!/usr/bin/env bash
-# The whole job on a fresh machine: environments from the project's files, then apply and verify.
-#   PATCHER_UPSTREAM  upstream URL or path (default: the recipe's GitHub URL)
-#   MODEL             celebamask (default) or cityscapes
+# The whole job on a fresh machine: Python and Node environments from the project's files, then
+# apply, verify, build and check. Options (or the environment variables in brackets):
+#   --upstream URL_OR_PATH   [PATCHER_UPSTREAM]  default: the recipe's GitHub URL
+#   --checkpoint PREFIX      [CHECKPOINT]        the trained checkpoint, e.g. weights/celebamask_hq.ckpt
+#   --random-weights         [RANDOM_WEIGHTS=1]  random weights instead, to try the pipeline
+#   --model NAME             [MODEL]             celebamask (default) or cityscapes
+#   --out DIR                [OUT]               default: webmodel-MODEL
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/env.sh
+upstream=${PATCHER_UPSTREAM:-}
+checkpoint=${CHECKPOINT:-}
+random=${RANDOM_WEIGHTS:-}
 model=${MODEL:-celebamask}
-upstream=()
-[ -n "${PATCHER_UPSTREAM:-}" ] && upstream=(--upstream "$PATCHER_UPSTREAM")
-python -m patcher apply --model "$model" "${upstream[@]}"
-python -m patcher verify --model "$model"
+out=${OUT:-}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --upstream) upstream=$2; shift 2 ;;
+    --checkpoint) checkpoint=$2; shift 2 ;;
+    --random-weights) random=1; shift ;;
+    --model) model=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "build_webmodel.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+out=${out:-webmodel-$model}
+source scripts/env.sh
+args=(--model "$model")
+weights=()
+[ -n "$upstream" ] && upstream=(--upstream "$upstream") || upstream=()
+[ -n "$checkpoint" ] && weights=(--checkpoint "$checkpoint")
+[ -n "$random" ] && weights=(--random-weights)
+python -m patcher apply "${args[@]}" "${upstream[@]}"
+python -m patcher verify "${args[@]}"
+python -m patcher build "${args[@]}" "${weights[@]}" --out "$out"
+python -m patcher check --model-dir "$out"

@@ -5,6 +5,7 @@ Assertions read the patched files' parsed structure; no upstream text is copied 
 from __future__ import annotations
 
 import ast
+import json
 import importlib.util
 
 import git
@@ -77,3 +78,15 @@ def test_recipe_applies_and_the_seed_edits_landed(mirror, commit, model, tmp_pat
         capsys.readouterr()
         assert main(["verify", "--dest", str(dest), "--model", model]) == 0
         assert "output static shape [None, None]" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed")
+def test_real_face_model_builds_and_matches_tensorflow(mirror, tmp_path, capsys):
+    dest, out = tmp_path / "checkout", tmp_path / "web"
+    assert main(["apply", "--upstream", str(mirror), "--dest", str(dest)]) == 0
+    assert main(["build", "--dest", str(dest), "--random-weights", "--out", str(out)]) == 0
+    meta = json.loads((out / "model.json").read_text())["userDefinedMetadata"]
+    assert meta["patcher"]["commit"] == RECIPE.commit and meta["classes"][17] == "hair"
+    capsys.readouterr()
+    assert main(["check", "--model-dir", str(out), "--sizes", "128x128,100x90"]) == 0
+    assert "checked: the web model matches TensorFlow on cpu, wasm" in capsys.readouterr().out

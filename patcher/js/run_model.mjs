@@ -1,6 +1,6 @@
 // Run a converted graph model in Node with TensorFlow.js on one backend; for `patcher check` and benchmarks.
 // Usage: node run_model.mjs JOB.json   where JOB is
-//   {"model": DIR, "backend": "cpu"|"wasm", "outputs": [names], "repeat": N,
+//   {"model": DIR, "backend": "cpu"|"wasm", "outputs": [names], "repeat": N, "warmup": bool,
 //    "inputs": [{"file": F, "shape": [1, H, W, 3]}], "out": PREFIX}
 // Writes each output of input i as PREFIX.i.k.bin (raw little-endian) and prints one JSON line per input.
 import fs from 'node:fs';
@@ -59,6 +59,7 @@ async function main() {
     const x = tf.tensor(new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4), input.shape, 'float32');
     let times = [];
     let results;
+    if (job.warmup) tf.dispose(model.execute(x, job.outputs));
     for (let r = 0; r < Math.max(1, job.repeat || 1); r++) {
       if (results) tf.dispose(results);
       const start = performance.now();
