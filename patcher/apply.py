@@ -35,12 +35,15 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
     dest = Path(dest).absolute()
     with checkout.locked(dest):
         repo, fresh = checkout.open_or_clone(source, dest)
+        checkout.recover(repo)
         pin = checkout.resolve_pin(repo, wanted, source)
         if fresh:
             checkout.checkout_pin(repo, pin)
+            checkout.fault("after-clone")
         print(f"pinned at {pin}; running {len(steps)} codemods", file=sys.stderr)
         outcomes = run_steps(lambda path: checkout.read_at(repo, pin, path), steps)
         tip = checkout.build_commits(repo, pin, outcomes, recipe_name)
+        checkout.fault("after-commits")
         branch = checkout.branch_name(model)
         on_branch = not repo.head.is_detached and repo.active_branch.name == branch
         edits = checkout.local_edits(repo, [pin, tip])

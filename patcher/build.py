@@ -16,8 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from patcher import graphfix
+from patcher import graphfix, page
 from patcher.apply import patched
+from patcher.checkout import locked
 from patcher.errors import BuildError, CheckpointError
 from patcher.recipe import Recipe
 from patcher.verify import on_branch, run_probe, upstream_env
@@ -109,15 +110,25 @@ def metadata(recipe: Recipe, dest: Path, model: str, weights: str) -> dict:
     }
 
 
+QUICK_CHECK = {"backends": ("wasm",), "sizes": [(96, 96), (90, 70)]}
+
+
 def build(recipe: Recipe, dest: Path, model: str, out: Path, checkpoint: Path | None = None,
-          random_weights: bool = False, fix_fusions: bool = True) -> dict:
-    """Freeze, convert and check the web model into `out`; its metadata."""
+          random_weights: bool = False, fix_fusions: bool = True, quick_check: bool = True) -> dict:
+    """Freeze, convert and (quickly) check the web model into `out`; its metadata.
+
+    Holds patcher's locks on the checkout and on `out` for the whole run.
+    """
     dest, out = Path(dest).absolute(), Path(out).absolute()
     on_branch(dest, model)
     if checkpoint is None and not random_weights:
         raise CheckpointError("no --checkpoint given; " + CHECKPOINT_HELP.format(model=model))
+    with locked(dest), locked(out):
+        return _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, quick_check)
+
+
+def _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, quick_check) -> dict:
     script = recipe.models[model]["freeze_script"]
-    out.parent.mkdir(parents=True, exist_ok=True)
     recover(out)
     staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     staged.chmod(0o755)
@@ -150,6 +161,7 @@ def build(recipe: Recipe, dest: Path, model: str, out: Path, checkpoint: Path | 
         run([sys.executable, "-m", "tensorflowjs.converters.converter", "--input_format=tf_frozen_model",
              f"--output_node_names={','.join(OUTPUTS)}", str(graph), str(staged)], work,
             "converting with tensorflowjs_converter", env)
+        page.install(staged)
         bad = graphfix.unsound_fusions(staged / "model.json")
         if bad and fix_fusions:
             raise BuildError(f"the converter fused non-bias operands into {len(bad)} ops: {', '.join(bad[:3])}")
@@ -159,6 +171,10 @@ def build(recipe: Recipe, dest: Path, model: str, out: Path, checkpoint: Path | 
         content = json.loads(model_json.read_text())
         content["userDefinedMetadata"] = meta
         model_json.write_text(json.dumps(content))
+        if quick_check:
+            from patcher.check import check  # noqa: PLC0415 - check imports this module
+
+            check(staged, QUICK_CHECK["backends"], QUICK_CHECK["sizes"])
         swap_into_place(staged, out)
         return meta
     finally:

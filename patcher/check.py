@@ -37,7 +37,7 @@ class Row:
         return self.agreement >= MIN_AGREEMENT and self.prob_diff <= MAX_PROB_DIFF
 
 
-def test_image(height: int, width: int) -> np.ndarray:
+def sample_image(height: int, width: int) -> np.ndarray:
     """A deterministic picture with smooth regions and edges, preprocessed as the model expects."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     cy, cx = height / 2, width / 2
@@ -70,6 +70,14 @@ def node_runner(job: dict, work: Path) -> list[dict]:
     return records
 
 
+def run_frozen(graph: Path, inputs: list[dict], work: Path, repeat: int = 1) -> list[dict]:
+    """Run the frozen graph on raw inputs; outputs land in work/tf.I.K.npy, records give ms."""
+    job = {"graph": str(graph), "outputs": OUTPUTS, "inputs": inputs, "out": str(work / "tf"), "repeat": repeat}
+    (work / "tf.json").write_text(json.dumps(job))
+    print("running the frozen graph in TensorFlow ...", file=sys.stderr)
+    return run_probe(work, "frozen", "--job", str(work / "tf.json"), error=ParityError)
+
+
 def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, int] | None = None) -> list[Row]:
     """Per backend and size: agreement with TensorFlow and median ms; `repeat` timed runs after a warm-up."""
     repeat = repeat or {}
@@ -82,13 +90,9 @@ def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, i
         inputs = []
         for i, (h, w) in enumerate(sizes):
             file = work / f"input{i}.bin"
-            test_image(h, w).tofile(file)
+            sample_image(h, w).tofile(file)
             inputs.append({"file": str(file), "shape": [1, h, w, 3]})
-        job = {"graph": str(graph), "outputs": OUTPUTS, "inputs": inputs, "out": str(work / "tf"),
-               "repeat": repeat.get("tf", 1)}
-        (work / "tf.json").write_text(json.dumps(job))
-        print("running the frozen graph in TensorFlow ...", file=sys.stderr)
-        tf_records = run_probe(work, "frozen", "--job", str(work / "tf.json"), error=ParityError)
+        tf_records = run_frozen(graph, inputs, work, repeat.get("tf", 1))
         rows = []
         for backend in backends:
             records = node_runner({"model": str(model_dir), "backend": backend, "outputs": OUTPUTS,

@@ -7,6 +7,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -104,6 +105,7 @@ def open_or_clone(source: str, dest: Path) -> tuple[git.Repo, bool]:
         reason = (exc.stderr or str(exc)).strip().splitlines()
         raise UpstreamError(f"cannot clone {source}: {reason[-1] if reason else exc}") from None
     repo.close()
+    fault("before-rename")
     partial.rename(dest)
     return git.Repo(dest), True
 
@@ -208,7 +210,28 @@ def back_up(repo: git.Repo, branch: str, dirty: bool) -> list[str]:
     return kept
 
 
+def fault(stage: str) -> None:
+    """Fault injection for the kill tests: SIGKILL this process at `stage` when PATCHER_FAULT names it."""
+    if os.environ.get("PATCHER_FAULT") == stage:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def recover(repo: git.Repo) -> None:
+    """Clear what a killed run left in the checkout: git's index lock and patcher's temporary indexes.
+
+    Called under patcher's own lock on the folder, so no other patcher run is using it.
+    """
+    gitdir = Path(repo.git_dir)
+    for stale in gitdir.glob("patcher-index-*"):
+        stale.unlink(missing_ok=True)
+    lock = gitdir / "index.lock"
+    if lock.exists():
+        print(f"removing {lock} left by an interrupted run", file=sys.stderr)
+        lock.unlink()
+
+
 def switch(repo: git.Repo, branch: str, tip: str) -> None:
+    fault("before-checkout")
     repo.git.checkout("-f", "-B", branch, tip)
     if repo.head.commit.hexsha != tip:
         raise PinError(f"HEAD is {repo.head.commit.hexsha} after checking out {branch} at {tip}")

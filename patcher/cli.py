@@ -7,7 +7,7 @@ from pathlib import Path
 
 from patcher import apply as applying
 from patcher import recipe as recipes
-from patcher.errors import PatcherError
+from patcher.errors import NotApplied, PatcherError
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
@@ -54,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
     weights = p.add_mutually_exclusive_group()
     weights.add_argument("--checkpoint", type=Path, help="checkpoint prefix, e.g. weights/celebamask_hq.ckpt")
     weights.add_argument("--random-weights", action="store_true", help="random weights, for trying the pipeline")
+    p.add_argument("--no-check", dest="quick_check", action="store_false",
+                   help="skip the quick wasm parity check made before the output is replaced")
     p.add_argument("--no-fusion-fix", dest="fix_fusions", action="store_false", help=argparse.SUPPRESS)
 
     p = sub.add_parser("check", help="compare the web model on tfjs backends in Node with TensorFlow")
@@ -61,6 +63,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", default="cpu,wasm", help="comma-separated tfjs backends (default: %(default)s)")
     p.add_argument("--sizes", type=_sizes, default="288x288,448x448,512x384,450x301",
                    help="comma-separated HEIGHTxWIDTH sizes (default: %(default)s)")
+
+    p = sub.add_parser("serve", help="serve a built folder and its demo page on 127.0.0.1")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
     return top
 
 
@@ -90,9 +96,21 @@ def main(argv: list[str] | None = None) -> int:
             from patcher import build
 
             meta = build.build(recipe, dest, args.model, args.out, args.checkpoint, args.random_weights,
-                               args.fix_fusions)
+                               args.fix_fusions, args.quick_check)
             files = sorted(p.name for p in args.out.iterdir())
             print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}")
+        elif args.command == "serve":
+            from patcher import page
+
+            if not (args.folder / "index.html").is_file():
+                raise NotApplied(f"{args.folder} has no index.html; make it with 'python -m patcher build --out DIR'")
+            with page.server(args.folder, args.port) as httpd:
+                print(f"serving {args.folder} at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)",
+                      flush=True)
+                try:
+                    httpd.serve_forever()
+                except KeyboardInterrupt:
+                    pass
         elif args.command == "check":
             from patcher import check
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import synthetic  # noqa: E402
+from patcher.cli import main  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +27,20 @@ def upstream(synthetic_upstream, tmp_path) -> tuple[Path, list[str]]:
     return copy, commits
 
 
-@pytest.fixture
-def real_upstream() -> str:
-    """The real upstream's URL or path, from PATCHER_UPSTREAM."""
-    location = os.environ.get("PATCHER_UPSTREAM")
-    if not location:
-        pytest.skip("PATCHER_UPSTREAM is not set: set it to a URL or path of MaybeShewill-CV/bisenetv2-tensorflow")
-    return location
+@pytest.fixture(scope="session")
+def checkouts(synthetic_upstream, tmp_path_factory):
+    """Patched checkouts of the synthetic upstream, one per model: ROOT/celebamask, ROOT/cityscapes."""
+    path, (old, _) = synthetic_upstream
+    root = tmp_path_factory.mktemp("build")
+    for model in ("celebamask", "cityscapes"):
+        assert main(["apply", "--upstream", str(path), "--commit", old, "--dest", str(root / model),
+                     "--model", model]) == 0
+    return root
+
+
+@pytest.fixture(scope="session")
+def built(checkouts, tmp_path_factory):
+    """The face model built from the synthetic upstream with random weights (page included)."""
+    out = tmp_path_factory.mktemp("web") / "model"
+    assert main(["build", "--dest", str(checkouts / "celebamask"), "--random-weights", "--out", str(out)]) == 0
+    return out

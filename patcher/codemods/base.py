@@ -83,13 +83,6 @@ def tf_alias(module: cst.Module) -> str | None:
     return found[0] if found else None
 
 
-def root_name(node: cst.BaseExpression) -> str | None:
-    """`tf` for `tf.image.resize_bilinear`."""
-    while isinstance(node, cst.Attribute):
-        node = node.value
-    return node.value if isinstance(node, cst.Name) else None
-
-
 def argument(call: cst.Call, index: int, keyword: str) -> cst.Arg | None:
     """The argument at positional `index` or named `keyword`."""
     for arg in call.args:

@@ -34,14 +34,14 @@ class DynamicHeadSize(SiteCodemod):
     def __init__(self, context: CodemodContext, function: str = "_SegmentationHead.__call__") -> None:
         super().__init__(context)
         self.function = function
-        self.tf = "tf"
+        self.tf: str | None = None
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.tf = tf_alias(node) or "tf"
+        self.tf = tf_alias(node)
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         here = ".".join(filter(None, [self.scope(original), original.name.value]))
-        if here != self.function or not isinstance(updated.body, cst.IndentedBlock):
+        if self.tf is None or here != self.function or not isinstance(updated.body, cst.IndentedBlock):
             return updated
         body = list(updated.body.body)
         old = original.body.body

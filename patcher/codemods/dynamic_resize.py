@@ -7,7 +7,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
 
-from patcher.codemods.base import SiteCodemod, argument, root_name, tf_shape_of
+from patcher.codemods.base import SiteCodemod, argument, tf_alias, tf_shape_of
 
 RESIZES = ("tensorflow.image.resize_bilinear", "tensorflow.image.resize")
 
@@ -19,9 +19,13 @@ class DynamicResize(SiteCodemod):
         super().__init__(context)
         self.where = scope
         self.functions = set(functions)
+        self.tf: str | None = None
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.tf = tf_alias(node)
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
-        if not self.functions & self.tf_names(original.func):
+        if self.tf is None or not self.functions & self.tf_names(original.func):
             return updated
         if self.where and not self.in_scope(original, self.where):
             return updated
@@ -30,6 +34,6 @@ class DynamicResize(SiteCodemod):
         if size is None or not m.matches(size.value, static):
             return updated
         tensor = size.value.value.value
-        dynamic = size.value.with_changes(value=tf_shape_of(root_name(updated.func), tensor))
+        dynamic = size.value.with_changes(value=tf_shape_of(self.tf, tensor))
         self.record(original, f"resize size {cst.Module([]).code_for_node(size.value)} -> tf.shape at run time")
         return updated.with_changes(args=[a.with_changes(value=dynamic) if a is size else a for a in updated.args])

@@ -28,12 +28,14 @@ class HeadToInput(SiteCodemod):
         self.caller, self.head, self.source = caller, head, source
         self.head_function, self.keyword = head_function, keyword
         self.functions = set(functions)
-        self.tf = "tf"
+        self.tf: str | None = None
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.tf = tf_alias(node) or "tf"
+        self.tf = tf_alias(node)
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if self.tf is None:
+            return updated
         if m.matches(original.func, m.Attribute(value=m.Name("self"), attr=m.Name(self.head))):
             return self._pass_size(original, updated)
         if self.functions & self.tf_names(original.func) and self.scope(original) == self.head_function:
