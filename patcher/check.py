@@ -72,7 +72,8 @@ def node_runner(job: dict, work: Path) -> list[dict]:
 
 def run_frozen(graph: Path, inputs: list[dict], work: Path, repeat: int = 1) -> list[dict]:
     """Run the frozen graph on raw inputs; outputs land in work/tf.I.K.npy, records give ms."""
-    job = {"graph": str(graph), "outputs": OUTPUTS, "inputs": inputs, "out": str(work / "tf"), "repeat": repeat}
+    job = {"graph": str(Path(graph).resolve()), "outputs": OUTPUTS, "inputs": inputs, "out": str(work / "tf"),
+           "repeat": repeat}
     (work / "tf.json").write_text(json.dumps(job))
     print("running the frozen graph in TensorFlow ...", file=sys.stderr)
     return run_probe(work, "frozen", "--job", str(work / "tf.json"), error=ParityError)
