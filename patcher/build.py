@@ -114,7 +114,8 @@ QUICK_CHECK = {"backends": ("wasm",), "sizes": [(96, 96), (90, 70)]}
 
 
 def build(recipe: Recipe, dest: Path, model: str, out: Path, checkpoint: Path | None = None,
-          random_weights: bool = False, fix_fusions: bool = True, quick_check: bool = True) -> dict:
+          random_weights: bool = False, fix_fusions: bool = True, quick_check: bool = True,
+          optimize: bool = True, quantize: str | None = None) -> dict:
     """Freeze, convert and (quickly) check the web model into `out`; its metadata.
 
     Holds patcher's locks on the checkout and on `out` for the whole run.
@@ -124,10 +125,12 @@ def build(recipe: Recipe, dest: Path, model: str, out: Path, checkpoint: Path | 
     if checkpoint is None and not random_weights:
         raise CheckpointError("no --checkpoint given; " + CHECKPOINT_HELP.format(model=model))
     with locked(dest), locked(out):
-        return _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, quick_check)
+        return _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, quick_check, optimize,
+                      quantize)
 
 
-def _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, quick_check) -> dict:
+def _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, quick_check, optimize,
+           quantize) -> dict:
     script = recipe.models[model]["freeze_script"]
     recover(out)
     staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -156,17 +159,20 @@ def _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, qu
              "--optimized_pb_file_path", str(optimized)], dest, "freezing with the upstream's freeze script", env)
         if not optimized.is_file():
             raise BuildError(f"the freeze script wrote no optimised graph at {optimized}")
-        graph = staged / GRAPH
-        swapped = prepare_graph(optimized, graph, fix_fusions)
+        shutil.copy2(optimized, staged / GRAPH)
+        converted = work / "converted.pb"
+        edits = prepare_graph(optimized, converted, fix_fusions, optimize)
+        flags = [f"--quantize_{quantize}=*"] if quantize else []
         run([sys.executable, "-m", "tensorflowjs.converters.converter", "--input_format=tf_frozen_model",
-             f"--output_node_names={','.join(OUTPUTS)}", str(graph), str(staged)], work,
+             f"--output_node_names={','.join(OUTPUTS)}", *flags, str(converted), str(staged)], work,
             "converting with tensorflowjs_converter", env)
         page.install(staged)
         bad = graphfix.unsound_fusions(staged / "model.json")
         if bad and fix_fusions:
             raise BuildError(f"the converter fused non-bias operands into {len(bad)} ops: {', '.join(bad[:3])}")
         meta = metadata(recipe, dest, model, weights)
-        meta["patcher"]["converter_fix"] = {"swapped_adds": swapped}
+        meta["patcher"]["graph_edits"] = edits
+        meta["patcher"]["quantization"] = quantize or "float32"
         model_json = staged / "model.json"
         content = json.loads(model_json.read_text())
         content["userDefinedMetadata"] = meta
@@ -183,13 +189,15 @@ def _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, qu
             shutil.rmtree(staged)
 
 
-def prepare_graph(source: Path, target: Path, fix_fusions: bool) -> list[str]:
-    """Copy the optimised graph to `target`, with the converter's misread Adds swapped; their names."""
+def prepare_graph(source: Path, target: Path, fix_fusions: bool, optimize: bool) -> dict[str, list[str]]:
+    """The graph handed to the converter: the freeze script's, with the converter's misread Adds swapped
+    and (`optimize`) the simplifications of graphfix.simplify; what was edited."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tensorflow.core.framework import graph_pb2  # noqa: PLC0415 - TensorFlow only when building
 
     graph_def = graph_pb2.GraphDef()
     graph_def.ParseFromString(source.read_bytes())
-    swapped = graphfix.swap_residual_adds(graph_def) if fix_fusions else []
+    edits = {"swapped_adds": graphfix.swap_residual_adds(graph_def) if fix_fusions else [],
+             "simplified": graphfix.simplify(graph_def) if optimize else []}
     target.write_bytes(graph_def.SerializeToString())
-    return swapped
+    return edits

@@ -56,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     weights.add_argument("--random-weights", action="store_true", help="random weights, for trying the pipeline")
     p.add_argument("--no-check", dest="quick_check", action="store_false",
                    help="skip the quick wasm parity check made before the output is replaced")
+    p.add_argument("--no-optimize", dest="optimize", action="store_false",
+                   help="convert the freeze script's graph without patcher's simplifications (for comparison)")
+    p.add_argument("--quantize", choices=["float16", "uint8"], help="store the weights in 2 or 1 bytes")
     p.add_argument("--no-fusion-fix", dest="fix_fusions", action="store_false", help=argparse.SUPPRESS)
 
     p = sub.add_parser("check", help="compare the web model on tfjs backends in Node with TensorFlow")
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             from patcher import build
 
             meta = build.build(recipe, dest, args.model, args.out, args.checkpoint, args.random_weights,
-                               args.fix_fusions, args.quick_check)
+                               args.fix_fusions, args.quick_check, args.optimize, args.quantize)
             files = sorted(p.name for p in args.out.iterdir())
             print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}")
         elif args.command == "serve":

@@ -61,3 +61,37 @@ def unsound_fusions(model_json: Path) -> list[str]:
         if shape is None or len(shape) != 1:
             bad.append(f"{node['name']} (bias {bias} has shape {shape if shape else 'of a computed tensor'})")
     return bad
+
+
+DT_INT32, DT_INT64 = 3, 9
+PASS_THROUGH = {"Squeeze", "Identity", "Reshape"}
+
+
+def simplify(graph_def) -> list[str]:
+    """Edits that leave the class map as it is: argmax of the logits (no softmax in front), int32 ids.
+
+    The softmax stays in the graph for the `BiseNetV2/prob` output but is no longer on the class map's path.
+    """
+    nodes = {n.name: n for n in graph_def.node}
+    consumers: dict[str, list] = {}
+    for node in graph_def.node:
+        for name in node.input:
+            consumers.setdefault(_base(name), []).append(node)
+    edits = []
+    for node in graph_def.node:
+        if node.op != "ArgMax":
+            continue
+        source = nodes.get(_base(node.input[0]))
+        if source is not None and source.op == "Softmax":
+            node.input[0] = source.input[0]
+            edits.append(f"{node.name}: argmax of the logits, without {source.name} in front")
+        if node.attr["output_type"].type == DT_INT64:
+            node.attr["output_type"].type = DT_INT32
+            edits.append(f"{node.name}: int32 class ids")
+            chain = list(consumers.get(node.name, []))
+            while chain:
+                after = chain.pop()
+                if after.op in PASS_THROUGH and after.attr["T"].type == DT_INT64:
+                    after.attr["T"].type = DT_INT32
+                    chain.extend(consumers.get(after.name, []))
+    return edits

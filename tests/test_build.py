@@ -50,7 +50,7 @@ def test_check_matches_tensorflow_on_cpu_and_wasm(built, capsys):
 
 
 def test_converter_fusion_is_fixed_and_wasm_fails_without_the_fix(checkouts, built, tmp_path, capsys):
-    assert json.loads((built / "model.json").read_text())["userDefinedMetadata"]["patcher"]["converter_fix"][
+    assert json.loads((built / "model.json").read_text())["userDefinedMetadata"]["patcher"]["graph_edits"][
         "swapped_adds"], "the synthetic upstream has one Add the converter misreads"
     assert graphfix.unsound_fusions(built / "model.json") == []
     raw = tmp_path / "raw"
@@ -141,3 +141,40 @@ def test_converter_failure_leaves_the_previous_output_untouched(checkouts, built
     err = capsys.readouterr().err
     assert "converting with tensorflowjs_converter failed" in err
     assert snapshot(out) == before
+
+
+def nodes_of(folder: Path) -> dict:
+    return {n["name"]: n for n in json.loads((folder / "model.json").read_text())["modelTopology"]["node"]}
+
+
+def test_simplified_graph_has_no_softmax_before_argmax_and_int32_ids(built, checkouts, tmp_path, capsys):
+    edits = json.loads((built / "model.json").read_text())["userDefinedMetadata"]["patcher"]["graph_edits"]
+    assert any("argmax of the logits" in e for e in edits["simplified"])
+    assert any("int32 class ids" in e for e in edits["simplified"])
+    nodes = nodes_of(built)
+    argmax = next(n for n in nodes.values() if n["op"] == "ArgMax")
+    assert nodes[argmax["input"][0].split(":")[0]]["op"] != "Softmax"
+    assert not [n for n in nodes.values() if "BatchNorm" in n["op"]], "every batch norm is folded"
+    plain = tmp_path / "plain"
+    assert main(["build", "--dest", str(checkouts / "celebamask"), "--random-weights", "--out", str(plain),
+                 "--no-optimize", "--no-check"]) == 0
+    nodes = nodes_of(plain)
+    argmax = next(n for n in nodes.values() if n["op"] == "ArgMax")
+    assert nodes[argmax["input"][0].split(":")[0]]["op"] == "Softmax"
+    capsys.readouterr()
+    assert main(["check", "--model-dir", str(built), "--sizes", SMALL, "--backends", "wasm"]) == 0
+
+
+@pytest.mark.parametrize("kind", ["float16", "uint8"])
+def test_quantized_variants_are_smaller_and_checked_against_float32(kind, built, checkouts, tmp_path, capsys):
+    out = tmp_path / kind
+    assert main(["build", "--dest", str(checkouts / "celebamask"), "--random-weights", "--out", str(out),
+                 "--quantize", kind]) == 0
+    size = sum(p.stat().st_size for p in out.glob("*.bin"))
+    full = sum(p.stat().st_size for p in built.glob("*.bin"))
+    assert size < full * (0.6 if kind == "float16" else 0.35)
+    assert json.loads((out / "model.json").read_text())["userDefinedMetadata"]["patcher"]["quantization"] == kind
+    capsys.readouterr()
+    assert main(["check", "--model-dir", str(out), "--sizes", SMALL]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith(("cpu", "wasm"))]
+    assert len(rows) == 4 and all(float(r[2].rstrip("%")) >= 99.0 for r in rows)
