@@ -13,6 +13,11 @@ from patcher.errors import BuildError
 HERE = Path(__file__).resolve().parent
 PAGE = HERE / "web"
 PROJECT = HERE.parent
+# Debian's chromium, headless, as root, on a machine without GPU or outside network.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 BUNDLES = {
     "@tensorflow/tfjs/dist": ["tf.min.js"],
     "@tensorflow/tfjs-backend-wasm/dist": ["tf-backend-wasm.min.js", "tfjs-backend-wasm.wasm",

@@ -24,9 +24,6 @@ from patcher import page  # noqa: E402
 from patcher.build import GRAPH  # noqa: E402
 from patcher.check import run_frozen  # noqa: E402
 
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 
 def browser_ms(url: str, backends, sizes, repeat: int) -> dict:
@@ -34,7 +31,7 @@ def browser_ms(url: str, backends, sizes, repeat: int) -> dict:
 
     times = {}
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        chromium = p.chromium.launch(executable_path=page.CHROMIUM, args=page.CHROMIUM_FLAGS)
         for backend in backends:
             for size in sizes:
                 print(f"chromium {backend} {size}x{size} ...", file=sys.stderr)

@@ -32,25 +32,32 @@ def placeholder_case(draw):
         args = [dtype, "shape={shape}", f"name='{name}'"]
     else:
         args = draw(st.permutations([f"dtype={dtype}", "shape={shape}", f"name=\"{name}\""]))
-    joined = ""
-    for i, arg in enumerate(args):
-        joined += arg + (draw(SEP) if i < len(args) - 1 else "")
-    template = f"{imported}\n\n\nx = {func}({joined})  # input\n"
+    template = f"{imported}\n\n\nx = {func}({joined(draw, args)})  # input\n"
     source = template.replace("{shape}", shape)
     good = imported != "import numpy as tf" and name == "input_tensor" and literal
     return source, template.replace("{shape}", fixed) if good else None
 
 
-@given(placeholder_case())
-@PROPERTY
-def test_placeholder_variants(case):
+def rewritten_or_refused(codemod: str, case, **params) -> None:
+    """The codemod's output is exactly the expected text with one site, or the source with none."""
     source, expected = case
-    code, sites = run("open_placeholder", source)
+    code, sites = run(codemod, source, **params)
     ast.parse(code)
     if expected is None:
         assert (code, sites) == (source, [])
     else:
         assert code == expected and len(sites) == 1
+
+
+def joined(draw, args) -> str:
+    """Arguments joined by drawn separators (spaces, newlines, comments)."""
+    return "".join(arg + (draw(SEP) if i < len(args) - 1 else "") for i, arg in enumerate(args))
+
+
+@given(placeholder_case())
+@PROPERTY
+def test_placeholder_variants(case):
+    rewritten_or_refused("open_placeholder", case)
 
 
 @st.composite
@@ -64,12 +71,9 @@ def resize_case(draw):
     args = ["coarse", size, *extra]
     if keyword:
         args = [args[0], *draw(st.permutations(args[1:]))]
-    joined = ""
-    for i, arg in enumerate(args):
-        joined += arg + (draw(SEP) if i < len(args) - 1 else "")
     cls = draw(st.sampled_from(["Agg", "Agg", "Other"]))
     template = (f"{imported}\n\n\nclass {cls}:\n    def __call__(self, coarse, fine):\n"
-                f"        return {func}(\n            {joined})\n")
+                f"        return {func}(\n            {joined(draw, args)})\n")
     source = template.replace("{size}", f"{tensor}.shape[1:3]")
     good = alias is not None and cls == "Agg"
     return source, template.replace("{size}", f"{alias}.shape({tensor})[1:3]") if good else None
@@ -78,13 +82,7 @@ def resize_case(draw):
 @given(resize_case())
 @PROPERTY
 def test_resize_variants(case):
-    source, expected = case
-    code, sites = run("dynamic_resize", source, scope="Agg")
-    ast.parse(code)
-    if expected is None:
-        assert (code, sites) == (source, [])
-    else:
-        assert code == expected and len(sites) == 1
+    rewritten_or_refused("dynamic_resize", case, scope="Agg")
 
 
 @st.composite
