@@ -31,11 +31,13 @@ def load_script(path: str):
     return module
 
 
-def build(tf, script):
+def build(tf, script, seed: int | None = None):
     """The inference graph as the freeze script builds it, with a [1, None, None, 3] input."""
     tf1 = tf.compat.v1
     graph = tf1.Graph()
     with graph.as_default():
+        if seed is not None:
+            tf1.set_random_seed(seed)
         image = tf1.placeholder(tf.float32, [1, None, None, 3], name="input_tensor")
         net = script.bisenet_v2.BiseNetV2(phase="test", cfg=script.CFG)
         labels = tf1.squeeze(net.inference(input_tensor=image, name="BiseNetV2", reuse=False), axis=0)
@@ -68,9 +70,10 @@ def verify(tf, np, script, args) -> None:
 
 
 def checkpoint(tf, np, script, args) -> None:
-    """Random weights, batch-norm statistics included, saved under the moving-average names."""
+    """Random weights (the same for the same --seed), batch-norm statistics included, saved under the
+    moving-average names."""
     tf1 = tf.compat.v1
-    graph, _, _, restore = build(tf, script)
+    graph, _, _, restore = build(tf, script, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     with graph.as_default(), tf1.Session(graph=graph) as sess:
         sess.run(tf1.global_variables_initializer())
