@@ -115,7 +115,7 @@ QUICK_CHECK = {"backends": ("wasm",), "sizes": [(96, 96), (90, 70)]}
 
 def build(recipe: Recipe, dest: Path, model: str, out: Path, checkpoint: Path | None = None,
           random_weights: bool = False, fix_fusions: bool = True, quick_check: bool = True,
-          optimize: bool = True, quantize: str | None = None) -> dict:
+          optimize: bool = True, quantize: str | None = None, seed: int = 0) -> dict:
     """Freeze, convert and (quickly) check the web model into `out`; its metadata.
 
     Holds patcher's locks on the checkout and on `out` for the whole run.
@@ -126,11 +126,11 @@ def build(recipe: Recipe, dest: Path, model: str, out: Path, checkpoint: Path | 
         raise CheckpointError("no --checkpoint given; " + CHECKPOINT_HELP.format(model=model))
     with locked(dest), locked(out):
         return _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, quick_check, optimize,
-                      quantize)
+                      quantize, seed)
 
 
 def _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, quick_check, optimize,
-           quantize) -> dict:
+           quantize, seed) -> dict:
     script = recipe.models[model]["freeze_script"]
     recover(out)
     staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -140,7 +140,8 @@ def _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, qu
         if random_weights:
             prefix = work / "random" / "random.ckpt"
             print("writing a checkpoint of random weights ...", file=sys.stderr)
-            run_probe(dest, "checkpoint", "--script", script, "--prefix", str(prefix), error=BuildError)
+            run_probe(dest, "checkpoint", "--script", script, "--prefix", str(prefix), "--seed", str(seed),
+                      error=BuildError)
             weights = "random weights"
         else:
             prefix = Path(checkpoint).absolute()
@@ -173,14 +174,16 @@ def _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, qu
         meta = metadata(recipe, dest, model, weights)
         meta["patcher"]["graph_edits"] = edits
         meta["patcher"]["quantization"] = quantize or "float32"
+        if random_weights:
+            meta["patcher"]["seed"] = seed
         model_json = staged / "model.json"
         content = json.loads(model_json.read_text())
         content["userDefinedMetadata"] = meta
         model_json.write_text(json.dumps(content))
         if quick_check:
-            from patcher.check import check  # noqa: PLC0415 - check imports this module
+            from patcher.check import QUANTIZED_FLOOR, check  # noqa: PLC0415 - check imports this module
 
-            check(staged, QUICK_CHECK["backends"], QUICK_CHECK["sizes"])
+            check(staged, QUICK_CHECK["backends"], QUICK_CHECK["sizes"], floor=QUANTIZED_FLOOR if quantize else None)
         swap_into_place(staged, out)
         return meta
     finally:

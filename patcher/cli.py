@@ -54,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     weights = p.add_mutually_exclusive_group()
     weights.add_argument("--checkpoint", type=Path, help="checkpoint prefix, e.g. weights/celebamask_hq.ckpt")
     weights.add_argument("--random-weights", action="store_true", help="random weights, for trying the pipeline")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: %(default)s)")
     p.add_argument("--no-check", dest="quick_check", action="store_false",
                    help="skip the quick wasm parity check made before the output is replaced")
     p.add_argument("--no-optimize", dest="optimize", action="store_false",
@@ -66,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", default="cpu,wasm", help="comma-separated tfjs backends (default: %(default)s)")
     p.add_argument("--sizes", type=_sizes, default="288x288,448x448,512x384,450x301",
                    help="comma-separated HEIGHTxWIDTH sizes (default: %(default)s)")
+    p.add_argument("--reference", type=Path,
+                   help="compare with this build on the same backends instead of TensorFlow (say, a "
+                        "--no-optimize or float32 build); same weights must give identical class maps")
 
     p = sub.add_parser("serve", help="serve a built folder and its demo page on 127.0.0.1")
     p.add_argument("folder", type=Path)
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             from patcher import build
 
             meta = build.build(recipe, dest, args.model, args.out, args.checkpoint, args.random_weights,
-                               args.fix_fusions, args.quick_check, args.optimize, args.quantize)
+                               args.fix_fusions, args.quick_check, args.optimize, args.quantize, args.seed)
             files = sorted(p.name for p in args.out.iterdir())
             print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}")
         elif args.command == "serve":
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "check":
             from patcher import check
 
-            check.check(args.model_dir, tuple(args.backends.split(",")), args.sizes)
+            check.check(args.model_dir, tuple(args.backends.split(",")), args.sizes, args.reference)
     except PatcherError as exc:
         print(f"patcher: error: {exc}", file=sys.stderr)
         return exc.code

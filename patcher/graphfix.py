@@ -65,20 +65,90 @@ def unsound_fusions(model_json: Path) -> list[str]:
 
 DT_INT32, DT_INT64 = 3, 9
 PASS_THROUGH = {"Squeeze", "Identity", "Reshape"}
+BATCH_NORMS = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
+
+
+def _consumers(graph_def) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for node in graph_def.node:
+        for name in node.input:
+            found.setdefault(_base(name), []).append(node)
+    return found
+
+
+def _const(node):
+    from tensorflow.python.framework import tensor_util  # TensorFlow only when building
+
+    return tensor_util.MakeNdarray(node.attr["value"].tensor)
+
+
+def _set_const(node, value) -> None:
+    from tensorflow.python.framework import tensor_util
+
+    node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value.astype("float32")))
+
+
+def fold_batch_norms(graph_def) -> list[str]:
+    """Fold each inference batch norm that feeds a 1x1 convolution with a bias into that convolution.
+
+    optimize_for_inference folds a batch norm into the convolution before it; one that follows a pooling
+    (as in a context block) is left, and the converter runs it as a Mul and an Add. For a 1x1 kernel,
+    conv(x * s + b) = conv'(x) + bias' with conv' = W * s per input channel and bias' = bias + W^T b.
+    """
+    nodes = {n.name: n for n in graph_def.node}
+    consumers = _consumers(graph_def)
+    edits, dead = [], set()
+    for bn in list(graph_def.node):
+        if bn.op not in BATCH_NORMS or bn.attr["is_training"].b or bn.attr["data_format"].s not in (b"", b"NHWC"):
+            continue
+        params = [nodes.get(_base(name)) for name in bn.input[1:5]]
+        after = consumers.get(bn.name, [])
+        if any(p is None or p.op != "Const" for p in params) or len(after) != 1 or after[0].op != "Conv2D":
+            continue
+        conv = after[0]
+        weights = nodes.get(_base(conv.input[1]))
+        biased = consumers.get(conv.name, [])
+        if (weights is None or weights.op != "Const" or len(consumers.get(weights.name, [])) != 1
+                or len(biased) != 1 or biased[0].op != "BiasAdd"):
+            continue
+        bias = nodes.get(_base(biased[0].input[1]))
+        w = _const(weights)
+        if bias is None or bias.op != "Const" or len(consumers.get(bias.name, [])) != 1 or w.shape[:2] != (1, 1):
+            continue
+        gamma, beta, mean, variance = (_const(p).astype("float64") for p in params)
+        scale = gamma / (variance + bn.attr["epsilon"].f) ** 0.5
+        shift = beta - mean * scale
+        _set_const(bias, _const(bias) + shift @ w[0, 0].astype("float64"))
+        _set_const(weights, w * scale[None, None, :, None])
+        conv.input[0] = bn.input[0]
+        dead.add(bn.name)
+        edits.append(f"{bn.name}: folded into {conv.name}")
+    _drop(graph_def, dead)
+    return edits
+
+
+def _drop(graph_def, names: set[str], op: str | None = None) -> None:
+    """Remove the named nodes (of `op` only, if given) and the constants only they used."""
+    gone = [n for n in graph_def.node if n.name in names and op in (None, n.op)]
+    inputs = {_base(i) for n in gone for i in n.input}
+    keep = [n for n in graph_def.node if not (n.name in names and op in (None, n.op))]
+    used = {_base(i) for n in keep for i in n.input}
+    keep = [n for n in keep if not (n.op == "Const" and n.name in inputs and n.name not in used)]
+    del graph_def.node[:]
+    graph_def.node.extend(keep)
 
 
 def simplify(graph_def) -> list[str]:
-    """Edits that leave the class map as it is: argmax of the logits (no softmax in front), int32 ids.
+    """Edits that leave the class map as it is: argmax of the logits (no softmax in front), int32 ids,
+    every batch norm folded, and no Squeeze that only drops the batch of one (ids stay [1, H, W]).
 
     The softmax stays in the graph for the `BiseNetV2/prob` output but is no longer on the class map's path.
     """
+    edits = fold_batch_norms(graph_def)
     nodes = {n.name: n for n in graph_def.node}
-    consumers: dict[str, list] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            consumers.setdefault(_base(name), []).append(node)
-    edits = []
-    for node in graph_def.node:
+    consumers = _consumers(graph_def)
+    dead = set()
+    for node in list(graph_def.node):
         if node.op != "ArgMax":
             continue
         source = nodes.get(_base(node.input[0]))
@@ -94,4 +164,12 @@ def simplify(graph_def) -> list[str]:
                 if after.op in PASS_THROUGH and after.attr["T"].type == DT_INT64:
                     after.attr["T"].type = DT_INT32
                     chain.extend(consumers.get(after.name, []))
+        after = consumers.get(node.name, [])
+        if len(after) == 1 and after[0].op == "Squeeze" and list(after[0].attr["squeeze_dims"].list.i) in ([0], []):
+            squeeze = after[0]
+            edits.append(f"{squeeze.name}: the batch axis kept; {node.name} is now {squeeze.name}, [1, H, W]")
+            dead.add(squeeze.name)
+            node.name = squeeze.name
+    _drop(graph_def, dead, "Squeeze")
     return edits
+

@@ -52,9 +52,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
                       ".js": "text/javascript", ".json": "application/json"}
 
+    isolate = True
+
     def end_headers(self) -> None:
-        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        if self.isolate:
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 
@@ -62,6 +65,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         print(f"  {self.address_string()} {format % args}", file=sys.stderr)
 
 
-def server(folder: Path, port: int = 0) -> http.server.ThreadingHTTPServer:
-    """An HTTP server for `folder` on 127.0.0.1 (port 0: any free port)."""
-    return http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=str(folder)))
+def server(folder: Path, port: int = 0, isolate: bool = True) -> http.server.ThreadingHTTPServer:
+    """An HTTP server for `folder` on 127.0.0.1 (port 0: any free port); `isolate=False` leaves out
+    COOP/COEP, as a plain static host would."""
+    handler = type("Handler", (Handler,), {"isolate": isolate})
+    return http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler, directory=str(folder)))

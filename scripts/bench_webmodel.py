@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {folder: compare(folder, backends, sizes, repeat) for folder in args.model_dir}
     print(f"machine: {platform.machine()}, {platform.processor() or platform.system()}, "
           f"python {platform.python_version()}")
+    runtimes = sorted({r.runtime for rows in results.values() for r in rows})
+    print(f"tfjs in Node: {', '.join(runtimes)}; agreement: class map against TensorFlow float32")
     print(f"{'size':>10} {'model':>24} {'runtime':>12} {'ms/frame':>10} {'x TF':>7} {'agreement':>10}")
     for size in sizes:
         for folder, rows in results.items():

@@ -105,6 +105,11 @@ class BiseNetV2(_Block):
             for i in range(3):
                 x = self.conv_bn_relu(x, self._width, 2, 'detail_{}'.format(i))
             y = self.conv_bn_relu(x, self._width, 2, 'semantic')
+            # global context: a batch norm right after the pooling, then a 1x1 projection
+            context = tf.reduce_mean(y, axis=[1, 2], keepdims=True, name='context_pool')
+            context = self.layerbn(context, is_training=self._training, name='context_bn')
+            context = self.conv2d(context, self._width, 1, name='context_conv')
+            y = y + self.relu(self.layerbn(context, is_training=self._training, name='context_conv_bn'))
             z = self._aggregate(detail_input_tensor=x, semantic_input_tensor=y, name='aggregate')
             logits = self._seg_head_block(
                 input_tensor=z,

@@ -101,6 +101,35 @@ def test_main_thread_fallback_can_be_chosen(browser, site):
     tab.close()
 
 
+@pytest.mark.parametrize("threads", [0, 1])
+def test_wasm_runs_simd_and_one_thread_per_core_when_isolated(threads, browser, site):
+    tab = browser.new_page()
+    tab.goto(f"{site}?backend=wasm&mode=worker&size=64x64&threads={threads}")
+    state = wait_for_run(tab)
+    cores = tab.evaluate("navigator.hardwareConcurrency")
+    assert state["error"] is None and state["isolated"] is True and state["simd"] is True
+    assert state["threads"] == (threads or cores)
+    status = tab.inner_text("#status")
+    assert f", {threads or cores} thread" in status and "SIMD" in status
+    tab.close()
+
+
+def test_without_isolation_wasm_says_so_and_runs_one_thread(browser, built):
+    httpd = page.server(built, isolate=False)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        tab = browser.new_page()
+        tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/?backend=wasm&mode=worker&size=64x64")
+        state = wait_for_run(tab)
+        assert state["error"] is None and state["iso"] is False and state["isolated"] is False
+        assert state["threads"] == 1 and state["simd"] is True
+        assert "1 thread, SIMD (not cross-origin isolated)" in tab.inner_text("#status")
+        tab.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def test_a_broken_model_shows_an_error_not_a_blank_page(browser, built, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(built, broken)

@@ -5,9 +5,10 @@
 // Writes each output of input i as PREFIX.i.k.bin (raw little-endian) and prints one JSON line per input.
 import fs from 'node:fs';
 import path from 'node:path';
+import {pathToFileURL} from 'node:url';
 import {createRequire} from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import {setWasmPaths} from '@tensorflow/tfjs-backend-wasm';
+import {setWasmPaths, getThreadsCount} from '@tensorflow/tfjs-backend-wasm';
 
 const BYTES = {float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2};
 
@@ -53,6 +54,13 @@ async function main() {
   }
   if (!(await tf.setBackend(job.backend))) throw new Error(`backend ${job.backend} is not available`);
   await tf.ready();
+  // Node has wasm SIMD; tfjs-backend-wasm runs threads only in browsers (tensorflow/tfjs#3830).
+  let runtime = job.backend;
+  if (job.backend === 'wasm') {
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    const threads = getThreadsCount();
+    runtime = `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`;
+  }
   const model = await tf.loadGraphModel(tf.io.fromMemory(loadArtifacts(job.model)));
   for (const [i, input] of job.inputs.entries()) {
     const data = fs.readFileSync(input.file);
@@ -75,11 +83,11 @@ async function main() {
       shapes.push({shape: t.shape, dtype: t.dtype});
     }
     tf.dispose([x, ...results]);
-    console.log(JSON.stringify({input: i, backend: tf.getBackend(), outputs: shapes, ms: times}));
+    console.log(JSON.stringify({input: i, backend: tf.getBackend(), runtime, outputs: shapes, ms: times}));
   }
 }
 
-main().catch((err) => {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) main().catch((err) => {
   console.log(JSON.stringify({error: String(err && err.message ? err.message : err)}));
   process.exit(1);
 });

@@ -8,6 +8,7 @@
   // For tests and benchmarks: segment the current image again; resolves to the frame time in ms.
   window.patcherRun = async () => { await run(); return state.ms; };
   const params = new URLSearchParams(location.search);
+  const threads = Number(params.get('threads')) || 0;
   let engine = null;
   let source = null;
   let busy = false;
@@ -39,7 +40,8 @@
         if (ok) handlers.ok(event.data); else handlers.fail(new Error(error));
       };
       worker.onerror = (event) => reject(new Error(event.message || 'the worker failed to start'));
-      call({type: 'init', backend, base: new URL('.', location.href).href, wasmPath: new URL('.', location.href).href})
+      call({type: 'init', backend, threads, base: new URL('.', location.href).href,
+            wasmPath: new URL('.', location.href).href})
         .then((reply) => resolve({
           mode: 'worker', info: reply.info, meta: reply.meta,
           async segment(image, height, width) {
@@ -52,7 +54,7 @@
   }
 
   async function mainEngine(backend) {
-    const info = await Segmenter.init(backend, new URL('.', location.href).href);
+    const info = await Segmenter.init(backend, new URL('.', location.href).href, threads);
     const meta = await Segmenter.load(new URL('.', location.href).href);
     const canvas = document.createElement('canvas');
     return {
@@ -96,9 +98,11 @@
       if (mine !== generation) { made.close(); return; }
       engine = made;
       Object.assign(state, {mode: made.mode, backend: made.info.backend, threads: made.info.threads,
+                            simd: made.info.simd, isolated: made.info.isolated,
                             meta: made.meta, status: 'ready', error: null});
       $('status').textContent = `${made.info.backend} in the ${made.mode === 'worker' ? 'Web Worker' : 'main thread'}` +
-        (made.info.backend === 'wasm' ? `, ${made.info.threads || 1} thread(s)` : '') + note;
+        (made.info.backend === 'wasm' ? `, ${made.info.threads} thread${made.info.threads === 1 ? '' : 's'}` +
+         `${made.info.simd ? ', SIMD' : ''}${made.info.isolated ? '' : ' (not cross-origin isolated)'}` : '') + note;
       describe(made.meta);
       if (source) await run();
     } catch (err) {

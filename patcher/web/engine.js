@@ -45,11 +45,33 @@
     return meta;
   }
 
-  async function init(backend, wasmPath) {
-    if (backend === 'wasm' && tf.wasm) tf.wasm.setWasmPaths(wasmPath);
-    if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} is not available here`);
+  // `threads`: wasm threads to run (default one per core); they only start where the page is
+  // cross-origin isolated, otherwise the backend runs on one.
+  async function init(backend, wasmPath, threads) {
+    const wanted = threads || navigator.hardwareConcurrency || 1;
+    let told = false;
+    if (backend === 'wasm' && tf.wasm) {
+      tf.wasm.setWasmPaths(wasmPath);
+      tf.wasm.setThreadsCount(wanted);
+      // tfjs-backend-wasm caps its threads at hardwareConcurrency / 2 (it assumes two logical CPUs per
+      // core); while it starts, it is told twice the wanted count so the cap lets `wanted` through.
+      try {
+        Object.defineProperty(navigator, 'hardwareConcurrency', {value: 2 * wanted, configurable: true});
+        told = true;
+      } catch (err) { /* read-only here: the backend keeps its own cap */ }
+    }
+    try {
+      if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} is not available here`);
+    } finally {
+      if (told) delete navigator.hardwareConcurrency;
+    }
     await tf.ready();
-    return {backend: tf.getBackend(), threads: backend === 'wasm' && tf.wasm ? tf.wasm.getThreadsCount() : 0};
+    const info = {backend: tf.getBackend(), threads: 0, simd: false, isolated: !!self.crossOriginIsolated};
+    if (info.backend === 'wasm') {
+      info.threads = tf.wasm.getThreadsCount();
+      info.simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    }
+    return info;
   }
 
   // RGBA pixels (ImageData-like) of `height` x `width` -> class ids per pixel.

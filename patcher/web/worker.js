@@ -7,7 +7,7 @@ self.onmessage = async (event) => {
   const {id, type} = event.data;
   try {
     if (type === 'init') {
-      const info = await Segmenter.init(event.data.backend, event.data.wasmPath);
+      const info = await Segmenter.init(event.data.backend, event.data.wasmPath, event.data.threads);
       const meta = await Segmenter.load(event.data.base);
       self.postMessage({id, ok: true, info, meta});
     } else if (type === 'segment') {
