@@ -173,6 +173,8 @@ def _build(recipe, dest, model, out, checkpoint, random_weights, fix_fusions, qu
             raise BuildError(f"the converter fused non-bias operands into {len(bad)} ops: {', '.join(bad[:3])}")
         meta = metadata(recipe, dest, model, weights)
         meta["patcher"]["graph_edits"] = edits
+        if optimize:
+            meta["outputs"]["final_output"] = "class id per pixel, [1, H, W], int32"
         meta["patcher"]["quantization"] = quantize or "float32"
         if random_weights:
             meta["patcher"]["seed"] = seed

@@ -156,6 +156,7 @@ def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, i
             sample_image(h, w).tofile(file)
             inputs.append({"file": str(file), "shape": [1, h, w, 3]})
         tf_records = run_frozen(model_dir / GRAPH, inputs, work, repeat.get("tf", 1))
+        expected = [(np.load(work / f"tf.{i}.0.npy"), np.load(work / f"tf.{i}.1.npy")) for i in range(len(sizes))]
         rows = []
         least, largest, exact = bounds(model_dir, reference)
         for backend in backends:
@@ -165,11 +166,10 @@ def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, i
             if reference:
                 node_runner({**job, "model": str(reference), "out": str(work / f"reference-{backend}")}, work)
             for i, (h, w) in enumerate(sizes):
-                shapes = (np.load(work / f"tf.{i}.0.npy").shape, np.load(work / f"tf.{i}.1.npy").shape)
+                want = expected[i]
+                shapes = (want[0].shape, want[1].shape)
                 if reference:
                     want = _read(work / f"reference-{backend}", i, shapes)
-                else:
-                    want = (np.load(work / f"tf.{i}.0.npy"), np.load(work / f"tf.{i}.1.npy"))
                 agreement, diff, could_flip, unexplained = measure(*_read(work / backend, i, shapes), *want)
                 rows.append(Row(backend, (h, w), agreement, diff, float(np.median(records[i]["ms"])),
                                 float(np.median(tf_records[i]["ms"])), least, largest,

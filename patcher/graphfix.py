@@ -21,23 +21,28 @@ def _base(name: str) -> str:
     return name.lstrip("^").split(":")[0]
 
 
+def _consumers(graph_def) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for node in graph_def.node:
+        for name in node.input:
+            found.setdefault(_base(name), []).append(node)
+    return found
+
+
 def swap_residual_adds(graph_def) -> list[str]:
     """Put the non-constant operand first in each Add the converter would misread; the names edited."""
     nodes = {n.name: n for n in graph_def.node}
-    consumers: dict[str, int] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            consumers[_base(name)] = consumers.get(_base(name), 0) + 1
+    consumers = _consumers(graph_def)
     edited = []
     for node in graph_def.node:
         if node.op not in ("Add", "AddV2") or len(node.input) < 2:
             continue
         first, second = nodes.get(_base(node.input[0])), nodes.get(_base(node.input[1]))
-        if first is None or second is None or first.op not in PRODUCERS or consumers.get(first.name) != 1:
+        if first is None or second is None or first.op not in PRODUCERS or len(consumers.get(first.name, [])) != 1:
             continue
         if second.op == "Const" and len(second.attr["value"].tensor.tensor_shape.dim) == 1:
             continue
-        if second.op in PRODUCERS and consumers.get(second.name) == 1:
+        if second.op in PRODUCERS and len(consumers.get(second.name, [])) == 1:
             continue
         node.input[0], node.input[1] = node.input[1], node.input[0]
         edited.append(node.name)
@@ -66,14 +71,6 @@ def unsound_fusions(model_json: Path) -> list[str]:
 DT_INT32, DT_INT64 = 3, 9
 PASS_THROUGH = {"Squeeze", "Identity", "Reshape"}
 BATCH_NORMS = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
-
-
-def _consumers(graph_def) -> dict[str, list]:
-    found: dict[str, list] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            found.setdefault(_base(name), []).append(node)
-    return found
 
 
 def _const(node):

@@ -24,13 +24,9 @@ SHAPE, FILTER = (1, 224, 224, 64), (3, 3, 64, 64)
 FLOP = 2 * np.prod(SHAPE[:3]) * np.prod(FILTER)
 
 NODE = """
-import path from 'node:path';
-import {createRequire} from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import {setWasmPaths} from '@tensorflow/tfjs-backend-wasm';
-const require = createRequire(import.meta.url);
-setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
-await tf.setBackend('wasm');
+import {useBackend} from './patcher/js/run_model.mjs';
+await useBackend('wasm');
 const [shape, filter, repeat] = JSON.parse(process.argv[1]);
 const x = tf.randomUniform(shape), w = tf.randomUniform(filter);
 const run = () => tf.fused.conv2d({x, filter: w, strides: 1, pad: 'same', activation: 'relu'});

@@ -1,14 +1,9 @@
 // Benchmark helper (not a test): where a web model's time goes on tfjs wasm in Node, per kernel.
 // Usage: node scripts/profile_webmodel.mjs MODEL_DIR [SIZE]   (SIZE: square side, default 448)
-import path from 'node:path';
-import {createRequire} from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import {setWasmPaths} from '@tensorflow/tfjs-backend-wasm';
-import {loadArtifacts} from '../patcher/js/run_model.mjs';
+import {loadArtifacts, useBackend} from '../patcher/js/run_model.mjs';
 
-const require = createRequire(import.meta.url);
-setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
-await tf.setBackend('wasm');
+await useBackend('wasm');
 const model = await tf.loadGraphModel(tf.io.fromMemory(loadArtifacts(process.argv[2])));
 const size = Number(process.argv[3] || 448);
 const x = tf.randomUniform([1, size, size, 3], -1, 1, 'float32', 0);

@@ -50,7 +50,7 @@ def test_bench_browser_runs_each_variant_and_thread_count(built, capsys):
                                        "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     wasm = [line for line in out.splitlines() if "chromium wasm" in line]
-    assert len(wasm) == 2 and "threads, SIMD)" in wasm[0] or "(1 thread, SIMD)" in wasm[0]
+    assert len(wasm) == 2 and ("threads, SIMD)" in wasm[0] or "(1 thread, SIMD)" in wasm[0])
     assert "(1 thread, SIMD)" in wasm[1]
     assert all(float(line.split()[-3]) > 0 for line in wasm)
     assert len(rows(out, "tensorflow (CPU)")) == 1

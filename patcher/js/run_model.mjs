@@ -45,22 +45,25 @@ export function loadArtifacts(dir) {
   };
 }
 
-async function main() {
-  const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-  if (job.backend === 'wasm') {
+// Start tfjs on `backend` (wasm from the installed package's binaries); what it runs, e.g. "wasm (SIMD, 1 thread)".
+// Node has wasm SIMD; tfjs-backend-wasm runs threads only in browsers (tensorflow/tfjs#3830).
+export async function useBackend(backend) {
+  if (backend === 'wasm') {
     const require = createRequire(import.meta.url);
     const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
     setWasmPaths(dist + path.sep);
   }
-  if (!(await tf.setBackend(job.backend))) throw new Error(`backend ${job.backend} is not available`);
+  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} is not available`);
   await tf.ready();
-  // Node has wasm SIMD; tfjs-backend-wasm runs threads only in browsers (tensorflow/tfjs#3830).
-  let runtime = job.backend;
-  if (job.backend === 'wasm') {
-    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-    const threads = getThreadsCount();
-    runtime = `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`;
-  }
+  if (backend !== 'wasm') return backend;
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  const threads = getThreadsCount();
+  return `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`;
+}
+
+async function main() {
+  const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  const runtime = await useBackend(job.backend);
   const model = await tf.loadGraphModel(tf.io.fromMemory(loadArtifacts(job.model)));
   for (const [i, input] of job.inputs.entries()) {
     const data = fs.readFileSync(input.file);
