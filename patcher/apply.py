@@ -7,10 +7,10 @@ from pathlib import Path
 
 import git
 
-from patcher import checkout
+from patcher import checkout, outdir, runner
 from patcher.errors import DirtyError, NotApplied
 from patcher.recipe import Recipe
-from patcher.runner import Outcome, run_steps
+from patcher.runner import Outcome
 
 
 @dataclass
@@ -22,13 +22,14 @@ class Applied:
     changed: bool
 
 
-def default_dest(model: str) -> Path:
-    return Path("vendor") / f"bisenetv2-{model}"
+def default_dest(recipe: Recipe, model: str) -> Path:
+    return Path("vendor") / f"{recipe.name}-{model}"
 
 
 def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, commit: str | None = None,
-          force: bool = False, recipe_name: str = "patches/bisenetv2.toml") -> Applied:
+          force: bool = False, recipe_name: str | None = None) -> Applied:
     """Clone if needed, compute every step in memory from the pin, then move the branch in one go."""
+    dest = outdir.guard_checkout(dest)  # never home, root, the current folder, a file (exit 17)
     source = checkout.check_source(upstream or recipe.url)
     wanted = checkout.check_commit(commit or recipe.commit)
     steps = recipe.for_model(model)
@@ -40,11 +41,22 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
         if fresh:
             checkout.checkout_pin(repo, pin)
             checkout.fault("after-clone")
-        print(f"pinned at {pin}; running {len(steps)} codemods", file=sys.stderr)
-        outcomes = run_steps(lambda path: checkout.read_at(repo, pin, path), steps)
-        tip = checkout.build_commits(repo, pin, outcomes, recipe_name)
-        checkout.fault("after-commits")
         branch = checkout.branch_name(model)
+        name = recipe_name or recipe.path.name
+        digest = runner.digest(recipe, model, pin)
+        # Nothing to do costs nothing: a branch whose commits carry this digest is what the codemods
+        # would make again, so its tip and recorded sites are taken as they are.
+        found = None if fresh else checkout.recorded(repo, pin, branch, steps, digest, name)
+        if found:
+            tip, outcomes = found
+            print(f"pinned at {pin}; {branch} is this recipe's result (digest {digest[:12]}), "
+                  "no codemod to run", file=sys.stderr)
+        else:
+            print(f"pinned at {pin}; running {len(steps)} codemods", file=sys.stderr)
+            outcomes = runner.run_steps(lambda path: checkout.read_at(repo, pin, path), steps,
+                                        jobs=runner.default_jobs())
+            tip = checkout.build_commits(repo, pin, outcomes, name, digest)
+            checkout.fault("after-commits")
         on_branch = not repo.head.is_detached and repo.active_branch.name == branch
         edits = checkout.local_edits(repo, [pin, tip])
         if on_branch and repo.head.commit.hexsha == tip and not edits and not repo.is_dirty(untracked_files=False):
@@ -83,5 +95,11 @@ def diff(dest: Path, model: str) -> str:
 
 
 def outcomes(recipe: Recipe, dest: Path, model: str) -> list[Outcome]:
-    repo, pin, _ = patched(dest, model)
-    return run_steps(lambda path: checkout.read_at(repo, pin, path), recipe.for_model(model))
+    """What each step does at the checkout's pin: as its branch's commits record it when they carry this
+    recipe's digest (no codemod runs), else by running the codemods."""
+    repo, pin, branch = patched(dest, model)
+    steps = recipe.for_model(model)
+    found = checkout.recorded(repo, pin, branch, steps, runner.digest(recipe, model, pin))
+    if found:
+        return found[1]
+    return runner.run_steps(lambda path: checkout.read_at(repo, pin, path), steps, jobs=runner.default_jobs())

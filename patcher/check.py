@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from patcher.build import GRAPH, OUTPUTS
+from patcher import nodejs, outdir
 from patcher.errors import ParityError
 from patcher.verify import run_probe
 
+GRAPH = outdir.GRAPH  # beside the web folder: outdir.graph_path(model_dir)
 SIZES = [(288, 288), (448, 448), (512, 384), (450, 301)]
 BACKENDS = ("cpu", "wasm")
 MIN_AGREEMENT = 0.999
@@ -25,8 +26,6 @@ QUANTIZED_MIN_AGREEMENT = 0.99
 # build's quick check of a quantized variant only stops below this: under it the conversion is broken,
 # above it a shortfall is how near-tied classes (random weights) meet rounded weights, and is reported.
 QUANTIZED_FLOOR = 0.9
-RUNNER = Path(__file__).resolve().parent / "js" / "run_model.mjs"
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -56,9 +55,12 @@ class Row:
         return self.unexplained == 0 if self.exact else self.agreement >= self.min_agreement
 
 
+def metadata(model_dir: Path) -> dict:
+    return json.loads((Path(model_dir) / "model.json").read_text()).get("userDefinedMetadata", {})
+
+
 def quantization(model_dir: Path) -> str:
-    meta = json.loads((Path(model_dir) / "model.json").read_text()).get("userDefinedMetadata", {})
-    return meta.get("patcher", {}).get("quantization", "float32")
+    return metadata(model_dir).get("patcher", {}).get("quantization", "float32")
 
 
 def bounds(model_dir: Path, reference: Path | None = None) -> tuple[float, float | None, bool]:
@@ -75,31 +77,60 @@ def bounds(model_dir: Path, reference: Path | None = None) -> tuple[float, float
     return MIN_AGREEMENT, MAX_PROB_DIFF, False
 
 
-def sample_image(height: int, width: int) -> np.ndarray:
-    """A deterministic picture with smooth regions and edges, preprocessed as the model expects."""
+def picture_pixels(height: int, width: int) -> np.ndarray:
+    """A deterministic RGB picture (uint8, [H, W, 3]) with smooth regions, edges and a bright ellipse."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     cy, cx = height / 2, width / 2
-    face = ((yy - cy) / (0.38 * height)) ** 2 + ((xx - cx) / (0.28 * width)) ** 2 < 1
+    blob = ((yy - cy) / (0.38 * height)) ** 2 + ((xx - cx) / (0.28 * width)) ** 2 < 1
     rgb = np.stack([
         120 + 80 * np.sin(xx / 23.0) * np.cos(yy / 31.0),
         100 + 60 * np.cos((xx + yy) / 41.0),
         90 + 70 * np.sin(yy / 17.0),
     ], axis=-1)
-    rgb[face] = rgb[face] * 0.4 + np.array([200, 150, 120]) * 0.6
-    rgb = np.clip(rgb, 0, 255).astype(np.uint8).astype(np.float32)
-    return (rgb / 127.5 - 1.0)[None].astype(np.float32)
+    rgb[blob] = rgb[blob] * 0.4 + np.array([200, 150, 120]) * 0.6
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def preprocess(pixels: np.ndarray, meta: dict) -> np.ndarray:
+    """RGB uint8 pixels [H, W, 3] as the model's metadata says it takes them: [1, H, W, 3] float32."""
+    spec = meta["input"]
+    x = pixels[..., ::-1] if spec.get("color") == "BGR" else pixels
+    return (x.astype(np.float32) * np.float32(spec["scale"]) + np.float32(spec["offset"]))[None].astype(np.float32)
+
+
+def web_outputs(model_dir: Path) -> tuple[list[str], bool]:
+    """What check asks the web model for: its class-id output and the tensor its class probabilities come
+    from (the probabilities output if built, else the argmax's input); True when that tensor holds logits."""
+    model = json.loads((Path(model_dir) / "model.json").read_text())
+    meta = model.get("userDefinedMetadata", {})
+    kinds = {o["kind"]: o["name"] for o in meta.get("outputs", [])}
+    if "probabilities" in kinds:
+        return [kinds["labels"], kinds["probabilities"]], False
+    nodes = {n["name"]: n for n in model["modelTopology"]["node"]}
+    node = nodes.get(kinds.get("labels", ""))
+    while node is not None and node["op"] != "ArgMax":
+        node = nodes.get(node.get("input", [""])[0].split(":")[0])
+    if node is None:
+        raise ParityError(f"{model_dir}/model.json: no ArgMax feeds the class-id output {kinds.get('labels')!r}")
+    source = node["input"][0].split(":")[0]
+    return [kinds["labels"], source], nodes.get(source, {}).get("op") != "Softmax"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def node_runner(job: dict, work: Path) -> list[dict]:
     """Run patcher/js/run_model.mjs on a job; its JSON records."""
     if shutil.which("node") is None:
-        raise ParityError("node is not on PATH; install Node.js 18 or later, then 'npm ci' in the project")
-    if not (PROJECT / "node_modules" / "@tensorflow" / "tfjs").is_dir():
-        raise ParityError(f"TensorFlow.js is not installed; run 'npm ci' in {PROJECT}")
+        raise ParityError("node is not on PATH; install Node.js 18 or later")
+    runner = nodejs.script("run_model.mjs")
     path = work / f"job-{job['backend']}.json"
     path.write_text(json.dumps(job))
     print(f"running the web model on tfjs {job['backend']} in Node ...", file=sys.stderr)
-    proc = subprocess.run(["node", str(RUNNER), str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(["node", str(runner), str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     errors = [r["error"] for r in records if "error" in r]
     if errors or proc.returncode != 0:
@@ -108,10 +139,12 @@ def node_runner(job: dict, work: Path) -> list[dict]:
     return records
 
 
-def run_frozen(graph: Path, inputs: list[dict], work: Path, repeat: int = 1) -> list[dict]:
-    """Run the frozen graph on raw inputs; outputs land in work/tf.I.K.npy, records give ms."""
-    job = {"graph": str(Path(graph).resolve()), "outputs": OUTPUTS, "inputs": inputs, "out": str(work / "tf"),
-           "repeat": repeat}
+def run_frozen(graph: Path, inputs: list[dict], work: Path, meta: dict, repeat: int = 1) -> list[dict]:
+    """Run the frozen graph on raw inputs (class ids and probabilities, named as in the model's
+    metadata `meta`); outputs land in work/tf.I.K.npy, records give ms."""
+    names = meta["patcher"]["reference_outputs"]
+    job = {"graph": str(Path(graph).resolve()), "outputs": [names["labels"], names["probabilities"]],
+           "input": meta["input"]["name"], "inputs": inputs, "out": str(work / "tf"), "repeat": repeat}
     (work / "tf.json").write_text(json.dumps(job))
     print("running the frozen graph in TensorFlow ...", file=sys.stderr)
     return run_probe(work, "frozen", "--job", str(work / "tf.json"), error=ParityError)
@@ -128,17 +161,57 @@ def measure(labels, prob, want_labels, want_prob) -> tuple[float, float, float, 
 
 
 def _built(model_dir: Path) -> Path:
+    """`model_dir` made absolute, once its model.json is sound (`_validate`) and its frozen graph is there."""
     model_dir = Path(model_dir).absolute()
-    if not (model_dir / "model.json").is_file() or not (model_dir / GRAPH).is_file():
-        raise ParityError(f"{model_dir} is not a patcher build (model.json and {GRAPH} expected)")
+    if not (model_dir / "model.json").is_file():
+        raise ParityError(f"{model_dir} is not a patcher build (no model.json in it)")
+    _validate(model_dir)
+    graph = outdir.graph_path(model_dir)
+    if not graph.is_file():
+        raise ParityError(f"{model_dir} is not a patcher build: its frozen graph {graph} is missing (build "
+                          f"writes it into {graph.parent.name}/ beside the web folder)")
+    web, tf = outdir.read_marker(model_dir), outdir.read_marker(graph.parent)
+    if web and tf and web.get("build") != tf.get("build"):
+        raise ParityError(f"{model_dir} and {graph.parent} come from different builds; build again")
     return model_dir
 
 
-def _read(prefix: Path, i: int, shape) -> tuple[np.ndarray, np.ndarray]:
+def _validate(model_dir: Path) -> None:
+    """Refuse a model.json that is not JSON, lacks the topology or the weights manifest, or names a weight
+    shard outside `model_dir` (`..`, an absolute path, a symbolic link out of it): before anything reads
+    a shard, so nothing outside the folder is read."""
+    path = model_dir / "model.json"
+    if not outdir.within(model_dir, path):
+        raise ParityError(f"{path} is a symbolic link out of {model_dir}; refusing to read it")
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ParityError(f"{path} is not JSON ({exc})") from None
+    except OSError as exc:
+        raise ParityError(f"cannot read {path}: {exc.strerror}") from None
+    if not isinstance(content, dict) or not isinstance(content.get("modelTopology"), dict):
+        raise ParityError(f"{path} is not a TensorFlow.js graph model (no modelTopology)")
+    manifest = content.get("weightsManifest")
+    if not isinstance(manifest, list) or not all(
+            isinstance(g, dict) and isinstance(g.get("paths"), list) and isinstance(g.get("weights"), list)
+            for g in manifest):
+        raise ParityError(f"{path} has no weightsManifest (a list of groups with paths and weights)")
+    for group in manifest:
+        for shard in group["paths"]:
+            reason = outdir.unsafe(shard)
+            if reason is None and not outdir.within(model_dir, model_dir / shard):
+                reason = "is a symbolic link out of the folder"
+            if reason:
+                raise ParityError(f"{path} names the weight shard {shard!r}, which {reason}; refusing to read it")
+    if not isinstance(content.get("userDefinedMetadata"), dict) or "patcher" not in content["userDefinedMetadata"]:
+        raise ParityError(f"{path} was not made by patcher build (no userDefinedMetadata.patcher)")
+
+
+def _read(prefix: Path, i: int, shape, logits: bool) -> tuple[np.ndarray, np.ndarray]:
     """Class map and probabilities of input i written by run_model.mjs, in TensorFlow's shapes."""
     labels = np.fromfile(f"{prefix}.{i}.0.bin", dtype=np.int32)
-    prob = np.fromfile(f"{prefix}.{i}.1.bin", dtype=np.float32)
-    return labels.reshape(shape[0]), prob.reshape(shape[1])
+    prob = np.fromfile(f"{prefix}.{i}.1.bin", dtype=np.float32).reshape(shape[1])
+    return labels.reshape(shape[0]), softmax(prob) if logits else prob
 
 
 def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, int] | None = None,
@@ -149,28 +222,32 @@ def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, i
     model_dir = _built(model_dir)
     reference = _built(reference) if reference else None
     work = Path(tempfile.mkdtemp(prefix="patcher-check-"))
+    meta = metadata(model_dir)
     try:
         inputs = []
         for i, (h, w) in enumerate(sizes):
             file = work / f"input{i}.bin"
-            sample_image(h, w).tofile(file)
+            preprocess(picture_pixels(h, w), meta).tofile(file)
             inputs.append({"file": str(file), "shape": [1, h, w, 3]})
-        tf_records = run_frozen(model_dir / GRAPH, inputs, work, repeat.get("tf", 1))
+        tf_records = run_frozen(outdir.graph_path(model_dir), inputs, work, meta, repeat.get("tf", 1))
         expected = [(np.load(work / f"tf.{i}.0.npy"), np.load(work / f"tf.{i}.1.npy")) for i in range(len(sizes))]
         rows = []
         least, largest, exact = bounds(model_dir, reference)
+        fetch, logits = web_outputs(model_dir)
+        if reference:
+            fetch_reference, logits_reference = web_outputs(reference)
         for backend in backends:
-            job = {"backend": backend, "outputs": OUTPUTS, "inputs": inputs, "repeat": repeat.get(backend, 1),
-                   "warmup": backend in repeat}
-            records = node_runner({**job, "model": str(model_dir), "out": str(work / backend)}, work)
+            job = {"backend": backend, "inputs": inputs, "repeat": repeat.get(backend, 1), "warmup": backend in repeat}
+            records = node_runner({**job, "outputs": fetch, "model": str(model_dir), "out": str(work / backend)}, work)
             if reference:
-                node_runner({**job, "model": str(reference), "out": str(work / f"reference-{backend}")}, work)
+                node_runner({**job, "outputs": fetch_reference, "model": str(reference),
+                             "out": str(work / f"reference-{backend}")}, work)
             for i, (h, w) in enumerate(sizes):
                 want = expected[i]
                 shapes = (want[0].shape, want[1].shape)
                 if reference:
-                    want = _read(work / f"reference-{backend}", i, shapes)
-                agreement, diff, could_flip, unexplained = measure(*_read(work / backend, i, shapes), *want)
+                    want = _read(work / f"reference-{backend}", i, shapes, logits_reference)
+                agreement, diff, could_flip, unexplained = measure(*_read(work / backend, i, shapes, logits), *want)
                 rows.append(Row(backend, (h, w), agreement, diff, float(np.median(records[i]["ms"])),
                                 float(np.median(tf_records[i]["ms"])), least, largest,
                                 reference.name if reference else "TensorFlow", records[i].get("runtime", backend),

@@ -7,7 +7,6 @@ import io
 import os
 import re
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -16,7 +15,10 @@ from pathlib import Path
 import git
 from gitdb.base import IStream
 
-from patcher.errors import DriftError, LockedError, PinError, UnsafeInput, UpstreamError
+from patcher import outdir
+from patcher.codemods.base import Site
+from patcher.errors import DriftError, LockedError, PinError, SourceError, UnsafeInput, UpstreamError
+from patcher.recipe import RecipeError, Step
 from patcher.runner import Outcome
 
 IDENTITY = {"name": "patcher", "email": "patcher@localhost"}
@@ -129,17 +131,52 @@ def checkout_pin(repo: git.Repo, pin: str) -> None:
         raise PinError(f"HEAD is {repo.head.commit.hexsha} after checking out the pin {pin}")
 
 
+# The largest source file patcher edits; libcst needs minutes and gigabytes for tens of megabytes.
+MAX_SOURCE = 4 << 20
+FILE_MODES = (0o100644, 0o100755)
+
+
 def read_at(repo: git.Repo, commit: str, path: str) -> bytes:
+    """The bytes of the regular file `path` at `commit`, read from git's objects (never the work tree).
+
+    Refused: a path that leaves the checkout (RecipeError, 13); a path that is a symbolic link, passes
+    through one, or is a folder or a submodule, and a file over MAX_SOURCE (SourceError, 7): a link is
+    not followed, even inside the repository, because the codemod's result would be committed at the
+    link's own path. A path that is absent is drift (5)."""
     try:
-        return (repo.commit(commit).tree / path).data_stream.read()
-    except KeyError:
-        raise DriftError(f"{path}: missing at {commit[:12]}; the upstream changed or the recipe is wrong") from None
+        clean = outdir.safe_relative(path)
+    except ValueError as exc:
+        raise RecipeError(f"recipe file {exc}; a recipe may only name files inside the checkout") from None
+    item = repo.commit(commit).tree
+    walked = []
+    for part in clean.split("/"):
+        if item.type != "tree":
+            raise SourceError(f"{path}: {'/'.join(walked)} is not a folder at {commit[:12]}")
+        try:
+            item = item[part]
+        except KeyError:
+            raise DriftError(f"{path}: missing at {commit[:12]}; the upstream changed or the recipe is wrong") from None
+        walked.append(part)
+        if item.mode == 0o120000:
+            target = item.data_stream.read().decode("utf-8", "replace")
+            raise SourceError(f"{path}: {'/'.join(walked)} is a symbolic link (to {target}) at {commit[:12]}; "
+                              "patcher edits regular files only: name the file it points to in the recipe")
+    if item.type != "blob" or item.mode not in FILE_MODES:
+        what = {"tree": "a folder", "commit": "a submodule"}.get(item.type, f"not a regular file (mode {item.mode:o})")
+        raise SourceError(f"{path}: is {what} at {commit[:12]}, not a file patcher can edit")
+    if item.size > MAX_SOURCE:
+        raise SourceError(f"{path}: {item.size / (1 << 20):.1f} MB at {commit[:12]}; patcher edits source files of "
+                          f"up to {MAX_SOURCE >> 20} MB (is it generated code or data?)")
+    return item.data_stream.read()
 
 
-def build_commits(repo: git.Repo, pin: str, outcomes: Sequence[Outcome], recipe_name: str) -> str:
+def build_commits(repo: git.Repo, pin: str, outcomes: Sequence[Outcome], recipe_name: str,
+                  digest: str | None = None) -> str:
     """Commit each outcome on top of the pin without touching the work tree; the tip's SHA.
 
-    Author, committer and dates are fixed (the pin's date), so the same recipe gives the same SHAs.
+    Author, committer and dates are fixed (the pin's date), so the same recipe gives the same SHAs. Each
+    message ends with the trailer `Patcher-Digest: DIGEST` (runner.digest) when `digest` is given: what
+    recorded() compares to know, without running a codemod, that the branch is this recipe's result.
     """
     base = repo.commit(pin)
     date = f"{base.committed_date} +0000"
@@ -161,12 +198,64 @@ def build_commits(repo: git.Repo, pin: str, outcomes: Sequence[Outcome], recipe_
             step = outcome.step
             message = "\n".join(
                 [f"{step.codemod}: {step.description}", ""] + [str(s) for s in outcome.sites]
-                + ["", f"Applied by patcher ({recipe_name})."]
+                + ["", f"Applied by patcher ({recipe_name})."] + (["", f"{TRAILER}: {digest}"] if digest else [])
             )
             parent = repo.git.commit_tree(tree, "-p", parent, "-m", message, env=env)
     finally:
         Path(env["GIT_INDEX_FILE"]).unlink(missing_ok=True)
     return parent
+
+
+TRAILER = "Patcher-Digest"
+RECORDED_SITE = re.compile(r"(\d+):(\d+): (.*)")
+
+
+def recorded(repo: git.Repo, pin: str, branch: str, steps: Sequence[Step], digest: str,
+             recipe_name: str | None = None) -> tuple[str, list[Outcome]] | None:
+    """(tip, outcomes) of `branch` as its commits record them, when the branch is exactly what
+    build_commits makes of `steps` on `pin` with code of this `digest`: one commit per step, in order, on
+    the pin, each by patcher (author and committer), headed by its codemod and description, listing the
+    step's sites (as many per file as the recipe says), ending with `Patcher-Digest: DIGEST` (and
+    naming `recipe_name` when given). None otherwise: then the codemods must run.
+
+    One `git log`, and a blob read per edited file: no codemod runs.
+    """
+    fields = "%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%B"
+    try:
+        log = repo.git.log("-z", f"-n{len(steps)}", "--first-parent", f"--format={fields}",
+                           f"refs/heads/{branch}", "--")
+    except git.GitCommandError:
+        return None
+    commits = [entry.split("\x1f", 6) for entry in log.split("\0") if entry][::-1]
+    if len(commits) != len(steps) or any(len(c) != 7 for c in commits):
+        return None
+    outcomes = []
+    parent = pin
+    for (sha, parents, *people, body), step in zip(commits, steps):
+        if parents != parent or people != [IDENTITY["name"], IDENTITY["email"]] * 2:
+            return None
+        lines = body.rstrip("\n").split("\n")
+        if (lines[0] != f"{step.codemod}: {step.description}" or lines[-1] != f"{TRAILER}: {digest}"
+                or (recipe_name is not None and f"Applied by patcher ({recipe_name})." not in lines)):
+            return None
+        end = lines.index("", 2) if "" in lines[2:] else len(lines)
+        sites = [_recorded_site(line, step.files) for line in lines[2:end]]
+        if None in sites or any(sum(s.path == f for s in sites) != step.sites for f in step.files):
+            return None
+        tree = repo.commit(sha).tree
+        files = {path: (tree / path).data_stream.read().decode("utf-8") for path in step.files}
+        outcomes.append(Outcome(step, sites, files))
+        parent = sha
+    return parent, outcomes
+
+
+def _recorded_site(line: str, files: Sequence[str]) -> Site | None:
+    """The Site a commit message's `file:line:column: reason` line records, or None."""
+    for path in files:
+        found = RECORDED_SITE.fullmatch(line[len(path) + 1:]) if line.startswith(path + ":") else None
+        if found:
+            return Site(path, int(found[1]), int(found[2]), found[3])
+    return None
 
 
 def local_edits(repo: git.Repo, allowed: Sequence[str]) -> list[str]:
@@ -211,9 +300,9 @@ def back_up(repo: git.Repo, branch: str, dirty: bool) -> list[str]:
 
 
 def fault(stage: str) -> None:
-    """Fault injection for the kill tests: SIGKILL this process at `stage` when PATCHER_FAULT names it."""
-    if os.environ.get("PATCHER_FAULT") == stage:
-        os.kill(os.getpid(), signal.SIGKILL)
+    """Fault injection for the kill tests: SIGKILL this process at `stage` when PATCHER_FAULT names it,
+    raise a full disk's OSError when it names `enospc-STAGE` (see outdir.fault)."""
+    outdir.fault(stage)
 
 
 def recover(repo: git.Repo) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from patcher import apply as applying
 from patcher import recipe as recipes
-from patcher.errors import NotApplied, PatcherError
+from patcher import outdir
+from patcher.errors import NotApplied, PatcherError, ServeError
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
@@ -20,10 +21,36 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a share between 0 and 1, such as 0.99; not {text!r}")
+    return value
+
+
+def _litert(args):
+    """build's LiteRT.js options from the command line, or None without --litert."""
+    if not args.litert:
+        return None
+    from patcher import litert
+
+    return litert.Options(sizes=tuple(args.litert_sizes), calibration=args.calibration,
+                          int8_floor=litert.INT8_FLOOR if args.int8_floor is None else args.int8_floor)
+
+
+def _recipe(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", default=recipes.default().stem,
+                        help="a recipe file, or the name of one that ships with patcher (default: %(default)s; "
+                             "'python -m patcher recipes' lists them)")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="celebamask", help="model variant in the recipe (default: celebamask)")
-    parser.add_argument("--dest", type=Path, help="the checkout (default: vendor/bisenetv2-MODEL)")
-    parser.add_argument("--recipe", type=Path, default=recipes.DEFAULT, help=argparse.SUPPRESS)
+    _recipe(parser)
+    parser.add_argument("--model", help="model in the recipe (default: its first)")
+    parser.add_argument("--dest", type=Path, help="the checkout (default: vendor/RECIPE-MODEL)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--upstream", help="URL or path of the upstream (default: the recipe's GitHub URL)")
     p.add_argument("--commit", help="commit SHA to pin (default: the recipe's)")
     p.add_argument("--force", action="store_true", help="back up local edits (stash/branch) and reset")
+
+    sub.add_parser("recipes", help="list the recipes that ship with patcher and their models")
 
     p = sub.add_parser("diff", help="print the whole change as a unified diff against the pinned commit")
     _common(p)
@@ -52,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--out", type=Path, required=True, help="output folder (replaced only when all succeeded)")
     weights = p.add_mutually_exclusive_group()
-    weights.add_argument("--checkpoint", type=Path, help="checkpoint prefix, e.g. weights/celebamask_hq.ckpt")
+    weights.add_argument("--checkpoint", type=Path, help="checkpoint prefix, e.g. weights/model.ckpt")
     weights.add_argument("--random-weights", action="store_true", help="random weights, for trying the pipeline")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: %(default)s)")
     p.add_argument("--no-check", dest="quick_check", action="store_false",
@@ -60,9 +89,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="convert the freeze script's graph without patcher's simplifications (for comparison)")
     p.add_argument("--quantize", choices=["float16", "uint8"], help="store the weights in 2 or 1 bytes")
+    p.add_argument("--with-probabilities", action="store_true",
+                   help="also output the class probabilities (the default model has one output: class ids)")
     p.add_argument("--no-fusion-fix", dest="fix_fusions", action="store_false", help=argparse.SUPPRESS)
+    p.add_argument("--litert", action="store_true",
+                   help="also write TFLite models for LiteRT.js (float32 and int8, one per size) into OUT/litert")
+    p.add_argument("--litert-sizes", type=_sizes, default="288x288,448x448,1024x1024",
+                   help="sizes of the LiteRT.js models (default: %(default)s)")
+    p.add_argument("--calibration", type=Path,
+                   help="a folder of images to calibrate the int8 LiteRT.js models on (default: the recipe's "
+                        "sample image, variants of it and generated pictures)")
+    p.add_argument("--int8-floor", type=_share, default=None,
+                   help="least agreement with TensorFlow away from class boundaries for an int8 model to count "
+                        "as accurate (default: 0.99)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a build holding files that are not patcher's: they are moved into "
+                        "OUT.backup-TIME beside it, never deleted")
 
     p = sub.add_parser("check", help="compare the web model on tfjs backends in Node with TensorFlow")
+    _recipe(p)
     p.add_argument("--model-dir", type=Path, required=True, help="a folder made by build")
     p.add_argument("--backends", default="cpu,wasm", help="comma-separated tfjs backends (default: %(default)s)")
     p.add_argument("--sizes", type=_sizes, default="288x288,448x448,512x384,450x301",
@@ -70,8 +115,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path,
                    help="compare with this build on the same backends instead of TensorFlow (say, a "
                         "--no-optimize or float32 build); same weights must give identical class maps")
+    p.add_argument("--litert", action="store_true",
+                   help="instead: compare the build's LiteRT.js (TFLite) models with TensorFlow (Python interpreter)")
+    p.add_argument("--int8-floor", type=_share, default=None,
+                   help="with --litert: the int8 floor (default: the one the build recorded)")
 
     p = sub.add_parser("serve", help="serve a built folder and its demo page on 127.0.0.1")
+    _recipe(p)
     p.add_argument("folder", type=Path)
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
     return top
@@ -79,39 +129,53 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    dest = getattr(args, "dest", None) or applying.default_dest(getattr(args, "model", "celebamask"))
     try:
-        recipe = recipes.load(getattr(args, "recipe", recipes.DEFAULT))
+        if args.command == "recipes":
+            _print_recipes()
+            return 0
+        recipe = recipes.load(args.recipe)
+        model = getattr(args, "model", None) or next(iter(recipe.models))
+        recipe.model(model)
+        dest = getattr(args, "dest", None) or applying.default_dest(recipe, model)
         if args.command == "apply":
-            done = applying.apply(recipe, args.model, dest, args.upstream, args.commit, args.force,
-                                  recipe_name=args.recipe.name)
+            done = applying.apply(recipe, model, dest, args.upstream, args.commit, args.force)
             _print_outcomes(done.outcomes)
             if done.changed:
-                print(f"applied {len(done.outcomes)} codemods to {dest} on branch patcher/{args.model} "
+                print(f"applied {len(done.outcomes)} codemods to {dest} on branch patcher/{model} "
                       f"({done.pin[:12]}..{done.tip[:12]}); review with 'git -C {dest} log -p'")
             else:
                 print(f"already applied: {dest} is at {done.tip[:12]}; nothing changed")
         elif args.command == "diff":
-            sys.stdout.write(applying.diff(dest, args.model))
+            sys.stdout.write(applying.diff(dest, model))
         elif args.command == "list":
-            _print_outcomes(applying.outcomes(recipe, dest, args.model))
+            print(f"recipe {recipe.path} (model {model})")
+            _print_outcomes(applying.outcomes(recipe, dest, model))
         elif args.command == "verify":
             from patcher import verify
 
-            verify.verify(recipe, dest, args.model, args.sizes)
+            verify.verify(recipe, dest, model, args.sizes)
         elif args.command == "build":
             from patcher import build
 
-            meta = build.build(recipe, dest, args.model, args.out, args.checkpoint, args.random_weights,
-                               args.fix_fusions, args.quick_check, args.optimize, args.quantize, args.seed)
-            files = sorted(p.name for p in args.out.iterdir())
-            print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}")
+            options = build.Options(checkpoint=args.checkpoint, random_weights=args.random_weights, seed=args.seed,
+                                    quantize=args.quantize, optimize=args.optimize,
+                                    with_probabilities=args.with_probabilities, fix_fusions=args.fix_fusions,
+                                    quick_check=args.quick_check, litert=_litert(args))
+            meta = build.build(recipe, dest, model, args.out, options, force=args.force)
+            files = sorted(p.name for p in args.out.iterdir() if not p.name.startswith("."))
+            print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}; the frozen graph for "
+                  f"'check': {outdir.graph_path(args.out)}")
         elif args.command == "serve":
             from patcher import page
 
             if not (args.folder / "index.html").is_file():
                 raise NotApplied(f"{args.folder} has no index.html; make it with 'python -m patcher build --out DIR'")
-            with page.server(args.folder, args.port) as httpd:
+            try:
+                httpd = page.server(args.folder, args.port)
+            except (OSError, OverflowError) as exc:
+                raise ServeError(f"cannot serve on 127.0.0.1:{args.port}: {getattr(exc, 'strerror', None) or exc}; "
+                                 "pick another --port (0 picks a free one)") from None
+            with httpd:
                 print(f"serving {args.folder} at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)",
                       flush=True)
                 try:
@@ -121,11 +185,22 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "check":
             from patcher import check
 
+            if args.litert:
+                from patcher import litert
+
+                litert.check(args.model_dir, args.int8_floor)
+                return 0
             check.check(args.model_dir, tuple(args.backends.split(",")), args.sizes, args.reference)
     except PatcherError as exc:
         print(f"patcher: error: {exc}", file=sys.stderr)
         return exc.code
     return 0
+
+
+def _print_recipes() -> None:
+    for path in recipes.shipped():
+        recipe = recipes.load(path)
+        print(f"{path.stem}: {recipe.url} at {recipe.commit[:12]}; models: {', '.join(recipe.models)} ({path})")
 
 
 def _print_outcomes(outcomes) -> None:

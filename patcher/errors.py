@@ -83,3 +83,16 @@ class ParityError(PatcherError):
     """The web model does not compute what TensorFlow computes, within the bounds."""
 
     code = 16
+
+
+class OutputError(PatcherError):
+    """An output or checkout folder patcher may not write over (the user's, home, root, the current
+    folder, a file), or one it cannot write (a full disk, a read-only folder)."""
+
+    code = 17
+
+
+class ServeError(PatcherError):
+    """`serve` cannot listen: the port is in use or not a port."""
+
+    code = 18

@@ -136,15 +136,14 @@ def _drop(graph_def, names: set[str], op: str | None = None) -> None:
 
 
 def simplify(graph_def) -> list[str]:
-    """Edits that leave the class map as it is: argmax of the logits (no softmax in front), int32 ids,
-    every batch norm folded, and no Squeeze that only drops the batch of one (ids stay [1, H, W]).
+    """Edits that leave the class map as it is: argmax of the logits (no softmax in front), int32 ids
+    (through what follows the argmax, such as the Squeeze to [H, W]), every batch norm folded.
 
-    The softmax stays in the graph for the `BiseNetV2/prob` output but is no longer on the class map's path.
+    The softmax stays in the graph for a probabilities output but is no longer on the class map's path.
     """
     edits = fold_batch_norms(graph_def)
     nodes = {n.name: n for n in graph_def.node}
     consumers = _consumers(graph_def)
-    dead = set()
     for node in list(graph_def.node):
         if node.op != "ArgMax":
             continue
@@ -161,12 +160,5 @@ def simplify(graph_def) -> list[str]:
                 if after.op in PASS_THROUGH and after.attr["T"].type == DT_INT64:
                     after.attr["T"].type = DT_INT32
                     chain.extend(consumers.get(after.name, []))
-        after = consumers.get(node.name, [])
-        if len(after) == 1 and after[0].op == "Squeeze" and list(after[0].attr["squeeze_dims"].list.i) in ([0], []):
-            squeeze = after[0]
-            edits.append(f"{squeeze.name}: the batch axis kept; {node.name} is now {squeeze.name}, [1, H, W]")
-            dead.add(squeeze.name)
-            node.name = squeeze.name
-    _drop(graph_def, dead, "Squeeze")
     return edits
 

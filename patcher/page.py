@@ -4,15 +4,17 @@ from __future__ import annotations
 import functools
 import http.server
 import importlib.resources
+import os
 import shutil
 import sys
+import urllib.parse
 from pathlib import Path
 
+from patcher import nodejs
 from patcher.errors import BuildError
 
 HERE = Path(__file__).resolve().parent
 PAGE = HERE / "web"
-PROJECT = HERE.parent
 # Debian's chromium, headless, as root, on a machine without GPU or outside network.
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -25,29 +27,42 @@ BUNDLES = {
 }
 
 
-def sample_face() -> Path:
-    """scikit-image's astronaut (Eileen Collins, NASA, public domain), shipped inside its wheel."""
+def sample_name(spec: str) -> str:
+    """The sample image's file name next to model.json: `sample` with the source's suffix."""
+    return "sample" + Path(spec).suffix
+
+
+def sample_source(spec: str) -> Path:
+    """The file a recipe's `sample = "package:PACKAGE/PATH"` names, inside that installed package."""
+    package, _, path = spec.removeprefix("package:").partition("/")
     try:
-        return Path(importlib.resources.files("skimage") / "data" / "astronaut.png")
+        found = Path(str(importlib.resources.files(package) / path))
     except ModuleNotFoundError:
-        raise BuildError("scikit-image (for the sample face) is not installed: pip install -e '.[web]'") from None
+        raise BuildError(f"the sample image's package {package!r} is not installed (pip install {package})") from None
+    if not found.is_file():
+        raise BuildError(f"the sample image {path} is not in the installed package {package!r}")
+    return found
 
 
-def install(folder: Path) -> None:
-    """Copy the page, the pinned TensorFlow.js bundles and the sample face into `folder`."""
+def install(folder: Path, sample: str) -> None:
+    """Copy the page, the pinned TensorFlow.js bundles and the recipe's sample image into `folder`."""
     for path in PAGE.iterdir():
         shutil.copy2(path, folder / path.name)
     for package, names in BUNDLES.items():
         for name in names:
-            source = PROJECT / "node_modules" / package / name
+            source = nodejs.modules() / package / name
             if not source.is_file():
-                raise BuildError(f"{source} is missing; run 'npm ci' in {PROJECT}")
+                raise BuildError(f"{source} is missing; run 'npm ci' again")
             shutil.copy2(source, folder / name)
-    shutil.copy2(sample_face(), folder / "sample.png")
+    shutil.copy2(sample_source(sample), folder / sample_name(sample))
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
-    """Static files with cross-origin isolation (COOP/COEP), so the wasm backend may use threads."""
+    """Static files with cross-origin isolation (COOP/COEP), so the wasm backend may use threads.
+
+    Only files inside the folder are served: a request whose path has a `..` or a dot-named part (encoded
+    or not; also patcher's marker), is not an absolute path, or leads out of the folder through a
+    symbolic link gets 404, as does a folder without index.html (no listings)."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
                       ".js": "text/javascript", ".json": "application/json"}
@@ -60,6 +75,31 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
+
+    def send_head(self):
+        if not self.inside():
+            self.send_error(404, "File not found")
+            return None
+        return super().send_head()
+
+    def list_directory(self, path):
+        self.send_error(404, "File not found")
+        return None
+
+    def inside(self) -> bool:
+        """True when the request names a file in the served folder."""
+        raw = self.path.split("?", 1)[0].split("#", 1)[0]
+        try:
+            path = urllib.parse.unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            return False
+        if not raw.startswith("/") or "\\" in path or "\0" in path:
+            return False
+        if any(part.startswith(".") for part in path.split("/")):
+            return False
+        root = os.path.realpath(self.directory)
+        real = os.path.realpath(self.translate_path(self.path))
+        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
         print(f"  {self.address_string()} {format % args}", file=sys.stderr)

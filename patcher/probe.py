@@ -15,10 +15,6 @@ import json
 import sys
 import time
 
-# The freeze script restores the exponential moving averages of the weights, named inside this scope.
-EMA_DECAY = 0.9995
-EMA_SCOPE = "moving_avg"
-
 
 def emit(**fields) -> None:
     print(json.dumps(fields), flush=True)
@@ -31,25 +27,31 @@ def load_script(path: str):
     return module
 
 
-def build(tf, script, seed: int | None = None):
-    """The inference graph as the freeze script builds it, with a [1, None, None, 3] input."""
+def build(tf, script, spec: dict, seed: int | None = None):
+    """The inference graph as the recipe says the freeze script builds it, with a [1, None, None, 3]
+    input: the recipe's `graph` expression, evaluated in the script's namespace with `input` bound."""
     tf1 = tf.compat.v1
     graph = tf1.Graph()
     with graph.as_default():
         if seed is not None:
             tf1.set_random_seed(seed)
-        image = tf1.placeholder(tf.float32, [1, None, None, 3], name="input_tensor")
-        net = script.bisenet_v2.BiseNetV2(phase="test", cfg=script.CFG)
-        labels = tf1.squeeze(net.inference(input_tensor=image, name="BiseNetV2", reuse=False), axis=0)
-        with tf1.variable_scope(EMA_SCOPE):
-            restore = tf1.train.ExponentialMovingAverage(EMA_DECAY).variables_to_restore()
+        image = tf1.placeholder(tf.float32, [1, None, None, 3], name=spec["input"])
+        labels = eval(spec["graph"], dict(vars(script)), {"input": image})  # noqa: S307 - the recipe's own code
+        if labels.shape.rank == 3:
+            labels = tf1.squeeze(labels, axis=0)
+        ema = spec.get("moving_average")
+        if ema:
+            with tf1.variable_scope(ema["scope"]):
+                restore = tf1.train.ExponentialMovingAverage(ema["decay"]).variables_to_restore()
+        else:
+            restore = {v.op.name: v for v in tf1.global_variables()}
     return graph, image, labels, restore
 
 
 def verify(tf, np, script, args) -> None:
     tf1 = tf.compat.v1
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    graph, image, labels, _ = build(tf, script)
+    graph, image, labels, _ = build(tf, script, json.loads(args.spec))
     with graph.as_default():
         emit(stage="build", tensorflow=tf.__version__, static_shape=labels.shape.as_list(),
              parameters=int(sum(np.prod(v.shape.as_list()) for v in tf1.trainable_variables())))
@@ -73,7 +75,7 @@ def checkpoint(tf, np, script, args) -> None:
     """Random weights (the same for the same --seed), batch-norm statistics included, saved under the
     moving-average names."""
     tf1 = tf.compat.v1
-    graph, _, _, restore = build(tf, script, seed=args.seed)
+    graph, _, _, restore = build(tf, script, json.loads(args.spec), seed=args.seed)
     rng = np.random.default_rng(args.seed)
     with graph.as_default(), tf1.Session(graph=graph) as sess:
         sess.run(tf1.global_variables_initializer())
@@ -93,7 +95,7 @@ def checkpoint(tf, np, script, args) -> None:
 
 
 def match(tf, np, script, args) -> None:
-    _, _, _, restore = build(tf, script)
+    _, _, _, restore = build(tf, script, json.loads(args.spec))
     try:
         have = dict(tf.train.list_variables(args.prefix))
     except Exception as exc:
@@ -121,7 +123,7 @@ def frozen(tf, np, script, args) -> None:
     with graph.as_default():
         tf1.import_graph_def(graph_def, name="")
     fetches = [graph.get_tensor_by_name(f"{name}:0") for name in job["outputs"]]
-    image = graph.get_tensor_by_name("input_tensor:0")
+    image = graph.get_tensor_by_name(f"{job['input']}:0")
     with tf1.Session(graph=graph) as sess:
         for i, item in enumerate(job["inputs"]):
             x = np.fromfile(item["file"], dtype=np.float32).reshape(item["shape"])
@@ -148,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=sorted(MODES))
     parser.add_argument("--script")
+    parser.add_argument("--spec", help="JSON: the recipe's graph expression, input name and moving average")
     parser.add_argument("--job")
     parser.add_argument("--sizes", default="64x64")
     parser.add_argument("--prefix")
@@ -162,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     stage = "import"
     try:
         script = load_script(args.script) if args.script else None
+        if args.script and not args.spec:
+            raise SystemExit("--spec is needed with --script")
         tf.compat.v1.disable_v2_behavior()
         stage = "build"
         MODES[args.mode](tf, np, script, args)

@@ -1,9 +1,15 @@
-"""The recipe: which codemods run, in which order, on which files, with which parameters and site counts."""
+"""The recipe: everything about one upstream. Which codemods run, in which order, on which files, with
+which parameters and site counts; and for each model how it is frozen, built, fed and read.
+
+A recipe is checked when it loads: any unknown or missing field, codemod or parameter is one error
+naming the file, the step or model and the field (exit 13).
+"""
 from __future__ import annotations
 
+import inspect
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from patcher.codemods import CODEMODS
 from patcher.errors import PatcherError
@@ -13,7 +19,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT = Path(__file__).resolve().parent.parent / "patches" / "bisenetv2.toml"
+# In a wheel the recipes are package data (patcher/recipes); in the source tree they are in patches/.
+_HERE = Path(__file__).resolve().parent
+SHIPPED = _HERE / "recipes" if (_HERE / "recipes").is_dir() else _HERE.parent / "patches"
 
 
 class RecipeError(PatcherError):
@@ -35,28 +43,279 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Input:
+    name: str
+    layout: str
+    color: str
+    scale: float
+    offset: float
+    default_size: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Model:
+    """One model of the upstream: how it is frozen, how its graph is built, what goes in and comes out."""
+
+    name: str
+    title: str
+    about: str
+    freeze_script: str
+    freeze_args: tuple[str, ...]
+    convert: str
+    graph: str
+    input: Input
+    labels: str
+    probabilities: str
+    classes: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    transparent: tuple[int, ...]
+    sample: str
+    checkpoint_help: str
+    moving_average: dict = field(default_factory=dict, hash=False)
+    env: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def values(self) -> dict[str, str]:
+        """What `{name}` in a step's files stands for."""
+        return {"freeze_script": self.freeze_script, "model": self.name}
+
+
+@dataclass(frozen=True)
 class Recipe:
     url: str
     commit: str
-    models: dict
+    models: dict[str, Model]
     steps: tuple[Step, ...]
+    path: Path | None = None
 
-    def for_model(self, model: str) -> list[Step]:
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path else "recipe"
+
+    def model(self, name: str) -> Model:
+        if name not in self.models:
+            raise RecipeError(f"unknown model {name!r}; the recipe {self.path} has {', '.join(sorted(self.models))}")
+        return self.models[name]
+
+    def for_model(self, name: str) -> list[Step]:
         """The steps with the model's own files filled in."""
-        if model not in self.models:
-            raise RecipeError(f"unknown model {model!r}; the recipe has {', '.join(sorted(self.models))}")
-        values = {k: v for k, v in self.models[model].items() if isinstance(v, str)}
+        values = self.model(name).values
         return [Step(s.codemod, tuple(f.format(**values) for f in s.files), s.sites, s.params) for s in self.steps]
 
 
-def load(path: Path = DEFAULT) -> Recipe:
+# field: (type, required); types are checked, and nothing else is allowed in a model table
+MODEL_FIELDS = {
+    "title": (str, True), "about": (str, False), "freeze_script": (str, True), "freeze_args": (list, True),
+    "convert": (str, True), "graph": (str, True), "input": (dict, True), "outputs": (dict, True),
+    "classes": (list, True), "palette": (list, True), "transparent": (list, False), "sample": (str, True),
+    "checkpoint_help": (str, False), "moving_average": (dict, False), "env": (dict, False),
+}
+INPUT_FIELDS = {"name": str, "layout": str, "color": str, "scale": (int, float), "offset": (int, float),
+                "default_size": list}
+FREEZE_PLACEHOLDERS = {"checkpoint", "frozen", "optimized"}
+
+
+def shipped() -> list[Path]:
+    """The recipes that ship with patcher."""
+    return sorted(SHIPPED.glob("*.toml"))
+
+
+def default() -> Path:
+    """The recipe used without --recipe: the first that ships with patcher (today there is one)."""
+    found = shipped()
+    if not found:
+        raise RecipeError(f"no recipe ships in {SHIPPED}; pass --recipe PATH")
+    return found[0]
+
+
+def find(name: str | Path) -> Path:
+    """A recipe path: an existing file, or the name of a shipped recipe (with or without .toml)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    for candidate in (SHIPPED / path.name, SHIPPED / f"{path.name}.toml"):
+        if candidate.is_file() and path.parent == Path("."):
+            return candidate
+    return path
+
+
+def inside(path: str) -> bool:
+    """True when `path` is relative and stays inside the checkout (no `..`, not absolute)."""
+    pure = PurePosixPath(path)
+    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\\" not in path
+
+
+def load(path: Path | str | None = None) -> Recipe:
+    path = find(path) if path else default()
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        steps = []
-        for raw in data["step"]:
-            if raw["codemod"] not in CODEMODS:
-                raise RecipeError(f"{path}: unknown codemod {raw['codemod']!r}")
-            steps.append(Step(raw["codemod"], tuple(raw["files"]), int(raw["sites"]), dict(raw.get("params", {}))))
-        return Recipe(data["upstream"]["url"], data["upstream"]["commit"], data["models"], tuple(steps))
-    except (OSError, KeyError, TypeError, ValueError) as exc:
-        raise RecipeError(f"cannot read recipe {path}: {exc!r}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read recipe {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"{path}: not TOML: {exc}") from None
+    return parse(data, Path(path))
+
+
+def parse(data: dict, path: Path) -> Recipe:
+    def fail(where: str, what: str):
+        raise RecipeError(f"{path}: {where}: {what}")
+
+    unknown = set(data) - {"upstream", "defaults", "models", "step"}
+    if unknown:
+        fail("top level", f"unknown table {sorted(unknown)[0]!r}")
+    upstream = data.get("upstream")
+    if not isinstance(upstream, dict) or not all(isinstance(upstream.get(k), str) for k in ("url", "commit")):
+        fail("[upstream]", "needs url and commit (strings)")
+    models_raw = data.get("models")
+    if not isinstance(models_raw, dict) or not models_raw:
+        fail("[models]", "no model")
+    defaults = data.get("defaults", {})
+    models = {name: _model(name, _merge(defaults, raw), fail) for name, raw in models_raw.items()}
+    steps_raw = data.get("step")
+    if not isinstance(steps_raw, list) or not steps_raw:
+        fail("[[step]]", "no step")
+    steps = tuple(_step(i + 1, raw, models, fail) for i, raw in enumerate(steps_raw))
+    return Recipe(upstream["url"], upstream["commit"], models, steps, Path(path))
+
+
+def _merge(defaults: dict, raw: dict) -> dict:
+    merged = dict(defaults)
+    for key, value in (raw if isinstance(raw, dict) else {}).items():
+        merged[key] = {**merged[key], **value} if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _model(name: str, raw: dict, fail) -> Model:
+    where = f"model {name!r}"
+    for key in raw:
+        if key not in MODEL_FIELDS:
+            fail(where, f"unknown field {key!r}")
+    for key, (kind, required) in MODEL_FIELDS.items():
+        if key not in raw:
+            if required:
+                fail(where, f"missing field {key!r}")
+        elif not isinstance(raw[key], kind):
+            fail(where, f"field {key!r} must be a {'table' if kind is dict else kind.__name__}")
+    inp = raw["input"]
+    for key, kind in INPUT_FIELDS.items():
+        if key not in inp:
+            fail(where, f"missing field 'input.{key}'")
+        if not isinstance(inp[key], kind) or isinstance(inp[key], bool):
+            fail(where, f"field 'input.{key}' has the wrong type")
+    for key in set(inp) - set(INPUT_FIELDS):
+        fail(where, f"unknown field 'input.{key}'")
+    size = inp["default_size"]
+    if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+        fail(where, "field 'input.default_size' must be [height, width]")
+    if inp["layout"] != "NHWC" or inp["color"] not in ("RGB", "BGR"):
+        fail(where, "input.layout must be 'NHWC' and input.color 'RGB' or 'BGR'")
+    outputs = raw["outputs"]
+    for key in set(outputs) - {"labels", "probabilities"}:
+        fail(where, f"unknown field 'outputs.{key}'")
+    for key in ("labels", "probabilities"):
+        if not isinstance(outputs.get(key), str):
+            fail(where, f"missing field 'outputs.{key}' (a node name)")
+    classes, palette = raw["classes"], raw["palette"]
+    if not classes or not all(isinstance(c, str) for c in classes):
+        fail(where, "field 'classes' must be a list of names")
+    if len(palette) != len(classes):
+        fail(where, f"field 'palette' has {len(palette)} colours for {len(classes)} classes")
+    if not all(isinstance(c, list) and len(c) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in c)
+               for c in palette):
+        fail(where, "field 'palette' must be [r, g, b] triples of 0..255")
+    transparent = raw.get("transparent", [])
+    if not all(isinstance(i, int) and 0 <= i < len(classes) for i in transparent):
+        fail(where, f"field 'transparent' must list class ids in 0..{len(classes) - 1}")
+    if raw["convert"] not in ("frozen", "optimized"):
+        fail(where, "field 'convert' must be 'frozen' or 'optimized'")
+    args = raw["freeze_args"]
+    if not all(isinstance(a, str) for a in args):
+        fail(where, "field 'freeze_args' must be a list of strings")
+    named = {p for a in args for p in _placeholders(a)}
+    if not named <= FREEZE_PLACEHOLDERS or not {"checkpoint", raw["convert"]} <= named:
+        fail(where, "field 'freeze_args' must use {checkpoint} and {" + raw["convert"] + "} (and only "
+             "{checkpoint}, {frozen}, {optimized})")
+    if not inside(raw["freeze_script"]):
+        fail(where, f"field 'freeze_script' must stay inside the checkout, not {raw['freeze_script']!r}")
+    ema = raw.get("moving_average", {})
+    if ema and (set(ema) != {"scope", "decay"} or not isinstance(ema["scope"], str)
+                or not isinstance(ema["decay"], float)):
+        fail(where, "field 'moving_average' must be {scope = \"...\", decay = 0.999...}")
+    env = raw.get("env", {})
+    if not all(isinstance(v, str) for v in env.values()):
+        fail(where, "field 'env' must map names to strings")
+    sample = raw["sample"]
+    if not (sample.startswith("package:") and sample.count(":") == 1 and "/" in sample):
+        fail(where, "field 'sample' must be 'package:PACKAGE/PATH' (an image shipped in an installed package)")
+    return Model(
+        name=name, title=raw["title"], about=raw.get("about", ""), freeze_script=raw["freeze_script"],
+        freeze_args=tuple(args), convert=raw["convert"], graph=raw["graph"],
+        input=Input(inp["name"], inp["layout"], inp["color"], float(inp["scale"]), float(inp["offset"]),
+                    (size[0], size[1])),
+        labels=outputs["labels"], probabilities=outputs["probabilities"], classes=tuple(classes),
+        palette=tuple(tuple(c) for c in palette), transparent=tuple(transparent), sample=sample,
+        checkpoint_help=raw.get("checkpoint_help", ""), moving_average=dict(ema), env=dict(env),
+    )
+
+
+def _placeholders(text: str) -> set[str]:
+    import string
+
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _step(number: int, raw: dict, models: dict[str, Model], fail) -> Step:
+    where = f"step {number}"
+    if not isinstance(raw, dict):
+        fail(where, "must be a table")
+    for key in set(raw) - {"codemod", "files", "sites", "params"}:
+        fail(where, f"unknown field {key!r}")
+    codemod = raw.get("codemod")
+    if codemod not in CODEMODS:
+        fail(where, f"unknown codemod {codemod!r} (known: {', '.join(sorted(CODEMODS))})")
+    where = f"step {number} ({codemod})"
+    files, sites, params = raw.get("files"), raw.get("sites"), raw.get("params", {})
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+        fail(where, "field 'files' must be a non-empty list of paths")
+    if not isinstance(sites, int) or isinstance(sites, bool) or sites < 1:
+        fail(where, "field 'sites' must be a whole number of at least 1")
+    if not isinstance(params, dict):
+        fail(where, "field 'params' must be a table")
+    for model in models.values():
+        for f in files:
+            try:
+                filled = f.format(**model.values)
+            except (KeyError, IndexError, ValueError):
+                fail(where, f"file {f!r} names an unknown field (known: {', '.join('{' + k + '}' for k in model.values)})")
+            if not inside(filled):
+                fail(where, f"file {filled!r} leaves the checkout")
+    _check_params(CODEMODS[codemod], params, lambda what: fail(where, what))
+    return Step(codemod, tuple(files), sites, dict(params))
+
+
+def _check_params(codemod: type, params: dict, fail) -> None:
+    """Every parameter the codemod requires, none it does not know, each of the annotated type."""
+    signature = inspect.signature(codemod.__init__)
+    accepted = {n: p for n, p in list(signature.parameters.items())[2:]
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    for name in params:
+        if name not in accepted:
+            fail(f"unknown parameter {name!r} (the codemod takes {', '.join(accepted) or 'none'})")
+    for name, parameter in accepted.items():
+        if parameter.default is parameter.empty and name not in params:
+            fail(f"missing parameter {name!r}")
+        if name in params and not _fits(params[name], parameter.annotation):
+            fail(f"parameter {name!r} must be {parameter.annotation}, not {params[name]!r}")
+
+
+def _fits(value, annotation) -> bool:
+    text = str(annotation)
+    if text in ("str", "<class 'str'>"):
+        return isinstance(value, str)
+    if text in ("int", "<class 'int'>"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if "Sequence[int]" in text or "list[int]" in text or "tuple[int" in text:
+        return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    if "Sequence[str]" in text or "list[str]" in text:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return True

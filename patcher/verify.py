@@ -9,15 +9,15 @@ from pathlib import Path
 
 from patcher.apply import patched
 from patcher.errors import MissingTensorFlow, NotApplied, VerifyError
-from patcher.recipe import Recipe
+from patcher.recipe import Model, Recipe
 
 INSTALL = "pip install -e '.[tf]' (TensorFlow 2.19 with tf_keras)"
 
 
-def upstream_env(dest: Path | None = None) -> dict[str, str]:
-    """The environment the upstream's TF1 code needs on TensorFlow 2 (its checkout `dest` on the path)."""
+def upstream_env(dest: Path | None = None, model: Model | None = None) -> dict[str, str]:
+    """The environment the upstream's code runs in: the recipe's variables, its checkout `dest` on the path."""
     env = dict(os.environ)
-    env["TF_USE_LEGACY_KERAS"] = "1"  # tf.layers.* needs Keras 2 (the tf_keras package)
+    env.update(model.env if model else {})
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     here = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, dest and str(Path(dest).resolve()),
@@ -25,11 +25,18 @@ def upstream_env(dest: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_probe(dest: Path, mode: str, *args: str, error=VerifyError) -> list[dict]:
-    """Run patcher.probe MODE in `dest`; its JSON records, or `error` with the one it reported."""
+def graph_args(model: Model) -> list[str]:
+    """The probe's arguments that tell it how the recipe builds the model's graph."""
+    spec = {"graph": model.graph, "input": model.input.name, "moving_average": model.moving_average}
+    return ["--script", model.freeze_script, "--spec", json.dumps(spec)]
+
+
+def run_probe(dest: Path, mode: str, *args: str, error=VerifyError, model: Model | None = None) -> list[dict]:
+    """Run patcher.probe MODE in `dest` (with `model`'s environment); its JSON records, or `error` with the
+    one it reported."""
     command = [sys.executable, "-m", "patcher.probe", mode, *args]
-    proc = subprocess.run(command, cwd=dest, env=upstream_env(dest), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+    proc = subprocess.run(command, cwd=dest, env=upstream_env(dest, model), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
     records = []
     for line in proc.stdout.splitlines():
         try:
@@ -56,10 +63,11 @@ def on_branch(dest: Path, model: str) -> None:
 
 def verify(recipe: Recipe, dest: Path, model: str, sizes: list[tuple[int, int]]) -> list[dict]:
     on_branch(dest, model)
-    script = recipe.models[model]["freeze_script"]
-    classes = int(recipe.models[model]["classes"])
+    spec = recipe.model(model)
+    classes = len(spec.classes)
     print(f"building the {model} graph in {dest} (a subprocess; TensorFlow takes a while to start)", file=sys.stderr)
-    records = run_probe(Path(dest), "verify", "--script", script, "--sizes", ",".join(f"{h}x{w}" for h, w in sizes))
+    records = run_probe(Path(dest), "verify", *graph_args(spec), "--sizes", ",".join(f"{h}x{w}" for h, w in sizes),
+                        model=spec)
     build = next(r for r in records if r.get("stage") == "build")
     runs = [r for r in records if r.get("stage") == "run"]
     print(f"TensorFlow {build['tensorflow']}; {build['parameters']:,} parameters; "

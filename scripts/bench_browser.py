@@ -24,9 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from patcher import page  # noqa: E402
-from patcher.build import GRAPH  # noqa: E402
-from patcher.check import run_frozen  # noqa: E402
+from patcher import outdir, page  # noqa: E402
+from patcher.check import metadata, preprocess, run_frozen  # noqa: E402
 
 
 def browser_ms(url: str, backends, sizes, repeat: int) -> dict:
@@ -41,7 +40,7 @@ def browser_ms(url: str, backends, sizes, repeat: int) -> dict:
             for size in sizes:
                 print(f"chromium {spec} {size}x{size} {url} ...", file=sys.stderr)
                 tab = chromium.new_page()
-                tab.goto(f"{url}?backend={backend}&mode=worker&size={size}x{size}&threads={threads or 0}")
+                tab.goto(f"{url}?debug&backend={backend}&mode=worker&size={size}x{size}&threads={threads or 0}")
                 tab.wait_for_function("window.patcherState && (patcherState.runs >= 1 || patcherState.error)",
                                       timeout=900_000)
                 error = tab.evaluate("patcherState.error")
@@ -57,18 +56,20 @@ def browser_ms(url: str, backends, sizes, repeat: int) -> dict:
 
 
 def tf_ms(model_dir: Path, sizes, repeat: int) -> list[float]:
-    """TensorFlow's median ms on the frozen graph, on the same sample face at each size."""
+    """TensorFlow's median ms on the frozen graph, on the same sample image at each size."""
     from PIL import Image
 
     work = Path(tempfile.mkdtemp(prefix="bench-browser-"))
     try:
-        sample = Image.open(model_dir / "sample.png").convert("RGB")
+        meta = metadata(model_dir)
+        sample = Image.open(model_dir / meta["sample"]).convert("RGB")
         inputs = []
         for i, size in enumerate(sizes):
-            x = (np.asarray(sample.resize((size, size), Image.BILINEAR), dtype=np.float32) / 127.5 - 1.0)[None]
+            x = preprocess(np.asarray(sample.resize((size, size), Image.BILINEAR)), meta)
             x.tofile(work / f"x{i}.bin")
             inputs.append({"file": str(work / f"x{i}.bin"), "shape": list(x.shape)})
-        return [statistics.median(r["ms"]) for r in run_frozen(model_dir / GRAPH, inputs, work, repeat)]
+        records = run_frozen(outdir.graph_path(model_dir), inputs, work, meta, repeat)
+        return [statistics.median(r["ms"]) for r in records]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -4,6 +4,7 @@
 #   --upstream URL_OR_PATH   [PATCHER_UPSTREAM]  default: the recipe's GitHub URL
 #   --checkpoint PREFIX      [CHECKPOINT]        the trained checkpoint, e.g. weights/celebamask_hq.ckpt
 #   --random-weights         [RANDOM_WEIGHTS=1]  random weights instead, to try the pipeline
+#   --recipe NAME_OR_PATH    [RECIPE]            default: the recipe that ships (bisenetv2)
 #   --model NAME             [MODEL]             celebamask (default) or cityscapes
 #   --out DIR                [OUT]               default: webmodel-MODEL
 set -euo pipefail
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 upstream=${PATCHER_UPSTREAM:-}
 checkpoint=${CHECKPOINT:-}
 random=${RANDOM_WEIGHTS:-}
+recipe=${RECIPE:-bisenetv2}
 model=${MODEL:-celebamask}
 out=${OUT:-}
 while [ $# -gt 0 ]; do
@@ -18,15 +20,16 @@ while [ $# -gt 0 ]; do
     --upstream) upstream=$2; shift 2 ;;
     --checkpoint) checkpoint=$2; shift 2 ;;
     --random-weights) random=1; shift ;;
+    --recipe) recipe=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "build_webmodel.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 out=${out:-webmodel-$model}
 source scripts/env.sh
-args=(--model "$model")
+args=(--recipe "$recipe" --model "$model")
 weights=()
 [ -n "$upstream" ] && upstream=(--upstream "$upstream") || upstream=()
 [ -n "$checkpoint" ] && weights=(--checkpoint "$checkpoint")
@@ -34,4 +37,4 @@ weights=()
 python -m patcher apply "${args[@]}" "${upstream[@]}"
 python -m patcher verify "${args[@]}"
 python -m patcher build "${args[@]}" "${weights[@]}" --out "$out"
-python -m patcher check --model-dir "$out"
+python -m patcher check --recipe "$recipe" --model-dir "$out"

@@ -95,7 +95,8 @@ def test_list_prints_codemods_descriptions_and_sites(synthetic_upstream, tmp_pat
     assert apply(path, dest, "--commit", old) == 0
     capsys.readouterr()
     assert main(["list", "--dest", str(dest)]) == 0
-    out = capsys.readouterr().out.splitlines()
+    first, *out = capsys.readouterr().out.splitlines()
+    assert first == f"recipe {recipes.default()} (model celebamask)"
     headers = [line for line in out if not line.startswith("  ")]
     assert [h.split(":")[0] for h in headers] == [s.codemod for s in STEPS]
     sites = [line.strip() for line in out if line.startswith("  ")]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -82,14 +83,58 @@ def test_kill_in_the_middle_of_git_checkout(synthetic_upstream, reference, tmp_p
     assert_patched(dest, reference)
 
 
-@pytest.mark.parametrize("delay", [0.3, 1.5, 3.0])
-def test_killed_at_a_random_moment(delay, synthetic_upstream, reference, tmp_path):
+# `patcher apply` under an audit hook that counts git commands (subprocess.Popen events) and, before the
+# STOP-th, touches MARKER and waits to be killed; it writes how many it saw to COUNT when it ends by itself.
+PAUSED_APPLY = """\
+import os, runpy, sys, time
+stop, seen = int(os.environ["STOP"]), [0]
+def pause(event, args):
+    if event == "subprocess.Popen":
+        seen[0] += 1
+        if seen[0] == stop:
+            open(os.environ["MARKER"], "w").close()
+            time.sleep(600)
+sys.addaudithook(pause)
+sys.argv[0] = "patcher"
+try:
+    runpy.run_module("patcher", run_name="__main__", alter_sys=True)
+finally:
+    with open(os.environ["COUNT"], "w") as out:
+        out.write(str(seen[0]))
+"""
+
+
+def paused_apply(upstream, commit, dest, stop: int, work: Path) -> subprocess.Popen:
+    with open(work / "stderr", "w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-c", PAUSED_APPLY, "apply", "--upstream", str(upstream), "--commit", commit, "--dest",
+             str(dest)],
+            env={**os.environ, "PYTHONPATH": str(PROJECT), "STOP": str(stop), "MARKER": str(work / "paused"),
+                 "COUNT": str(work / "count")},
+            stdout=subprocess.DEVNULL, stderr=err)
+
+
+@pytest.fixture(scope="module")
+def git_commands(synthetic_upstream, tmp_path_factory) -> int:
+    """How many git commands a whole apply into a new folder runs."""
+    path, (old, _) = synthetic_upstream
+    work = tmp_path_factory.mktemp("count")
+    assert paused_apply(path, old, work / "checkout", 0, work).wait(timeout=300) == 0, (work / "stderr").read_text()
+    return int((work / "count").read_text())
+
+
+@pytest.mark.parametrize("share", [0.1, 0.25, 0.5, 0.75, 0.95, 1.0])
+def test_killed_at_a_random_moment(share, synthetic_upstream, reference, git_commands, tmp_path):
+    """Killed before one of its git commands (spread over the whole run), apply is finished by the next run."""
     path, (old, _) = synthetic_upstream
     dest = tmp_path / "checkout"
-    proc = apply_process(path, old, dest)
-    time.sleep(delay)
+    proc = paused_apply(path, old, dest, max(1, round(share * git_commands)), tmp_path)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "paused").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     proc.kill()
-    proc.wait()
+    assert proc.wait(timeout=60) == -signal.SIGKILL, (tmp_path / "stderr").read_text()
+    assert (tmp_path / "paused").exists()
     assert main(["apply", "--upstream", str(path), "--commit", old, "--dest", str(dest)]) == 0
     assert_patched(dest, reference)
 

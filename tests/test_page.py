@@ -1,4 +1,6 @@
-"""The demo page in a real headless Chromium (Debian's, driven by Playwright): worker path, wasm and webgl."""
+"""The demo page in a real headless Chromium (Debian's, driven by Playwright): worker path, wasm and webgl.
+
+The page's test hooks (window.patcherState, window.patcherRun) exist only with ?debug in the URL."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,17 +8,22 @@ import json
 import shutil
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from patcher import page
-from patcher.build import GRAPH
-from patcher.check import run_frozen, sample_image
+from patcher.check import preprocess, run_frozen
+from patcher.check import picture_pixels
 from patcher.page import CHROMIUM, CHROMIUM_FLAGS
 
+from patcher.outdir import graph_path
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+WAIT = 180_000
 
 pytestmark = [
     pytest.mark.tf,
@@ -27,40 +34,138 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    yield chromium
+    chromium.close()
+
+
+def fake_video(path: Path, width: int = 320, height: int = 240) -> Path:
+    """A Y4M clip for Chromium's fake camera whose six frames all differ (the test picture, inverted,
+    shifted, flipped), so a class map drawn over the wrong frame shows."""
+    base = sample_pixels(height, width).astype(np.float32)
+    frames = [base, 255 - base, np.roll(base, width // 4, axis=1), 255 - np.flipud(base), np.fliplr(base),
+              np.roll(255 - base, height // 3, axis=0)]
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for rgb in frames:
+            r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+            y = 0.299 * r + 0.587 * g + 0.114 * b
+            u = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+            v = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
+            half = lambda c: c.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))  # noqa: E731
+            out.write(b"FRAME\n")
+            for plane in (y, half(u), half(v)):
+                out.write(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright, tmp_path_factory):
+    """A Chromium whose webcam is Chromium's fake camera playing `fake_video`, granted without asking."""
+    clip = fake_video(tmp_path_factory.mktemp("camera") / "clip.y4m")
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + FAKE_CAMERA + [
+        f"--use-file-for-fake-video-capture={clip}"])
+    yield chromium
+    chromium.close()
+
+
+@contextmanager
+def serving(folder: Path, isolate: bool = True):
+    """`patcher serve`'s server on `folder`; yields its URL."""
+    httpd = page.server(folder, isolate=isolate)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @pytest.fixture(scope="module")
 def site(built):
-    httpd = page.server(built)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(built) as url:
+        yield url
+
+
+def metadata(folder: Path) -> dict:
+    return json.loads((folder / "model.json").read_text())["userDefinedMetadata"]
+
+
+def rewrite_metadata(folder: Path, **changes) -> dict:
+    """Change model.json's userDefinedMetadata in a copy of a build (None deletes a key)."""
+    content = json.loads((folder / "model.json").read_text())
+    meta = content["userDefinedMetadata"]
+    for key, value in changes.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    (folder / "model.json").write_text(json.dumps(content))
+    return meta
+
+
+def copy_build(built: Path, target: Path) -> Path:
+    shutil.copytree(built, target)
+    return target
+
+
+def wait_ready(tab) -> dict:
+    tab.wait_for_function("window.patcherState && (patcherState.status === 'ready' || patcherState.error)",
+                          timeout=WAIT)
+    return state_of(tab)
 
 
 def wait_for_run(tab, runs: int = 1) -> dict:
     tab.wait_for_function(f"window.patcherState && (patcherState.runs >= {runs} || patcherState.error)",
-                          timeout=180_000)
-    return tab.evaluate("({...patcherState, meta: null, iso: crossOriginIsolated})")
+                          timeout=WAIT)
+    return state_of(tab)
 
 
-def tf_labels(graph: Path, pixels: np.ndarray) -> np.ndarray:
+def state_of(tab) -> dict:
+    return tab.evaluate("({...patcherState, meta: null, lastLabels: null, iso: crossOriginIsolated})")
+
+
+def last_labels(tab) -> np.ndarray:
+    height, width = tab.evaluate("patcherState.lastLabelsSize")
+    return np.array(tab.evaluate("Array.from(patcherState.lastLabels)"), dtype=np.int64).reshape(height, width)
+
+
+def sample_pixels(height: int, width: int) -> np.ndarray:
+    """check's test picture: RGB uint8 [H, W, 3]."""
+    return picture_pixels(height, width)
+
+
+def tf_labels(built: Path, pixels: np.ndarray) -> np.ndarray:
+    """TensorFlow's class map (the frozen graph's) for RGB pixels, preprocessed as model.json's metadata says."""
+    meta = metadata(built)
+    x = preprocess(pixels, meta)
     work = Path(tempfile.mkdtemp(prefix="patcher-page-"))
     try:
-        x = (pixels.astype(np.float32) / 127.5 - 1.0)[None]
         x.tofile(work / "x.bin")
-        run_frozen(graph, [{"file": str(work / "x.bin"), "shape": list(x.shape)}], work)
-        return np.load(work / "tf.0.0.npy")
+        run_frozen(graph_path(built), [{"file": str(work / "x.bin"), "shape": list(x.shape)}], work, meta)
+        return np.load(work / "tf.0.0.npy").reshape(pixels.shape[:2])
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def overlay_alpha(tab) -> np.ndarray:
+    """The alpha channel of the page's overlay canvas."""
+    height, width, alpha = tab.evaluate("""(() => {
+        const c = document.getElementById('overlay');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const a = []; for (let i = 3; i < d.length; i += 4) a.push(d[i]);
+        return [c.height, c.width, a]; })()""")
+    return np.array(alpha).reshape(height, width)
 
 
 @pytest.mark.parametrize("backend", ["wasm", "webgl"])
@@ -68,35 +173,42 @@ def test_worker_page_matches_tensorflow(backend, browser, site, built, tmp_path)
     from PIL import Image
 
     height, width = 96, 80
-    pixels = np.round((sample_image(height, width)[0] + 1.0) * 127.5).astype(np.uint8)
-    png = tmp_path / "face.png"
+    pixels = sample_pixels(height, width)
+    png = tmp_path / "picture.png"
     Image.fromarray(pixels).save(png)
+    meta = metadata(built)
     tab = browser.new_page()
-    tab.goto(f"{site}?backend={backend}&mode=worker&size={height}x{width}&sample=0")
-    tab.wait_for_function("window.patcherState && (patcherState.status === 'ready' || patcherState.error)",
-                          timeout=180_000)
+    tab.goto(f"{site}?debug&backend={backend}&mode=worker&size={height}x{width}&sample=0")
+    assert wait_ready(tab)["error"] is None
     tab.set_input_files("#file", str(png))
     state = wait_for_run(tab)
     assert state["error"] is None
     assert (state["mode"], state["backend"], state["iso"]) == ("worker", backend, True)
-    assert state["lastSize"] == [height, width]
-    labels = np.array(state["lastLabels"]).reshape(height, width)
-    expected = tf_labels(built / GRAPH, pixels)
+    assert state["lastSize"] == [height, width] and state["lastLabelsSize"] == [height, width]
+    labels = last_labels(tab)
+    expected = tf_labels(built, pixels)
     assert np.mean(labels == expected) >= 0.999
+    # Drawn with the metadata's transparent classes clear, every other class opaque.
+    alpha = overlay_alpha(tab)
+    assert alpha.shape == labels.shape
+    assert np.array_equal(alpha == 0, np.isin(labels, meta.get("transparent", [])))
+    assert np.all(alpha[~np.isin(labels, meta.get("transparent", []))] == 255)
     assert tab.is_visible("#banner") and "RANDOM weights" in tab.inner_text("#banner")
-    assert tab.locator("#legend li").count() == 19
+    assert tab.locator("#legend li").count() == len(meta["classes"])
+    assert tab.inner_text("h1") == meta["title"] == tab.title()
     ARTIFACTS.mkdir(exist_ok=True)
-    tab.goto(f"{site}?backend={backend}&mode=worker")
+    tab.goto(f"{site}?debug&backend={backend}&mode=worker")
     wait_for_run(tab)
     tab.screenshot(path=str(ARTIFACTS / f"page-{backend}.png"))
     tab.close()
 
 
-def test_main_thread_fallback_can_be_chosen(browser, site):
+def test_main_thread_can_be_chosen(browser, site):
     tab = browser.new_page()
-    tab.goto(f"{site}?backend=wasm&mode=main&size=64x64")
+    tab.goto(f"{site}?debug&backend=wasm&mode=main&size=64x64")
     state = wait_for_run(tab)
     assert state["error"] is None and state["mode"] == "main" and state["lastSize"] == [64, 64]
+    assert state["fallback"] is None
     assert "main thread" in tab.inner_text("#status")
     tab.close()
 
@@ -104,48 +216,152 @@ def test_main_thread_fallback_can_be_chosen(browser, site):
 @pytest.mark.parametrize("threads", [0, 1])
 def test_wasm_runs_simd_and_one_thread_per_core_when_isolated(threads, browser, site):
     tab = browser.new_page()
-    tab.goto(f"{site}?backend=wasm&mode=worker&size=64x64&threads={threads}")
+    tab.goto(f"{site}?debug&backend=wasm&mode=worker&size=64x64&threads={threads}")
     state = wait_for_run(tab)
     cores = tab.evaluate("navigator.hardwareConcurrency")
     assert state["error"] is None and state["isolated"] is True and state["simd"] is True
-    assert state["threads"] == (threads or cores)
+    assert state["threads"] == state["threadsRequested"] == (threads or cores)
     status = tab.inner_text("#status")
-    assert f", {threads or cores} thread" in status and "SIMD" in status
+    wanted = threads or cores
+    assert f"wasm in the Web Worker, {wanted} of {wanted} thread" in status and "SIMD" in status
     tab.close()
 
 
 def test_without_isolation_wasm_says_so_and_runs_one_thread(browser, built):
-    httpd = page.server(built, isolate=False)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    with serving(built, isolate=False) as url:
         tab = browser.new_page()
-        tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/?backend=wasm&mode=worker&size=64x64")
+        tab.goto(f"{url}?debug&backend=wasm&mode=worker&size=64x64")
         state = wait_for_run(tab)
+        cores = tab.evaluate("navigator.hardwareConcurrency")
         assert state["error"] is None and state["iso"] is False and state["isolated"] is False
-        assert state["threads"] == 1 and state["simd"] is True
-        assert "1 thread, SIMD (not cross-origin isolated)" in tab.inner_text("#status")
+        assert state["threads"] == 1 and state["threadsRequested"] == cores and state["simd"] is True
+        assert f"1 of {cores} thread" in tab.inner_text("#status")
+        assert "SIMD (not cross-origin isolated)" in tab.inner_text("#status")
         tab.close()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_a_broken_model_shows_an_error_not_a_blank_page(browser, built, tmp_path):
-    broken = tmp_path / "broken"
-    shutil.copytree(built, broken)
+    broken = copy_build(built, tmp_path / "broken")
     next(broken.glob("*.bin")).unlink()
-    httpd = page.server(broken)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    with serving(broken) as url:
         tab = browser.new_page()
-        tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/?backend=wasm")
+        tab.goto(f"{url}?debug&backend=wasm")
         state = wait_for_run(tab)
         assert "weight shard" in state["error"] and "missing" in state["error"]
         assert tab.is_visible("#error") and "could not be used" in tab.inner_text("#error")
         tab.close()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+
+
+def test_test_hooks_exist_only_with_debug(browser, site):
+    tab = browser.new_page()
+    tab.goto(f"{site}?backend=wasm&size=64x64")
+    tab.wait_for_function("document.getElementById('timing').textContent !== ''", timeout=WAIT)
+    assert tab.evaluate("typeof window.patcherState + ' ' + typeof window.patcherRun") == "undefined undefined"
+    tab.close()
+
+
+def test_the_page_takes_its_words_and_transparency_from_the_metadata(browser, built, tmp_path):
+    """Title, about line, legend and transparent classes come from model.json; the page names no subject."""
+    for name in ("index.html", "app.js", "segmenter.js"):
+        assert "face" not in (built / name).read_text().lower(), name
+    folder = copy_build(built, tmp_path / "relabelled")
+    with serving(folder) as url:
+        tab = browser.new_page()
+        tab.goto(f"{url}?debug&backend=wasm&size=64x64")
+        assert wait_for_run(tab)["error"] is None
+        ids, counts = np.unique(last_labels(tab), return_counts=True)
+        assert len(ids) >= 2, "the sample should show more than one class"
+        clear = sorted({int(ids[np.argmax(counts)]), 0})   # the commonest class, and class 0 if present
+        meta = rewrite_metadata(folder, title="Test title 7", about="An about line from model.json.",
+                                transparent=clear)
+        tab.reload()
+        state = wait_for_run(tab)
+        assert state["error"] is None
+        assert tab.title() == tab.inner_text("h1") == "Test title 7"
+        assert tab.inner_text("#about") == "An about line from model.json."
+        legend = tab.locator("#legend li").all_inner_texts()
+        assert len(legend) == len(meta["classes"]) and legend[1] == f"1 {meta['classes'][1]}"
+        assert [i for i, text in enumerate(legend) if text.endswith("(transparent)")] == clear
+        labels, alpha = last_labels(tab), overlay_alpha(tab)
+        assert np.isin(labels, clear).any() and (~np.isin(labels, clear)).any()  # both kinds on show
+        assert np.array_equal(alpha == 0, np.isin(labels, clear))
+        tab.close()
+
+
+def test_a_custom_size_is_checked(browser, site):
+    tab = browser.new_page()
+    tab.goto(f"{site}?debug&backend=wasm&size=20x5000")
+    state = wait_for_run(tab)
+    assert state["error"] is None
+    assert tab.is_visible("#size-error") and "whole numbers from 32 to 2048" in tab.inner_text("#size-error")
+    assert state["sizeError"] and state["lastSize"] == [448, 448]  # the last valid size stays in use
+    runs = state["runs"]
+    tab.fill("#custom-height", "64.5")
+    assert tab.is_visible("#size-error")
+    tab.fill("#custom-height", "64")
+    tab.fill("#custom-width", "48")
+    tab.wait_for_function(f"patcherState.runs > {runs} && patcherState.lastSize[0] === 64 && "
+                          "patcherState.lastSize[1] === 48", timeout=WAIT)
+    assert not tab.is_visible("#size-error") and tab.evaluate("patcherState.sizeError") is None
+    tab.close()
+
+
+def test_switching_while_the_webcam_runs_keeps_the_page_going(camera_browser, site):
+    """Backend and mode switched under a running webcam, some while a frame is in flight, some back to
+    back: the loop goes on, frames keep coming, no error; each frame is drawn with its own class map."""
+    tab = camera_browser.new_page()
+    errors = []
+    tab.on("pageerror", lambda err: errors.append(str(err)))
+    tab.goto(f"{site}?debug&backend=wasm&mode=worker&size=64x64&sample=0")
+    assert wait_ready(tab)["error"] is None
+    tab.click("#webcam")
+    wait_for_run(tab, 3)
+
+    def switch(backend: str, mode: str, settle: bool = True) -> None:
+        runs = tab.evaluate("patcherState.runs")
+        tab.select_option("#backend", backend)
+        tab.select_option("#mode", mode)
+        if settle:
+            tab.wait_for_function(f"patcherState.error || (patcherState.runs >= {runs + 3} && "
+                                  f"patcherState.backend === '{backend}' && patcherState.mode === '{mode}')",
+                                  timeout=WAIT)
+            assert tab.evaluate("patcherState.error") is None
+
+    switch("cpu", "worker")
+    switch("wasm", "worker")
+    switch("wasm", "main")
+    switch("cpu", "main", settle=False)          # back to back, while frames are in flight
+    switch("webgl", "worker", settle=False)
+    switch("wasm", "worker")
+    tab.select_option("#resolution", "288")      # a size change mid-stream
+    runs = tab.evaluate("patcherState.runs")
+    tab.wait_for_function(f"patcherState.runs >= {runs + 3} && patcherState.lastSize[0] === 288", timeout=WAIT)
+    state = state_of(tab)
+    assert state["error"] is None and state["status"] == "ready" and not tab.is_visible("#error")
+    assert (state["backend"], state["mode"]) == ("wasm", "worker")
+    assert "Stop webcam" in tab.inner_text("#webcam")
+    # The frame on show and the class map drawn over it belong together: take both in one synchronous
+    # step (the page draws them in one), segment that picture again, compare. The clip's frames all differ.
+    tab.evaluate("""async () => {
+        const {createSegmenter} = await import('./segmenter.js');
+        window.checker = await createSegmenter({backend: 'wasm', worker: true}); }""")
+    agreements = []
+    for _ in range(6):
+        tab.wait_for_timeout(150)
+        agreements.append(tab.evaluate("""async () => {
+            const image = document.getElementById('image');
+            const picture = image.getContext('2d').getImageData(0, 0, image.width, image.height);
+            const shown = patcherState.lastLabels.slice();
+            const again = await checker.segment(picture, {size: patcherState.lastSize});
+            if (again.labels.length !== shown.length) return -1;
+            let same = 0;
+            for (let i = 0; i < shown.length; i++) same += again.labels[i] === shown[i];
+            return same / shown.length; }"""))
+    assert min(agreements) >= 0.999, agreements
+    tab.click("#webcam")
+    assert tab.inner_text("#webcam") == "Webcam"
+    assert errors == []
+    tab.close()
 
 
 def test_served_with_cross_origin_isolation_headers(site):
@@ -155,5 +371,7 @@ def test_served_with_cross_origin_isolation_headers(site):
         assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
         assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
         assert response.headers["Content-Type"] == "application/wasm"
+    with urllib.request.urlopen(site + "segmenter.js") as response:
+        assert response.headers["Content-Type"].startswith("text/javascript")
     with urllib.request.urlopen(site + "model.json") as response:
         assert json.load(response)["userDefinedMetadata"]["patcher"]["weights"] == "random weights"

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import ast
 
+from codemod_cases import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from test_codemods import run
 
 IMPORTS = [("import tensorflow as tf", "tf"), ("import tensorflow.compat.v1 as tf", "tf"),
            ("import tensorflow as tflow", "tflow"), ("import tensorflow.compat.v1 as v1", "v1")]
@@ -57,7 +56,7 @@ def joined(draw, args) -> str:
 @given(placeholder_case())
 @PROPERTY
 def test_placeholder_variants(case):
-    rewritten_or_refused("open_placeholder", case)
+    rewritten_or_refused("open_placeholder", case, name="input_tensor", dims=[1, 2])
 
 
 @st.composite
@@ -82,7 +81,7 @@ def resize_case(draw):
 @given(resize_case())
 @PROPERTY
 def test_resize_variants(case):
-    rewritten_or_refused("dynamic_resize", case, scope="Agg")
+    rewritten_or_refused("dynamic_resize", case, scope="Agg", functions=["tensorflow.image.resize_bilinear"])
 
 
 @st.composite

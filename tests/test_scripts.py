@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from patcher import outdir
 from patcher.page import CHROMIUM
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -34,6 +35,7 @@ def rows(out: str, runtime: str) -> list[list[str]]:
 def test_bench_webmodel_compares_variants_in_one_run(built, tmp_path, capsys):
     copy = tmp_path / "copy"
     shutil.copytree(built, copy)
+    shutil.copytree(outdir.graph_dir(built), outdir.graph_dir(copy))
     assert load("bench_webmodel").main(["--model-dir", str(built), "--model-dir", str(copy), "--sizes", "64,48",
                                         "--backends", "wasm", "--repeat", "1"]) == 0
     out = capsys.readouterr().out

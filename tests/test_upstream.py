@@ -57,7 +57,7 @@ def test_recipe_applies_and_the_seed_edits_landed(mirror, commit, model, tmp_pat
     dest = tmp_path / "checkout"
     assert main(["apply", "--upstream", str(mirror), "--commit", commit, "--dest", str(dest), "--model", model]) == 0
 
-    freeze = ast.parse((dest / RECIPE.models[model]["freeze_script"]).read_text())
+    freeze = ast.parse((dest / RECIPE.model(model).freeze_script).read_text())
     placeholders = [c for c in calls(freeze, "placeholder")
                     if any(k.arg == "name" and ast.literal_eval(k.value) == "input_tensor" for k in c.keywords)]
     assert [ast.literal_eval(next(k.value for k in c.keywords if k.arg == "shape")) for c in placeholders] \

@@ -19,7 +19,7 @@ pytestmark = [
 
 def without(tmp_path, codemod: str):
     """A copy of the recipe without the step that runs `codemod`."""
-    text = recipes.DEFAULT.read_text()
+    text = recipes.default().read_text()
     head, *steps = text.split("[[step]]")
     kept = [s for s in steps if f'codemod = "{codemod}"' not in s]
     assert len(kept) == len(steps) - 1

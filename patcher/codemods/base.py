@@ -1,13 +1,15 @@
 """What every codemod shares: site records, TensorFlow names seen through aliases, enclosing scopes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import re
+from dataclasses import dataclass, replace
 
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
 
 TF = "tensorflow"
 TF_V1 = "tensorflow.compat.v1"
@@ -27,22 +29,88 @@ class Site:
 
 
 class SiteCodemod(VisitorBasedCodemodCommand):
-    """A codemod that records each edit as a Site; subclasses set DESCRIPTION and call record()."""
+    """A codemod that records each edit as a Site; subclasses set DESCRIPTION and call record().
 
-    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider, ParentNodeProvider)
+    Metadata is computed once per file state and shared by every codemod run on it (see
+    patcher.runner), so each subclass declares in METADATA_DEPENDENCIES only what it reads itself:
+    `ScopeProvider` when it calls tf_names(). The other helpers need nothing declared: record()
+    resolves positions on the first site in a file state (a run that finds nothing, such as an
+    idempotency check, computes none), and scope() reads the classes and functions the traversal is in.
+    """
+
+    METADATA_DEPENDENCIES = ()
 
     def __init__(self, context: CodemodContext) -> None:
         super().__init__(context)
         self.sites: list[Site] = []
+        self._open: list[cst.ClassDef | cst.FunctionDef] = []
+        self._at: cst.CSTNode | None = None
+        # Without matcher decorators (@m.visit, @m.leave, @m.call_if_inside...), the matcher layer of
+        # libcst's codemod classes only checks on every node and attribute that there is nothing to do,
+        # which costs four times the traversal itself; then the plain transformer's dispatch is used.
+        self._plain = not (self._matchers or self._extra_visit_funcs or self._extra_leave_funcs)
+        self._attributes = self._plain and _attribute_hooks(type(self))
+
+    def transform_wrapped(self, wrapper: MetadataWrapper) -> cst.Module:
+        """What transform_module() does, on a module already wrapped: metadata the wrapper has resolved
+        for an earlier codemod (or this one's idempotency check) is reused, not computed again."""
+        if self.should_allow_multiple_passes():
+            raise NotImplementedError(f"{type(self).__name__}: multiple passes are not supported")
+        outer = self.context
+        self.context = replace(outer, wrapper=wrapper)
+        try:
+            with self.resolve(wrapper):
+                module = self.transform_module_impl(wrapper.module)
+            if self.context.scratch:
+                raise NotImplementedError(f"{type(self).__name__}: queued import edits "
+                                          f"({', '.join(self.context.scratch)}) are not supported")
+            return module
+        finally:
+            self.context = outer
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.ClassDef, cst.FunctionDef)):
+            self._open.append(node)
+        self._at = node
+        return cst.CSTTransformer.on_visit(self, node) if self._plain else super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+        self._at = original_node
+        try:
+            if self._plain:
+                return cst.CSTTransformer.on_leave(self, original_node, updated_node)
+            return super().on_leave(original_node, updated_node)
+        finally:
+            if self._open and self._open[-1] is original_node:
+                self._open.pop()
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        if not self._plain:
+            return super().on_visit_attribute(node, attribute)
+        if self._attributes:  # else every visit_<Node>_<attribute> is libcst's no-op stub
+            return cst.CSTTransformer.on_visit_attribute(self, node, attribute)
+        return None
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        if not self._plain:
+            return super().on_leave_attribute(original_node, attribute)
+        if self._attributes:
+            return cst.CSTTransformer.on_leave_attribute(self, original_node, attribute)
+        return None
 
     def record(self, node: cst.CSTNode, reason: str) -> None:
-        pos = self.get_metadata(PositionProvider, node).start
+        pos = self.context.wrapper.resolve(PositionProvider)[node].start
         self.sites.append(Site(self.context.filename or "<string>", pos.line, pos.column + 1, reason))
 
     def tf_names(self, node: cst.CSTNode) -> set[str]:
-        """Qualified names of `node`, with `tensorflow.compat.v1.` folded into `tensorflow.`."""
+        """Qualified names of `node`, with `tensorflow.compat.v1.` folded into `tensorflow.`.
+
+        The names QualifiedNameProvider gives, asked of the scope for this node only (the provider
+        would ask it for every node of the module). Needs ScopeProvider in METADATA_DEPENDENCIES.
+        """
+        scope = self.get_metadata(ScopeProvider, node, None)
         names = set()
-        for q in self.get_metadata(QualifiedNameProvider, node, set()):
+        for q in scope.get_qualified_names_for(node) if scope is not None else ():
             name = q.name
             if name == TF_V1 or name.startswith(TF_V1 + "."):
                 name = TF + name[len(TF_V1):]
@@ -50,19 +118,34 @@ class SiteCodemod(VisitorBasedCodemodCommand):
         return names
 
     def scope(self, node: cst.CSTNode) -> str:
-        """Dotted names of the classes and functions around `node`, outermost first."""
+        """Dotted names of the classes and functions around `node`, outermost first.
+
+        For the node being visited or left (what codemods ask about) the traversal knows them; for any
+        other node they come from its parents (ParentNodeProvider, resolved on first use).
+        """
+        if node is self._at:
+            return ".".join(n.name.value for n in self._open if n is not node)
+        parents = self.context.wrapper.resolve(ParentNodeProvider)
         parts = []
-        parent = self.get_metadata(ParentNodeProvider, node, None)
+        parent = parents.get(node)
         while parent is not None:
             if isinstance(parent, (cst.ClassDef, cst.FunctionDef)):
                 parts.append(parent.name.value)
-            parent = self.get_metadata(ParentNodeProvider, parent, None)
+            parent = parents.get(parent)
         return ".".join(reversed(parts))
 
     def in_scope(self, node: cst.CSTNode, scope: str) -> bool:
         """True when `node` sits in `scope` ("Class", "Class.method" or "func") or below it."""
         here = self.scope(node)
         return here == scope or here.startswith(scope + ".")
+
+
+@functools.cache
+def _attribute_hooks(cls: type) -> bool:
+    """True when `cls` defines a visit_<Node>_<attribute> or leave_<Node>_<attribute> method of its own
+    (libcst's base classes define every one as a no-op stub)."""
+    return any(re.fullmatch(r"(visit|leave)_[A-Z][A-Za-z]*_[a-z_]+", name)
+               and not getattr(getattr(cls, name), "_is_no_op", False) for name in dir(cls))
 
 
 def tf_import(module: cst.Module) -> tuple[str, str] | None:

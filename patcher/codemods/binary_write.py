@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import libcst as cst
 import libcst.matchers as m
+from libcst.metadata import ScopeProvider
 
 from patcher.codemods.base import SiteCodemod, argument
 
@@ -11,6 +12,7 @@ OPENERS = ("tensorflow.gfile.GFile", "tensorflow.io.gfile.GFile", "tensorflow.gf
 
 class BinaryWrite(SiteCodemod):
     DESCRIPTION = "Open with 'wb' where a serialized protobuf (bytes) is written, as TensorFlow 2's GFile requires."
+    METADATA_DEPENDENCIES = (ScopeProvider,)  # tf_names()
 
     def leave_With(self, original: cst.With, updated: cst.With) -> cst.With:
         if len(updated.items) != 1 or not m.matches(updated.items[0].asname, m.AsName(name=m.Name())):

@@ -11,6 +11,7 @@ SWITCHES = ("disable_v2_behavior", "disable_eager_execution")
 
 class DisableV2(SiteCodemod):
     DESCRIPTION = "Call tf.disable_v2_behavior() after the imports, so placeholders and sessions run in graph mode."
+    METADATA_DEPENDENCIES = ()  # positions and scope() need none declared (see SiteCodemod)
 
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
         found = tf_import(original)

@@ -30,8 +30,9 @@ def _scaled(value: cst.BaseExpression, source: str) -> cst.BaseExpression | None
 
 class DynamicHeadSize(SiteCodemod):
     DESCRIPTION = "Compute the head's output size as tf.multiply(tf.shape(x)[a:b], ratio) at run time."
+    METADATA_DEPENDENCIES = ()  # positions and scope() need none declared (see SiteCodemod)
 
-    def __init__(self, context: CodemodContext, function: str = "_SegmentationHead.__call__") -> None:
+    def __init__(self, context: CodemodContext, *, function: str) -> None:
         super().__init__(context)
         self.function = function
         self.tf: str | None = None

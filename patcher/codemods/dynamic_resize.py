@@ -6,16 +6,16 @@ from collections.abc import Sequence
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
+from libcst.metadata import ScopeProvider
 
 from patcher.codemods.base import SiteCodemod, argument, tf_alias, tf_shape_of
-
-RESIZES = ("tensorflow.image.resize_bilinear", "tensorflow.image.resize")
 
 
 class DynamicResize(SiteCodemod):
     DESCRIPTION = "Resize to tf.shape(x)[a:b] at run time instead of the static x.shape[a:b]."
+    METADATA_DEPENDENCIES = (ScopeProvider,)  # tf_names()
 
-    def __init__(self, context: CodemodContext, scope: str = "", functions: Sequence[str] = RESIZES) -> None:
+    def __init__(self, context: CodemodContext, *, scope: str, functions: Sequence[str]) -> None:
         super().__init__(context)
         self.where = scope
         self.functions = set(functions)

@@ -10,8 +10,9 @@ from patcher.codemods.base import SiteCodemod
 
 class FloorDivision(SiteCodemod):
     DESCRIPTION = "Use // where a shape list divides channel counts, so TensorFlow gets integer dimensions."
+    METADATA_DEPENDENCIES = ()  # positions and scope() need none declared (see SiteCodemod)
 
-    def __init__(self, context: CodemodContext, function: str = "", target: str = "filter_shape") -> None:
+    def __init__(self, context: CodemodContext, *, function: str, target: str) -> None:
         super().__init__(context)
         self.function = function
         self.target = target

@@ -6,23 +6,25 @@ from collections.abc import Sequence
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
+from libcst.metadata import ScopeProvider
 
 from patcher.codemods.base import SiteCodemod, argument, tf_alias, tf_shape_of
-from patcher.codemods.dynamic_resize import RESIZES
 
 
 class HeadToInput(SiteCodemod):
     DESCRIPTION = "Resize the head's logits to the input's run-time height and width (any size, not only multiples of 8)."
+    METADATA_DEPENDENCIES = (ScopeProvider,)  # tf_names()
 
     def __init__(
         self,
         context: CodemodContext,
-        caller: str = "BiseNetV2.inference",
-        head: str = "_seg_head_block",
-        source: str = "input_tensor",
-        head_function: str = "_SegmentationHead.__call__",
-        keyword: str = "output_size",
-        functions: Sequence[str] = RESIZES,
+        *,
+        caller: str,
+        head: str,
+        source: str,
+        head_function: str,
+        keyword: str,
+        functions: Sequence[str],
     ) -> None:
         super().__init__(context)
         self.caller, self.head, self.source = caller, head, source
@@ -54,7 +56,9 @@ class HeadToInput(SiteCodemod):
         between = args[-2].comma.whitespace_after if len(args) > 1 and args[-2].comma else cst.SimpleWhitespace(" ")
         args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=between),
                                      whitespace_after_arg=cst.SimpleWhitespace(""))
-        args.append(last.with_changes(keyword=cst.Name(self.keyword), value=size))
+        args.append(last.with_changes(keyword=cst.Name(self.keyword), value=size,
+                                      equal=last.equal if last.keyword else cst.AssignEqual(
+                                          cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
         self.record(original, f"head call passes {self.keyword}=tf.shape({self.source})[1:3]")
         return updated.with_changes(args=args)
 

@@ -6,14 +6,16 @@ from collections.abc import Sequence
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
+from libcst.metadata import ScopeProvider
 
 from patcher.codemods.base import SiteCodemod, argument
 
 
 class OpenPlaceholder(SiteCodemod):
     DESCRIPTION = "Open the input placeholder's height and width to None so any image size fits."
+    METADATA_DEPENDENCIES = (ScopeProvider,)  # tf_names()
 
-    def __init__(self, context: CodemodContext, name: str = "input_tensor", dims: Sequence[int] = (1, 2)) -> None:
+    def __init__(self, context: CodemodContext, *, name: str, dims: Sequence[int]) -> None:
         super().__init__(context)
         self.name = name
         self.dims = tuple(dims)

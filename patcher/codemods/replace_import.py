@@ -10,8 +10,9 @@ from patcher.codemods.base import SiteCodemod
 
 class ReplaceImport(SiteCodemod):
     DESCRIPTION = "Import the name from the module that still provides it on TensorFlow 2."
+    METADATA_DEPENDENCIES = ()  # positions and scope() need none declared (see SiteCodemod)
 
-    def __init__(self, context: CodemodContext, module: str = "", name: str = "", new_module: str = "") -> None:
+    def __init__(self, context: CodemodContext, *, module: str, name: str, new_module: str) -> None:
         super().__init__(context)
         self.old, self.imported, self.new = module, name, new_module
 

@@ -9,6 +9,7 @@ from patcher.codemods.base import SiteCodemod
 
 class TfCompatV1(SiteCodemod):
     DESCRIPTION = "Import tensorflow.compat.v1 under the same alias, so the TF1 API resolves on TensorFlow 2."
+    METADATA_DEPENDENCIES = ()  # positions and scope() need none declared (see SiteCodemod)
 
     def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
         names = list(updated.names)

@@ -20,8 +20,9 @@ def _uncomment(lines: Sequence[cst.EmptyLine]) -> str:
 
 class UncommentCall(SiteCodemod):
     DESCRIPTION = "Restore the commented-out call as code, keeping its indentation and the comments around it."
+    METADATA_DEPENDENCIES = ()  # positions and scope() need none declared (see SiteCodemod)
 
-    def __init__(self, context: CodemodContext, function: str = "optimize_inference_model") -> None:
+    def __init__(self, context: CodemodContext, *, function: str) -> None:
         super().__init__(context)
         self.function = function
 

@@ -12,8 +12,25 @@ import {setWasmPaths, getThreadsCount} from '@tensorflow/tfjs-backend-wasm';
 
 const BYTES = {float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2};
 
+// The real path of weight shard `p` of the model in `dir`; refused when it leaves `dir` (`..`, an absolute
+// path, a symbolic link out of it), so nothing outside the folder is read.
+function shardPath(dir, p) {
+  const root = fs.realpathSync(dir);
+  if (typeof p !== 'string' || path.isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
+    throw new Error(`model.json names the weight shard ${JSON.stringify(p)}, outside ${dir}; refusing to read it`);
+  }
+  const file = path.join(root, p);
+  if (!fs.existsSync(file)) throw new Error(`weight shard ${p} is missing from ${dir}`);
+  const rel = path.relative(root, fs.realpathSync(file));
+  if (rel === '..' || rel.startsWith('..' + path.sep) || path.isAbsolute(rel)) {
+    throw new Error(`weight shard ${p} is a symbolic link out of ${dir}; refusing to read it`);
+  }
+  return file;
+}
+
 export function loadArtifacts(dir) {
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  if (!json || !Array.isArray(json.weightsManifest)) throw new Error(`${path.join(dir, 'model.json')} has no weightsManifest`);
   const buffers = [];
   const specs = [];
   for (const group of json.weightsManifest) {
@@ -26,9 +43,7 @@ export function loadArtifacts(dir) {
     }
     let actual = 0;
     for (const p of group.paths) {
-      const file = path.join(dir, p);
-      if (!fs.existsSync(file)) throw new Error(`weight shard ${p} is missing from ${dir}`);
-      const data = fs.readFileSync(file);
+      const data = fs.readFileSync(shardPath(dir, p));
       actual += data.length;
       buffers.push(data);
     }

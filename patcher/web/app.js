@@ -1,229 +1,283 @@
-// The demo page: picks the engine (Web Worker or main thread), feeds it images, draws the class map.
-(function () {
-  'use strict';
-  const $ = (id) => document.getElementById(id);
-  const state = {status: 'loading', mode: null, backend: null, threads: 0, runs: 0, ms: null, error: null,
-                 lastLabels: null, lastSize: null, meta: null};
+// The demo page, built only on segmenter.js: picks backend, thread and size, feeds it images or the
+// webcam, draws each frame together with the class map computed for it.
+import { createSegmenter } from './segmenter.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const threads = /^\d+$/.test(params.get('threads') || '') ? Number(params.get('threads')) : 0;
+const SIZE_RULE = 'Height and width must be whole numbers from 32 to 2048.';
+
+const state = {status: 'loading', mode: null, backend: null, threads: null, threadsRequested: null, simd: null,
+               isolated: null, fallback: null, runs: 0, ms: null, error: null, sizeError: null,
+               lastLabels: null, lastLabelsSize: null, lastSize: null, meta: null};
+if (params.has('debug')) {
+  // Test and benchmark hooks, only with ?debug: the state, and "segment the current image again"
+  // (resolves to the frame's time in ms).
   window.patcherState = state;
-  // For tests and benchmarks: segment the current image again; resolves to the frame time in ms.
   window.patcherRun = async () => { await run(); return state.ms; };
-  const params = new URLSearchParams(location.search);
-  const threads = Number(params.get('threads')) || 0;
-  let engine = null;
-  let source = null;
-  let busy = false;
-  let webcamOn = false;
-  let generation = 0;
+}
 
-  function showError(message) {
-    state.error = message;
-    state.status = 'error';
-    $('error').textContent = `The model could not be used: ${message}`;
-    $('error').hidden = false;
-    $('status').textContent = 'error';
+let seg = null;           // the segmenter in use; null while one loads
+let generation = 0;       // start() calls; a late segmenter of an older call is dropped
+let still = null;         // the image shown when the webcam is off
+let webcamOn = false;
+let firstModel = true;
+let errorFrom = null;     // 'load', 'run' or 'webcam'
+let lastGoodSize = [448, 448];
+
+function showError(message, from) {
+  Object.assign(state, {error: message, status: 'error'});
+  errorFrom = from;
+  $('error').textContent = `The model could not be used: ${message}`;
+  $('error').hidden = false;
+}
+
+function clearError() {
+  Object.assign(state, {error: null, status: seg ? 'ready' : state.status});
+  errorFrom = null;
+  $('error').hidden = true;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The model
+
+function statusLine(info) {
+  let text = `${info.backend} in the ${info.worker ? 'Web Worker' : 'main thread'}`;
+  if (info.backend === 'wasm') {
+    text += `, ${info.threads} of ${info.threadsRequested} thread${info.threadsRequested === 1 ? '' : 's'}` +
+      `${info.simd ? ', SIMD' : ', no SIMD'}${info.isolated ? '' : ' (not cross-origin isolated)'}`;
   }
+  if (info.fallback) text += ` (${info.fallback}; using the main thread)`;
+  return text;
+}
 
-  function workerEngine(backend) {
-    return new Promise((resolve, reject) => {
-      const worker = new Worker('worker.js');
-      const pending = new Map();
-      let next = 0;
-      const call = (message, transfer = []) => new Promise((ok, fail) => {
-        const id = next++;
-        pending.set(id, {ok, fail});
-        worker.postMessage({...message, id}, transfer);
-      });
-      worker.onmessage = (event) => {
-        const {id, ok, error} = event.data;
-        const handlers = pending.get(id);
-        pending.delete(id);
-        if (ok) handlers.ok(event.data); else handlers.fail(new Error(error));
-      };
-      worker.onerror = (event) => reject(new Error(event.message || 'the worker failed to start'));
-      call({type: 'init', backend, threads, base: new URL('.', location.href).href,
-            wasmPath: new URL('.', location.href).href})
-        .then((reply) => resolve({
-          mode: 'worker', info: reply.info, meta: reply.meta,
-          async segment(image, height, width) {
-            const bitmap = await createImageBitmap(image);
-            return (await call({type: 'segment', bitmap, height, width}, [bitmap])).result;
-          },
-          close() { worker.terminate(); },
-        }), (err) => { worker.terminate(); reject(err); });
-    });
-  }
-
-  async function mainEngine(backend) {
-    const info = await Segmenter.init(backend, new URL('.', location.href).href, threads);
-    const meta = await Segmenter.load(new URL('.', location.href).href);
-    const canvas = document.createElement('canvas');
-    return {
-      mode: 'main', info, meta,
-      async segment(image, height, width) {
-        canvas.width = width;
-        canvas.height = height;
-        const context = canvas.getContext('2d', {willReadFrequently: true});
-        context.drawImage(image, 0, 0, width, height);
-        const pixels = context.getImageData(0, 0, width, height).data;
-        return Segmenter.segment(Int32Array.from(pixels), height, width);
-      },
-      close() {},
-    };
-  }
-
-  async function start() {
-    const mine = ++generation;
-    const backend = $('backend').value;
-    const wanted = $('mode').value;
-    if (engine) engine.close();
-    engine = null;
-    state.status = 'loading';
-    $('status').textContent = `loading the model on ${backend} ...`;
-    $('error').hidden = true;
-    let note = '';
-    try {
-      let made;
-      if (wanted === 'worker' && typeof Worker !== 'undefined' && typeof OffscreenCanvas !== 'undefined') {
-        try {
-          made = await workerEngine(backend);
-        } catch (err) {
-          if (/weight shard|model\.json/.test(String(err.message))) throw err;
-          note = ` (the worker could not run ${backend}: ${err.message}; using the main thread)`;
-          made = await mainEngine(backend);
-        }
-      } else {
-        if (wanted === 'worker') note = ' (no Web Worker with OffscreenCanvas here; using the main thread)';
-        made = await mainEngine(backend);
-      }
-      if (mine !== generation) { made.close(); return; }
-      engine = made;
-      Object.assign(state, {mode: made.mode, backend: made.info.backend, threads: made.info.threads,
-                            simd: made.info.simd, isolated: made.info.isolated,
-                            meta: made.meta, status: 'ready', error: null});
-      $('status').textContent = `${made.info.backend} in the ${made.mode === 'worker' ? 'Web Worker' : 'main thread'}` +
-        (made.info.backend === 'wasm' ? `, ${made.info.threads} thread${made.info.threads === 1 ? '' : 's'}` +
-         `${made.info.simd ? ', SIMD' : ''}${made.info.isolated ? '' : ' (not cross-origin isolated)'}` : '') + note;
-      describe(made.meta);
-      if (source) await run();
-    } catch (err) {
-      if (mine === generation) showError(err.message || String(err));
+async function start() {
+  const mine = ++generation;
+  const old = seg;
+  seg = null;
+  if (old) old.dispose();   // its calls still waiting are rejected; the frame loop goes on
+  const backend = $('backend').value;
+  const worker = $('mode').value === 'worker';
+  state.status = 'loading';
+  $('status').textContent = `loading the model on ${backend} ...`;
+  if (errorFrom !== 'webcam') clearError();
+  try {
+    const made = await createSegmenter({model: 'model.json', backend, worker, threads});
+    if (mine !== generation) { made.dispose(); return; }
+    seg = made;
+    const {info} = made;
+    Object.assign(state, {mode: info.worker ? 'worker' : 'main', backend: info.backend, threads: info.threads,
+                          threadsRequested: info.threadsRequested, simd: info.simd, isolated: info.isolated,
+                          fallback: info.fallback || null, meta: made.meta, status: 'ready'});
+    if (errorFrom === 'load' || errorFrom === 'run') clearError();
+    $('status').textContent = statusLine(info);
+    describe(made);
+    if (firstModel) {
+      firstModel = false;
+      if (!still && !webcamOn && made.sample && params.get('sample') !== '0') loadImage(made.sample);
+    }
+    if (still || webcamOn) run();
+  } catch (err) {
+    if (mine === generation) {
+      state.status = 'error';
+      $('status').textContent = 'error';
+      showError(err.message || String(err), 'load');
     }
   }
+}
 
-  function describe(meta) {
-    const classes = meta.classes || [];
-    const palette = meta.palette || [];
-    $('legend').innerHTML = '';
-    classes.forEach((name, i) => {
-      const item = document.createElement('li');
-      const swatch = document.createElement('span');
-      swatch.className = 'swatch';
-      swatch.style.background = `rgb(${palette[i].join(',')})`;
-      item.append(swatch, document.createTextNode(`${i} ${name}`));
-      $('legend').append(item);
-    });
-    const weights = meta.patcher && meta.patcher.weights;
-    $('banner').hidden = weights !== 'random weights';
-    $('banner').textContent = 'This model carries RANDOM weights: it shows the pipeline, not face parts. ' +
-      'Build it with the trained checkpoint to segment faces.';
+function describe(made) {
+  const title = made.title || 'Segmentation in the browser';
+  document.title = title;
+  $('title').textContent = title;
+  $('about').textContent = made.about || '';
+  $('about').hidden = !made.about;
+  $('sample').hidden = !made.sample;
+  const hidden = new Set(made.transparent);
+  $('legend').replaceChildren(...made.classes.map((name, i) => {
+    const item = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = hidden.has(i) ? 'swatch clear' : 'swatch';
+    swatch.style.background = `rgb(${made.palette[i].join(',')})`;
+    item.append(swatch, document.createTextNode(`${i} ${name}${hidden.has(i) ? ' (transparent)' : ''}`));
+    return item;
+  }));
+  const weights = made.meta.patcher && made.meta.patcher.weights;
+  $('banner').hidden = weights !== 'random weights';
+  $('banner').textContent = 'This model carries RANDOM weights: it shows the pipeline working, not a trained ' +
+    'segmentation. Build it with the trained checkpoint for real results.';
+  const size = made.meta.input && made.meta.input.default_size;
+  if (!params.get('size') && Array.isArray(size) && size.length === 2) {
+    if (size[0] === size[1] && [...$('resolution').options].some((o) => o.value === String(size[0]))) {
+      $('resolution').value = String(size[0]);
+    } else {
+      $('resolution').value = 'custom';
+      [$('custom-height').value, $('custom-width').value] = size;
+    }
+    $('custom').hidden = $('resolution').value !== 'custom';
   }
+}
 
-  function processingSize() {
-    const choice = $('resolution').value;
-    if (choice === 'custom') return [Number($('custom-height').value), Number($('custom-width').value)];
-    return [Number(choice), Number(choice)];
+// ---------------------------------------------------------------------------------------------------
+// Size
+
+function whole(text) {
+  return /^\s*\d+\s*$/.test(text) && Number(text) >= 32 && Number(text) <= 2048 ? Number(text) : null;
+}
+
+// The [height, width] to run at, or null (and a visible message) when the custom size is not valid.
+function processingSize() {
+  const choice = $('resolution').value;
+  let size;
+  if (choice === 'custom') {
+    const [h, w] = [whole($('custom-height').value), whole($('custom-width').value)];
+    size = h && w ? [h, w] : null;
+  } else {
+    size = [Number(choice), Number(choice)];
   }
+  state.sizeError = size ? null : SIZE_RULE;
+  $('size-error').textContent = size ? '' : `${SIZE_RULE} The last valid size stays in use until then.`;
+  $('size-error').hidden = Boolean(size);
+  return size;
+}
 
-  function draw(result) {
-    const palette = state.meta.palette;
-    const {labels, height, width} = result;
+
+
+// ---------------------------------------------------------------------------------------------------
+// Frames
+
+let queued = null;
+let chain = Promise.resolve();
+
+// Segment the current picture once after any run in progress; calls meanwhile share that run.
+function run() {
+  if (!queued) {
+    queued = chain.then(() => { queued = null; return frame(); });
+    chain = queued.catch(() => {});
+  }
+  return queued;
+}
+
+function drawPicture(picture, width, height) {
+  const canvas = $('image');
+  if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+  canvas.getContext('2d').drawImage(picture, 0, 0, width, height);
+}
+
+function clearOverlay() {
+  const overlay = $('overlay');
+  overlay.getContext('2d').clearRect(0, 0, overlay.width, overlay.height);
+}
+
+async function frame() {
+  const video = $('video');
+  let picture = null;
+  let width;
+  let height;
+  if (webcamOn) {
+    if (video.readyState < 2 || !video.videoWidth) return;
+    picture = await createImageBitmap(video);
+    [width, height] = [picture.width, picture.height];
+  } else if (still) {
+    picture = still;
+    [width, height] = [still.naturalWidth, still.naturalHeight];
+  } else {
+    return;
+  }
+  try {
+    const size = processingSize() || lastGoodSize;
+    lastGoodSize = size;
+    const current = seg;
+    if (!current) {          // a segmenter is loading: show the picture without a class map
+      drawPicture(picture, width, height);
+      clearOverlay();
+      return;
+    }
+    const result = await current.segment(picture, {size});
+    // The picture and the class map computed from it are drawn together.
+    drawPicture(picture, result.width, result.height);
     const overlay = $('overlay');
-    overlay.width = width;
-    overlay.height = height;
-    const context = overlay.getContext('2d');
-    const image = context.createImageData(width, height);
-    for (let i = 0; i < labels.length; i++) {
-      const color = palette[labels[i]] || [255, 255, 255];
-      image.data[4 * i] = color[0];
-      image.data[4 * i + 1] = color[1];
-      image.data[4 * i + 2] = color[2];
-      image.data[4 * i + 3] = labels[i] === 0 ? 0 : 255;
+    if (overlay.width !== result.width || overlay.height !== result.height) {
+      overlay.width = result.width;
+      overlay.height = result.height;
     }
-    context.putImageData(image, 0, 0);
+    overlay.getContext('2d').putImageData(current.colorize(result.labels, result.width, result.height), 0, 0);
+    Object.assign(state, {runs: state.runs + 1, ms: result.ms, lastLabels: result.labels,
+                          lastLabelsSize: [result.height, result.width], lastSize: result.size});
+    if (errorFrom === 'run') clearError();
+    $('timing').textContent = `${result.size[0]} x ${result.size[1]}: ${result.ms.toFixed(1)} ms a frame ` +
+      `(${(1000 / result.ms).toFixed(2)} FPS; the model ${result.modelMs.toFixed(1)} ms)`;
+  } catch (err) {
+    if (err.code !== 'disposed') showError(err.message || String(err), 'run');  // disposed: replaced meanwhile
+  } finally {
+    if (picture !== still) picture.close();
   }
+}
 
-  async function run() {
-    if (!engine || !source || busy) return;
-    busy = true;
-    try {
-      const [height, width] = processingSize();
-      const result = await engine.segment(source, height, width);
-      draw(result);
-      state.runs += 1;
-      state.ms = result.ms;
-      state.lastLabels = Array.from(result.labels);
-      state.lastSize = [height, width];
-      $('timing').textContent = `${height} x ${width}: ${result.ms.toFixed(1)} ms a frame (${(1000 / result.ms).toFixed(2)} FPS)`;
-    } catch (err) {
-      showError(err.message || String(err));
-    } finally {
-      busy = false;
-    }
-  }
+function loadImage(url) {
+  stopWebcam();
+  const image = new Image();
+  image.onload = () => { still = image; run(); };
+  image.onerror = () => showError(`cannot read the image ${url}`, 'run');
+  image.src = url;
+}
 
-  function show(image, width, height) {
-    source = image;
-    const canvas = $('image');
-    canvas.width = width;
-    canvas.height = height;
-    canvas.getContext('2d').drawImage(image, 0, 0, width, height);
-    run();
-  }
+// ---------------------------------------------------------------------------------------------------
+// Webcam
 
-  function loadImage(url) {
-    const image = new Image();
-    image.onload = () => show(image, image.naturalWidth, image.naturalHeight);
-    image.onerror = () => showError(`cannot read the image ${url}`);
-    image.src = url;
+async function loop() {
+  while (webcamOn) {
+    await run();
+    await new Promise((next) => requestAnimationFrame(next));
   }
+}
 
-  async function webcam() {
-    const video = $('video');
-    if (webcamOn) { webcamOn = false; video.srcObject && video.srcObject.getTracks().forEach((t) => t.stop()); return; }
-    try {
-      video.srcObject = await navigator.mediaDevices.getUserMedia({video: true});
-      await video.play();
-      webcamOn = true;
-      const loop = async () => {
-        if (!webcamOn) return;
-        show(video, video.videoWidth, video.videoHeight);
-        await run();
-        requestAnimationFrame(loop);
-      };
-      loop();
-    } catch (err) {
-      showError(`no webcam: ${err.message}`);
-    }
-  }
+function stopWebcam() {
+  if (!webcamOn) return;
+  webcamOn = false;
+  const video = $('video');
+  if (video.srcObject) video.srcObject.getTracks().forEach((track) => track.stop());
+  video.srcObject = null;
+  $('webcam').textContent = 'Webcam';
+  run();
+}
 
-  $('backend').value = params.get('backend') || 'wasm';
-  $('mode').value = params.get('mode') || 'worker';
-  if (params.get('size')) {
-    const [h, w] = params.get('size').split('x').map(Number);
-    $('resolution').value = 'custom';
-    $('custom').hidden = false;
-    $('custom-height').value = h;
-    $('custom-width').value = w;
+async function webcam() {
+  if (webcamOn) { stopWebcam(); return; }
+  const video = $('video');
+  try {
+    video.srcObject = await navigator.mediaDevices.getUserMedia({video: true});
+    await video.play();
+  } catch (err) {
+    showError(`no webcam: ${err.message}`, 'webcam');
+    return;
   }
-  $('backend').onchange = start;
-  $('mode').onchange = start;
-  $('resolution').onchange = () => { $('custom').hidden = $('resolution').value !== 'custom'; run(); };
-  $('custom-height').onchange = run;
-  $('custom-width').onchange = run;
-  $('opacity').oninput = () => { $('overlay').style.opacity = $('opacity').value; };
-  $('overlay').style.opacity = $('opacity').value;
-  $('file').onchange = () => { const f = $('file').files[0]; if (f) loadImage(URL.createObjectURL(f)); };
-  $('sample').onclick = () => loadImage('sample.png');
-  $('webcam').onclick = webcam;
-  start().then(() => { if (!source && params.get('sample') !== '0') loadImage('sample.png'); });
-})();
+  if (errorFrom === 'webcam') clearError();
+  webcamOn = true;
+  $('webcam').textContent = 'Stop webcam';
+  loop();
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+$('backend').value = ['wasm', 'webgl', 'cpu'].includes(params.get('backend')) ? params.get('backend') : 'wasm';
+$('mode').value = params.get('mode') === 'main' ? 'main' : 'worker';
+if (params.get('size')) {
+  const [h, w] = params.get('size').split('x');
+  $('resolution').value = 'custom';
+  $('custom').hidden = false;
+  $('custom-height').value = h || '';
+  $('custom-width').value = w || '';
+  processingSize();
+}
+$('backend').onchange = start;
+$('mode').onchange = start;
+$('resolution').onchange = () => { $('custom').hidden = $('resolution').value !== 'custom'; run(); };
+$('custom-height').oninput = () => { if (processingSize()) run(); };
+$('custom-width').oninput = () => { if (processingSize()) run(); };
+$('opacity').oninput = () => { $('overlay').style.opacity = $('opacity').value; };
+$('overlay').style.opacity = $('opacity').value;
+$('file').onchange = () => { const f = $('file').files[0]; if (f) loadImage(URL.createObjectURL(f)); };
+$('sample').onclick = () => { if (seg && seg.sample) loadImage(seg.sample); };
+$('webcam').onclick = webcam;
+start();

@@ -1,0 +1,662 @@
+// segmenter.js: semantic segmentation in the browser with a TensorFlow.js graph model built by patcher.
+//
+//   import { createSegmenter } from './segmenter.js';
+//   const seg = await createSegmenter({ model: 'model.json', backend: 'wasm', worker: true, threads: 0 });
+//   const { labels, width, height, ms } = await seg.segment(source);   // labels: Uint8Array of class ids
+//   const overlay = seg.colorize(labels, width, height, { alpha: 0.5 }); // ImageData
+//   seg.classes; seg.palette; seg.info;                                 // from model.json; how it runs
+//   seg.dispose();
+//
+// createSegmenter(options) -> Promise<Segmenter>. Options (all optional):
+//   model    URL of model.json, relative to the page (default 'model.json').
+//   backend  'wasm' (default), 'webgl' or 'cpu': a TensorFlow.js backend.
+//   worker   true (default): run the model in a module Web Worker; where a worker cannot run it (no
+//            module workers or OffscreenCanvas, or the backend does not start in a worker) the model runs
+//            on the main thread and seg.info.fallback says why. false: the main thread.
+//   threads  wasm threads: 0 (default) = one per logical core (navigator.hardwareConcurrency), N = N.
+//            Threads need a cross-origin isolated page (COOP/COEP headers, as `patcher serve` sends);
+//            elsewhere wasm runs one. tfjs-backend-wasm caps its pool at hardwareConcurrency / 2; this
+//            module lifts that cap while the backend starts (see initBackend).
+//   size     [height, width] to run the model at (default: the source's own size); the class map is
+//            mapped back to the source's size by nearest neighbour. seg.segment(source, {size}) overrides.
+//   assets   folder holding tf.min.js, tf-backend-wasm.min.js and the .wasm files (default: this file's).
+//
+// seg.segment(source, {size}?) -> Promise<{labels, width, height, ms, modelMs, size}>: `source` is an
+//   HTMLImageElement, HTMLVideoElement, HTMLCanvasElement, ImageBitmap, ImageData, OffscreenCanvas or
+//   VideoFrame; `labels` holds width * height class ids, row by row, at the source's size (Uint8Array;
+//   Uint16Array for models of more than 256 classes); `ms` is the whole call, `modelMs` the model alone;
+//   `size` is the [height, width] the model ran at.
+// seg.colorize(labels, width, height, {alpha = 1, transparent, palette}?) -> ImageData: the palette's
+//   colour per pixel, opacity `alpha`, fully transparent for the classes in `transparent` (default: the
+//   model's own list).
+// seg.classes, seg.palette, seg.transparent, seg.title, seg.about, seg.sample (URL or null), seg.meta
+//   (model.json's userDefinedMetadata): all from model.json. seg.info: {runtime: 'tfjs', version,
+//   backend, worker, threadsRequested, threads, simd, isolated, cores, fallback?} (threads and simd are
+//   null off wasm).
+// seg.dispose(): ends the worker (or frees the model); calls still waiting are rejected.
+//
+// Every failure is a rejected promise with a SegmenterError: a message a person can act on and a `code`:
+//   'options', 'not-found' (model.json), 'model' (not a usable patcher model.json), 'shard-missing',
+//   'shard-size', 'tfjs' (a bundle did not load), 'backend-unknown', 'backend' (it did not start here),
+//   'worker' (the Web Worker died), 'source' (nothing to read from it), 'disposed', 'run'.
+//
+// Preprocessing (x * scale + offset on 0..255 pixels, RGB or BGR), the class names, palette, transparent
+// classes and the name of the labels output come from model.json's userDefinedMetadata.
+//
+// The worker is a module worker running this same file (so one engine serves both sides). A module worker
+// has no usable importScripts, so it loads the tfjs bundles, which are UMD scripts, with dynamic import():
+// UMD falls back to globalThis when it finds no module system, and the bundles are strict-mode code, so
+// they define globalThis.tf just as a classic script would. This works in Chromium (tested on 156) without
+// eval, so a Content-Security-Policy of script-src 'self' is enough (fetch + eval would need
+// 'unsafe-eval'). On the main thread the bundles are added as classic <script> tags when
+// globalThis.tf is absent.
+
+const WORKER_NAME = 'patcher-segmenter';
+const HERE = new URL('./', import.meta.url).href;
+const IN_WORKER = typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
+const BYTES = {float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2};
+// Errors after which the main thread is worth trying when the worker failed.
+const FALLBACK = new Set(['worker', 'backend', 'tfjs']);
+
+export class SegmenterError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.name = 'SegmenterError';
+    this.code = code;
+  }
+}
+
+const wire = (err) => ({message: String(err && err.message ? err.message : err),
+                        code: (err && err.code) || 'run'});
+const unwire = (e) => new SegmenterError(e.message, e.code);
+
+// ---------------------------------------------------------------------------------------------------
+// Loading TensorFlow.js
+
+const loading = new Map();
+
+function loadScript(url) {
+  if (!loading.has(url)) {
+    const done = IN_WORKER
+      ? import(url).catch((err) => { throw new SegmenterError(`cannot load ${url}: ${err.message}`, 'tfjs'); })
+      : new Promise((resolve, reject) => {
+        const script = document.createElement('script');
+        script.src = url;
+        script.onload = resolve;
+        script.onerror = () => reject(new SegmenterError(`cannot load ${url} (missing next to segmenter.js? pass the folder as 'assets')`, 'tfjs'));
+        document.head.append(script);
+      });
+    done.catch(() => loading.delete(url));
+    loading.set(url, done);
+  }
+  return loading.get(url);
+}
+
+async function loadTfjs(assets) {
+  if (!globalThis.tf) await loadScript(assets + 'tf.min.js');
+  if (!globalThis.tf || !globalThis.tf.loadGraphModel) {
+    throw new SegmenterError(`${assets}tf.min.js did not define tf (is it the TensorFlow.js union bundle?)`, 'tfjs');
+  }
+  if (!globalThis.tf.wasm) await loadScript(assets + 'tf-backend-wasm.min.js');
+  return globalThis.tf;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// model.json: fetch, check every shard's size against the manifest, read the metadata
+
+function readMetadata(meta, url) {
+  const bad = (what) => new SegmenterError(
+    `${url}: its userDefinedMetadata ${what}; rebuild the model with a current patcher`, 'model');
+  if (!meta || typeof meta !== 'object') throw bad('is missing');
+  const input = meta.input || {};
+  if (typeof input.scale !== 'number' || typeof input.offset !== 'number') {
+    throw bad('gives no input.scale and input.offset (preprocessing x * scale + offset)');
+  }
+  const color = String(input.color || 'RGB').toUpperCase();
+  if (color !== 'RGB' && color !== 'BGR') throw bad(`has input.color ${input.color}; RGB or BGR expected`);
+  if (!Array.isArray(meta.outputs)) throw bad('has no list of outputs');
+  const labels = meta.outputs.find((o) => o && o.kind === 'labels');
+  const probabilities = meta.outputs.find((o) => o && o.kind === 'probabilities');
+  if (!labels && !probabilities) throw bad('names no output of kind "labels" (or "probabilities")');
+  const classes = meta.classes;
+  const palette = meta.palette;
+  if (!Array.isArray(classes) || !classes.length) throw bad('has no classes');
+  if (!Array.isArray(palette) || palette.length !== classes.length ||
+      !palette.every((c) => Array.isArray(c) && c.length >= 3)) {
+    throw bad(`has no palette of ${classes.length} [r, g, b] colours`);
+  }
+  const transparent = Array.isArray(meta.transparent) ? meta.transparent.filter(Number.isInteger) : [];
+  return {
+    input: input.name || null, scale: input.scale, offset: input.offset, bgr: color === 'BGR',
+    output: (labels || probabilities).name, argmax: !labels,
+    classes: classes.map(String), palette: palette.map((c) => [c[0] | 0, c[1] | 0, c[2] | 0]), transparent,
+    title: typeof meta.title === 'string' ? meta.title : null,
+    about: typeof meta.about === 'string' ? meta.about : null,
+    sample: typeof meta.sample === 'string' && meta.sample ? new URL(meta.sample, url).href : null,
+  };
+}
+
+async function fetchModel(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new SegmenterError(`cannot fetch ${url}: ${err.message}`, 'not-found');
+  }
+  if (!response.ok) {
+    throw new SegmenterError(response.status === 404 ? `model.json not found at ${url} (HTTP 404)`
+      : `cannot fetch ${url} (HTTP ${response.status})`, 'not-found');
+  }
+  let json;
+  try {
+    json = await response.json();
+  } catch (err) {
+    throw new SegmenterError(`${url} is not a model.json (not JSON: ${err.message})`, 'model');
+  }
+  if (!json || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new SegmenterError(`${url} is not a TensorFlow.js graph model (no modelTopology or weightsManifest)`, 'model');
+  }
+  const spec = readMetadata(json.userDefinedMetadata, url);
+  const specs = [];
+  const groups = await Promise.all(json.weightsManifest.map(async (group) => {
+    let expected = 0;
+    for (const w of group.weights) {
+      const dtype = w.quantization ? w.quantization.dtype : w.dtype;
+      if (!(dtype in BYTES)) throw new SegmenterError(`${url}: weight ${w.name} has an unknown dtype ${dtype}`, 'model');
+      expected += w.shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
+      if (w.dtype === 'string') throw new SegmenterError(`${url}: string weights are not supported`, 'model');
+    }
+    const parts = await Promise.all(group.paths.map(async (path) => {
+      const shard = new URL(path, url).href;
+      let reply;
+      try {
+        reply = await fetch(shard);
+      } catch (err) {
+        throw new SegmenterError(`weight shard ${path} is missing: cannot fetch ${shard} (${err.message})`, 'shard-missing');
+      }
+      if (!reply.ok) throw new SegmenterError(`weight shard ${path} is missing (HTTP ${reply.status} at ${shard})`, 'shard-missing');
+      return new Uint8Array(await reply.arrayBuffer());
+    }));
+    const actual = parts.reduce((n, p) => n + p.byteLength, 0);
+    if (actual !== expected) {
+      throw new SegmenterError(`weight shard${group.paths.length > 1 ? 's' : ''} ${group.paths.join(', ')} ` +
+        `hold${group.paths.length > 1 ? '' : 's'} ${actual} bytes; model.json describes ${expected} ` +
+        '(a truncated or stale file?)', 'shard-size');
+    }
+    return {weights: group.weights, parts};
+  }));
+  const total = groups.reduce((n, g) => n + g.parts.reduce((m, p) => m + p.byteLength, 0), 0);
+  const data = new Uint8Array(total);
+  let at = 0;
+  for (const group of groups) {
+    specs.push(...group.weights);
+    for (const p of group.parts) { data.set(p, at); at += p.byteLength; }
+  }
+  return {json, specs, data: data.buffer, spec, meta: json.userDefinedMetadata};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Backend
+
+function backendNames(tf) {
+  const registry = tf.engine().registryFactory || {};
+  return Object.keys(registry).sort((a, b) => registry[b].priority - registry[a].priority);
+}
+
+// console.warn's messages while `into` is listening (concurrent starts each get them all).
+const collectors = new Set();
+let originalWarn = null;
+function collectWarnings(into) {
+  if (!collectors.size) {
+    originalWarn = console.warn;
+    console.warn = (...args) => {
+      for (const c of collectors) c.push(args.map(String).join(' '));
+      originalWarn.apply(console, args);
+    };
+  }
+  collectors.add(into);
+  return () => {
+    collectors.delete(into);
+    if (!collectors.size) console.warn = originalWarn;
+  };
+}
+
+// `threads`: the wasm threads wanted (0: one per logical core).
+async function initBackend(tf, backend, threads, assets) {
+  if (!tf.findBackendFactory(backend)) {
+    throw new SegmenterError(`backend "${backend}" is unknown; this TensorFlow.js has ${backendNames(tf).join(', ')}`,
+      'backend-unknown');
+  }
+  const cores = navigator.hardwareConcurrency || 1;
+  const wanted = threads > 0 ? threads : cores;
+  let told = false;
+  if (backend === 'wasm' && !tf.findBackend('wasm')) {
+    try { tf.wasm.setWasmPaths(assets); } catch (err) { /* already set by the page: keep it */ }
+    tf.wasm.setThreadsCount(wanted);
+    // tfjs-backend-wasm caps its threads at hardwareConcurrency / 2 (it assumes two logical CPUs per
+    // core); while it starts, it is told twice the wanted count so the cap lets `wanted` through.
+    try {
+      Object.defineProperty(navigator, 'hardwareConcurrency', {value: 2 * wanted, configurable: true});
+      told = true;
+    } catch (err) { /* read-only here: the backend keeps its own cap */ }
+  }
+  // tfjs reports why a backend did not start with console.warn only; keep that reason for the error.
+  const warnings = [];
+  const stop = collectWarnings(warnings);
+  let ok = false;
+  let reason = '';
+  try {
+    ok = await tf.setBackend(backend);
+  } catch (err) {
+    reason = err.message;
+  } finally {
+    stop();
+    if (told) delete navigator.hardwareConcurrency;
+  }
+  reason = reason || warnings.filter((w) => w.includes(backend)).pop() || '';
+  if (!ok) {
+    throw new SegmenterError(`backend ${backend} could not start ${IN_WORKER ? 'in a Web Worker' : 'here'}` +
+      `${reason ? `: ${reason}` : ''}`, 'backend');
+  }
+  await tf.ready();
+  const wasm = tf.getBackend() === 'wasm';
+  return {
+    runtime: 'tfjs', version: tf.version.tfjs, backend: tf.getBackend(), worker: IN_WORKER,
+    threadsRequested: wasm ? wanted : null, threads: wasm ? tf.wasm.getThreadsCount() : null,
+    simd: wasm ? Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) : null,
+    isolated: Boolean(globalThis.crossOriginIsolated), cores,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The engine: runs where the model lives (the worker, or the main thread)
+
+function makeCanvas(width, height) {
+  if (typeof OffscreenCanvas !== 'undefined') return new OffscreenCanvas(width, height);
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  return canvas;
+}
+
+function isImageData(source) {
+  return typeof ImageData !== 'undefined' && source instanceof ImageData;
+}
+
+// The RGBA pixels of `source` drawn at width x height.
+async function pixelsOf(source, width, height, holder) {
+  if (isImageData(source) && source.width === width && source.height === height) return source;
+  let drawable = source;
+  if (isImageData(source)) drawable = await createImageBitmap(source);
+  if (!holder.canvas) holder.canvas = makeCanvas(width, height);
+  const canvas = holder.canvas;
+  if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+  if (!holder.context) holder.context = canvas.getContext('2d', {willReadFrequently: true});
+  holder.context.clearRect(0, 0, width, height);
+  holder.context.drawImage(drawable, 0, 0, width, height);
+  if (drawable !== source) drawable.close();
+  return holder.context.getImageData(0, 0, width, height);
+}
+
+// Class ids of h x w mapped to sh x sw by nearest neighbour (pixel centres).
+function resizeLabels(labels, h, w, sh, sw) {
+  if (h === sh && w === sw) return labels;
+  const out = new labels.constructor(sh * sw);
+  const xs = new Int32Array(sw);
+  for (let x = 0; x < sw; x++) xs[x] = Math.min(w - 1, Math.floor((x + 0.5) * w / sw));
+  for (let y = 0; y < sh; y++) {
+    const row = Math.min(h - 1, Math.floor((y + 0.5) * h / sh)) * w;
+    const at = y * sw;
+    for (let x = 0; x < sw; x++) out[at + x] = labels[row + xs[x]];
+  }
+  return out;
+}
+
+class Engine {
+  static async create({model, backend, threads, assets}) {
+    const tf = await loadTfjs(assets);
+    const loaded = await fetchModel(model);
+    const info = await initBackend(tf, backend, threads, assets);
+    const {json, specs, data, spec} = loaded;
+    let graph;
+    try {
+      graph = await tf.loadGraphModel(tf.io.fromMemory({
+        modelTopology: json.modelTopology, weightSpecs: specs, weightData: data, format: json.format,
+        generatedBy: json.generatedBy, convertedBy: json.convertedBy, signature: json.signature,
+        userDefinedMetadata: json.userDefinedMetadata,
+      }));
+    } catch (err) {
+      throw new SegmenterError(`${model}: TensorFlow.js cannot load this graph: ${err.message}`, 'model');
+    }
+    const names = new Set(graph.outputNodes || []);
+    if (names.size && !names.has(spec.output)) {
+      graph.dispose();
+      throw new SegmenterError(`${model}: the metadata names the output ${spec.output}, which the graph lacks ` +
+        `(it has ${[...names].join(', ')})`, 'model');
+    }
+    return new Engine(tf, graph, info, spec, loaded.meta);
+  }
+
+  constructor(tf, graph, info, spec, meta) {
+    Object.assign(this, {tf, graph, info, spec, meta, holder: {}, active: 0, disposed: false});
+  }
+
+  // `source`: ImageData, ImageBitmap, canvas, image or video; run at h x w, labels at sh x sw.
+  async run(source, h, w, sh, sw) {
+    if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
+    const tf = this.tf;
+    this.active += 1;
+    try {
+      let pixels;
+      try {
+        pixels = await pixelsOf(source, w, h, this.holder);
+      } catch (err) {
+        throw new SegmenterError(`cannot read the source's pixels (${err.message}); a cross-origin image ` +
+          'needs CORS (crossOrigin = "anonymous")', 'source');
+      }
+      if (tf.getBackend() !== this.info.backend) await tf.setBackend(this.info.backend);
+      const start = performance.now();
+      const {input, scale, offset, bgr, output, argmax} = this.spec;
+      const result = tf.tidy(() => {
+        let x = tf.browser.fromPixels(pixels, 3).toFloat();
+        if (bgr) x = tf.reverse(x, -1);
+        x = tf.add(tf.mul(x, scale), offset).expandDims(0);
+        let y = this.graph.execute(input ? {[input]: x} : x, output);
+        if (argmax) y = tf.argMax(y, -1);
+        return y;
+      });
+      let ids;
+      try {
+        ids = await result.data();
+      } finally {
+        result.dispose();
+      }
+      if (ids.length !== h * w) {
+        throw new SegmenterError(`the model gave ${ids.length} class ids for ${h} x ${w} pixels`, 'run');
+      }
+      const labels = (this.spec.classes.length > 256 ? Uint16Array : Uint8Array).from(ids);
+      const modelMs = performance.now() - start;
+      return {labels: resizeLabels(labels, h, w, sh, sw), modelMs};
+    } finally {
+      this.active -= 1;
+      if (this.disposed && !this.active) this.free();
+    }
+  }
+
+  dispose() {
+    this.disposed = true;
+    if (!this.active) this.free();
+  }
+
+  free() {
+    if (this.graph) { this.graph.dispose(); this.graph = null; }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// In the worker
+
+function serve() {
+  let engine = null;
+  const post = (message, transfer) => globalThis.postMessage(message, transfer || []);
+  globalThis.onmessage = async ({data}) => {
+    const {id, type} = data;
+    try {
+      if (type === 'init') {
+        engine = await Engine.create(data.options);
+        post({id, ok: true, info: engine.info, spec: engine.spec, meta: engine.meta});
+      } else if (type === 'segment') {
+        if (!engine) throw new SegmenterError('the model is not loaded', 'run');
+        const source = data.pixels ? new ImageData(data.pixels, data.sw, data.sh) : data.bitmap;
+        try {
+          const result = await engine.run(source, data.h, data.w, data.sh, data.sw);
+          post({id, ok: true, ...result}, [result.labels.buffer]);
+        } finally {
+          if (data.bitmap) data.bitmap.close();
+        }
+      } else {
+        throw new SegmenterError(`unknown request ${type}`, 'run');
+      }
+    } catch (err) {
+      post({id, ok: false, error: wire(err)});
+    }
+  };
+}
+
+if (IN_WORKER && globalThis.name === WORKER_NAME) serve();
+
+// ---------------------------------------------------------------------------------------------------
+// On the caller's side
+
+function sourceSize(source) {
+  if (!source || typeof source !== 'object') {
+    throw new SegmenterError('segment() needs an image, video, canvas, ImageBitmap or ImageData', 'source');
+  }
+  let width;
+  let height;
+  if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
+    [width, height] = [source.naturalWidth, source.naturalHeight];
+    if (!source.complete || !width) throw new SegmenterError('the image has not loaded (or cannot be decoded)', 'source');
+  } else if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
+    [width, height] = [source.videoWidth, source.videoHeight];
+    if (source.readyState < 2 || !width) throw new SegmenterError('the video has no frame yet', 'source');
+  } else if (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame) {
+    [width, height] = [source.displayWidth, source.displayHeight];
+  } else {
+    [width, height] = [source.width, source.height];
+  }
+  if (!Number.isInteger(width) || !Number.isInteger(height)) {
+    throw new SegmenterError('segment() needs an image, video, canvas, ImageBitmap or ImageData', 'source');
+  }
+  if (!width || !height) throw new SegmenterError(`the source is empty (${width} x ${height} pixels)`, 'source');
+  return [width, height];
+}
+
+function checkSize(size, what) {
+  if (size == null) return null;
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new SegmenterError(`${what} must be [height, width] in whole pixels, not ${JSON.stringify(size)}`, 'options');
+  }
+  return size;
+}
+
+function options(given) {
+  const o = {model: 'model.json', backend: 'wasm', worker: true, threads: 0, size: null, assets: HERE, ...given};
+  const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location.href;
+  if (typeof o.model !== 'string' && !(o.model instanceof URL)) throw new SegmenterError('options.model must be a URL', 'options');
+  if (typeof o.backend !== 'string' || !o.backend) throw new SegmenterError('options.backend must be a backend name such as wasm, webgl or cpu', 'options');
+  if (!Number.isInteger(o.threads) || o.threads < 0) throw new SegmenterError(`options.threads must be 0 (one per core) or a whole number of threads, not ${o.threads}`, 'options');
+  checkSize(o.size, 'options.size');
+  return {...o, model: new URL(o.model, base).href, assets: new URL(o.assets, base).href.replace(/\/?$/, '/'),
+          worker: Boolean(o.worker)};
+}
+
+function noWorker() {
+  if (typeof Worker === 'undefined') return 'no Web Workers here';
+  if (typeof OffscreenCanvas === 'undefined') return 'no OffscreenCanvas here (a worker cannot read pixels)';
+  if (typeof createImageBitmap === 'undefined') return 'no createImageBitmap here';
+  return null;
+}
+
+// Talks to a worker running this file; every call still waiting is rejected when the worker fails or ends.
+function workerRunner(opts) {
+  let worker;
+  try {
+    worker = new Worker(import.meta.url, {type: 'module', name: WORKER_NAME});
+  } catch (err) {
+    throw new SegmenterError(`cannot start a module Web Worker: ${err.message}`, 'worker');
+  }
+  const pending = new Map();
+  let next = 1;
+  let dead = null;
+  const end = (err) => {
+    if (!dead) dead = err;
+    worker.terminate();
+    for (const call of pending.values()) call.reject(err);
+    pending.clear();
+  };
+  worker.onmessage = ({data}) => {
+    const call = pending.get(data.id);
+    if (!call) return;
+    pending.delete(data.id);
+    if (data.ok) call.resolve(data); else call.reject(unwire(data.error));
+  };
+  worker.onerror = (event) => {
+    if (event.preventDefault) event.preventDefault();
+    end(new SegmenterError(`the Web Worker failed: ${event.message ||
+      'it could not start segmenter.js as a module worker'}`, 'worker'));
+  };
+  worker.onmessageerror = () => end(new SegmenterError('the Web Worker sent a message that could not be read', 'worker'));
+  const call = (type, payload, transfer = []) => {
+    if (dead) return Promise.reject(dead);
+    return new Promise((resolve, reject) => {
+      const id = next++;
+      pending.set(id, {resolve, reject});
+      try {
+        worker.postMessage({...payload, id, type}, transfer);
+      } catch (err) {
+        pending.delete(id);
+        reject(new SegmenterError(`cannot send to the Web Worker: ${err.message}`, 'worker'));
+      }
+    });
+  };
+  return {
+    async init() {
+      const {info, spec, meta} = await call('init', {options: {model: opts.model, backend: opts.backend,
+                                                               threads: opts.threads, assets: opts.assets}});
+      return {info, spec, meta};
+    },
+    async run(source, h, w, sh, sw) {
+      let message;
+      let transfer;
+      if (isImageData(source) && h === sh && w === sw) {
+        const pixels = new Uint8ClampedArray(source.data);
+        message = {pixels};
+        transfer = [pixels.buffer];
+      } else {
+        let bitmap;
+        try {
+          bitmap = await createImageBitmap(source);
+        } catch (err) {
+          throw new SegmenterError(`cannot read pixels from the source: ${err.message}`, 'source');
+        }
+        if (dead) { bitmap.close(); throw dead; }
+        message = {bitmap};
+        transfer = [bitmap];
+      }
+      const reply = await call('segment', {...message, h, w, sh, sw}, transfer);
+      return {labels: reply.labels, modelMs: reply.modelMs};
+    },
+    dispose() { end(new SegmenterError('this segmenter was disposed', 'disposed')); },
+  };
+}
+
+// The model on this thread; calls still waiting are rejected at dispose (the model is freed after them).
+function mainRunner(opts) {
+  let engine = null;
+  const pending = new Set();
+  let dead = null;
+  return {
+    async init() {
+      engine = await Engine.create(opts);
+      return {info: engine.info, spec: engine.spec, meta: engine.meta};
+    },
+    run(source, h, w, sh, sw) {
+      if (dead) return Promise.reject(dead);
+      return new Promise((resolve, reject) => {
+        const call = {reject};
+        pending.add(call);
+        engine.run(source, h, w, sh, sw).then(resolve, (err) => reject(
+          err instanceof SegmenterError ? err : new SegmenterError(`the model failed: ${err.message}`, 'run')))
+          .finally(() => pending.delete(call));
+      });
+    },
+    dispose() {
+      dead = new SegmenterError('this segmenter was disposed', 'disposed');
+      for (const call of pending) call.reject(dead);
+      pending.clear();
+      if (engine) engine.dispose();
+    },
+  };
+}
+
+class Segmenter {
+  constructor(runner, {info, spec, meta}, opts) {
+    this._runner = runner;
+    this._size = opts.size;
+    this._disposed = false;
+    this.info = info;
+    this.meta = meta;
+    this.classes = spec.classes;
+    this.palette = spec.palette;
+    this.transparent = spec.transparent;
+    this.title = spec.title;
+    this.about = spec.about;
+    this.sample = spec.sample;
+    this.model = opts.model;
+  }
+
+  async segment(source, {size} = {}) {
+    const start = performance.now();
+    if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
+    const [sw, sh] = sourceSize(source);
+    const [h, w] = checkSize(size, 'size') || this._size || [sh, sw];
+    const {labels, modelMs} = await this._runner.run(source, h, w, sh, sw);
+    return {labels, width: sw, height: sh, ms: performance.now() - start, modelMs, size: [h, w]};
+  }
+
+  colorize(labels, width, height, {alpha = 1, transparent = this.transparent, palette = this.palette} = {}) {
+    if (!labels || labels.length !== width * height) {
+      throw new SegmenterError(`colorize: ${labels ? labels.length : 0} labels for ${width} x ${height} pixels`, 'options');
+    }
+    const image = new ImageData(width, height);
+    const out = new Uint32Array(image.data.buffer);
+    const a = Math.round(255 * Math.min(1, Math.max(0, alpha)));
+    const hidden = new Set(transparent);
+    // One RGBA word per class, in the platform's byte order.
+    const bytes = new Uint8Array(4);
+    const word = new Uint32Array(bytes.buffer);
+    const table = new Uint32Array(Math.max(256, palette.length));
+    for (let i = 0; i < table.length; i++) {
+      const c = palette[i] || [255, 255, 255];
+      bytes.set([c[0], c[1], c[2], hidden.has(i) ? 0 : a]);
+      table[i] = hidden.has(i) ? 0 : word[0];
+    }
+    for (let i = 0; i < labels.length; i++) out[i] = table[labels[i]];
+    return image;
+  }
+
+  dispose() {
+    if (this._disposed) return;
+    this._disposed = true;
+    this._runner.dispose();
+  }
+}
+
+export async function createSegmenter(given = {}) {
+  const opts = options(given);
+  let fallback = null;
+  if (opts.worker) {
+    fallback = noWorker();
+    if (!fallback) {
+      let runner = null;
+      try {
+        runner = workerRunner(opts);
+        return new Segmenter(runner, await runner.init(), opts);
+      } catch (err) {
+        if (runner) runner.dispose();
+        if (!FALLBACK.has(err.code)) throw err;
+        fallback = `the Web Worker could not run ${opts.backend}: ${err.message}`;
+      }
+    }
+  }
+  const runner = mainRunner(opts);
+  try {
+    const seg = new Segmenter(runner, await runner.init(), opts);
+    if (fallback) seg.info = {...seg.info, fallback};
+    return seg;
+  } catch (err) {
+    runner.dispose();
+    throw err;
+  }
+}

@@ -1,0 +1,105 @@
+"""dynamic_head_size: in the given function, size = x.get_shape().as_list()[a:b] and a list comprehension
+scaling it become tf.shape(x)[a:b] and tf.multiply(size, ratio)."""
+from __future__ import annotations
+
+import pytest
+from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+
+CODEMOD = "dynamic_head_size"
+PARAMS = {"function": "Head.__call__"}
+
+NOOP = [
+    pytest.param(PARAMS, """\
+        class Head:
+            def __call__(self, x, ratio):
+                size = x.get_shape().as_list()[1:3]
+                return size
+        """, id="static size not scaled"),
+    pytest.param(PARAMS, """\
+        def other(x, ratio):
+            size = x.get_shape().as_list()[1:3]
+            big = [int(s * ratio) for s in size]
+        """, id="another function"),
+    pytest.param(PARAMS, """\
+        class Head:
+            def __call__(self, x, ratio):
+                size = x.get_shape().as_list()[1:3]
+                big = [int(s * ratio) for s in other]
+        """, id="comprehension over another list"),
+    pytest.param(PARAMS, """\
+        class Head:
+            def __call__(self, x, ratio):
+                size = x.get_shape().as_list()[1:3]
+                big = [int(s * ratio) for s in size]
+        """, id="no tensorflow import"),
+    pytest.param(PARAMS, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, x, ratio):
+                size = x.get_shape().as_list()[1:3]
+                big = [int(ratio * s) for s in size]
+                odd = [int(s * ratio) for s in size if s]
+        """, id="other comprehension shapes"),
+    pytest.param({"function": "Head"}, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, x, ratio):
+                size = x.get_shape().as_list()[1:3]
+                big = [int(s * ratio) for s in size]
+        """, id="function parameter names the class"),
+]
+
+FIX = [
+    pytest.param(PARAMS, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, x, ratio):
+                size = x.get_shape().as_list()[1:3]
+                big = [int(s * ratio) for s in size]
+                return tf.image.resize_bilinear(x, big)
+        """, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, x, ratio):
+                size = tf.shape(x)[1:3]
+                big = tf.multiply(size, ratio)
+                return tf.image.resize_bilinear(x, big)
+        """, 2, id="method"),
+    pytest.param({"function": "upsample"}, """\
+        import tensorflow.compat.v1 as v1
+        def upsample(x):
+            hw = x.get_shape().as_list()[1:3]
+            out = [int(d * 8) for d in hw]
+            return out
+        """, """\
+        import tensorflow.compat.v1 as v1
+        def upsample(x):
+            hw = v1.shape(x)[1:3]
+            out = v1.multiply(hw, 8)
+            return out
+        """, 2, id="function, compat.v1 alias, literal ratio"),
+]
+
+
+@pytest.mark.parametrize(("params", "source"), NOOP)
+def test_noop(params, source):
+    assert_noop(CODEMOD, params, source)
+
+
+@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
+def test_fix(params, before, after, sites):
+    assert_fix(CODEMOD, params, before, after, sites)
+
+
+@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
+def test_idempotent(params, before, after, sites):
+    assert_idempotent(CODEMOD, params, before)
+
+
+def test_parameters_are_required_keywords():
+    assert required(CODEMOD) == list(PARAMS)
+
+
+@pytest.mark.parametrize("missing", list(PARAMS))
+def test_missing_parameter_is_a_type_error(missing):
+    assert_missing_raises(CODEMOD, PARAMS, missing)

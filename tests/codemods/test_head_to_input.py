@@ -1,0 +1,132 @@
+"""head_to_input: the caller passes the input's run-time size to the head, and the head resizes to it."""
+from __future__ import annotations
+
+import pytest
+from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+
+CODEMOD = "head_to_input"
+PARAMS = {"caller": "Net.run", "head": "head", "source": "input_tensor", "head_function": "Head.__call__",
+          "keyword": "output_size", "functions": ["tensorflow.image.resize_bilinear", "tensorflow.image.resize"]}
+
+NOOP = [
+    pytest.param(PARAMS, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, **kwargs):
+                return tf.image.resize_bilinear(kwargs['x'], kwargs.get('output_size', big))
+        class Net:
+            def run(self, input_tensor):
+                return self.head(x=input_tensor, output_size=tf.shape(input_tensor)[1:3])
+            def loss(self, input_tensor):
+                return self.head(x=input_tensor)
+        """, id="already done, other caller"),
+    pytest.param(PARAMS, """\
+        class Head:
+            def __call__(self, **kwargs):
+                return image.resize_bilinear(kwargs['x'], big)
+        class Net:
+            def run(self, input_tensor):
+                return self.head(x=input_tensor)
+        """, id="no tensorflow import"),
+    pytest.param(PARAMS, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, **kwargs):
+                return tf.image.resize_nearest_neighbor(kwargs['x'], big)
+            def other(self, x):
+                return tf.image.resize_bilinear(x, big)
+        class Net:
+            def run(self, input_tensor):
+                return self.body(x=input_tensor), head(x=input_tensor), other.head(x=input_tensor)
+        """, id="unlisted resize, other method, other callee"),
+]
+
+FIX = [
+    pytest.param(PARAMS, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, **kwargs):
+                return tf.image.resize_bilinear(kwargs['x'], big)
+        class Net:
+            def run(self, input_tensor):
+                return self.head(
+                    x=input_tensor,
+                    ratio=8
+                )
+        """, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, **kwargs):
+                return tf.image.resize_bilinear(kwargs['x'], kwargs.get('output_size', big))
+        class Net:
+            def run(self, input_tensor):
+                return self.head(
+                    x=input_tensor,
+                    ratio=8,
+                    output_size=tf.shape(input_tensor)[1:3]
+                )
+        """, 2, id="one argument a line"),
+    pytest.param(PARAMS, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, **kwargs):
+                return tf.image.resize(kwargs['x'], size=big)
+        class Net:
+            def run(self, input_tensor):
+                return self.head(x=input_tensor, ratio=8,)
+        """, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, **kwargs):
+                return tf.image.resize(kwargs['x'], size=kwargs.get('output_size', big))
+        class Net:
+            def run(self, input_tensor):
+                return self.head(x=input_tensor, ratio=8, output_size=tf.shape(input_tensor)[1:3],)
+        """, 2, id="one line, trailing comma, size keyword"),
+    pytest.param({**PARAMS, "source": "image", "keyword": "out_hw"}, """\
+        import tensorflow.compat.v1 as v1
+        class Net:
+            def run(self, image):
+                return self.head(image)
+        """, """\
+        import tensorflow.compat.v1 as v1
+        class Net:
+            def run(self, image):
+                return self.head(image, out_hw=v1.shape(image)[1:3])
+        """, 1, id="caller only, own source and keyword"),
+    pytest.param({**PARAMS, "keyword": "out_hw"}, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, x, **kwargs):
+                return tf.image.resize_bilinear(x, [64, 64])
+        """, """\
+        import tensorflow as tf
+        class Head:
+            def __call__(self, x, **kwargs):
+                return tf.image.resize_bilinear(x, kwargs.get('out_hw', [64, 64]))
+        """, 1, id="head only"),
+]
+
+
+@pytest.mark.parametrize(("params", "source"), NOOP)
+def test_noop(params, source):
+    assert_noop(CODEMOD, params, source)
+
+
+@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
+def test_fix(params, before, after, sites):
+    assert_fix(CODEMOD, params, before, after, sites)
+
+
+@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
+def test_idempotent(params, before, after, sites):
+    assert_idempotent(CODEMOD, params, before)
+
+
+def test_parameters_are_required_keywords():
+    assert required(CODEMOD) == list(PARAMS)
+
+
+@pytest.mark.parametrize("missing", list(PARAMS))
+def test_missing_parameter_is_a_type_error(missing):
+    assert_missing_raises(CODEMOD, PARAMS, missing)

@@ -1,0 +1,106 @@
+"""uncomment_call: a commented-out call to the named function becomes code where it stood, comments kept."""
+from __future__ import annotations
+
+import pytest
+from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+
+CODEMOD = "uncomment_call"
+PARAMS = {"function": "optimize"}
+
+NOOP = [
+    pytest.param(PARAMS, "run()\n# we could optimize(x) here\n# optimise(y)\n", id="call inside prose, other name"),
+    pytest.param(PARAMS, "run()\n# optimize(\n#   unbalanced\n", id="unbalanced"),
+    pytest.param(PARAMS, "run()\n# optimize(x) if y else z\n", id="more than a call"),
+    pytest.param(PARAMS, "run()\nx = '# optimize(x)'\n", id="in a string"),
+    pytest.param(PARAMS, "run()\n# optimize_more(x)\n# self.optimize(x)\n", id="longer name, attribute"),
+    pytest.param(PARAMS, "run()\noptimize(x)\n", id="already code"),
+    pytest.param({"function": "other"}, "run()\n# optimize(x)\n", id="function parameter names another"),
+]
+
+FIX = [
+    pytest.param(PARAMS, """\
+        if __name__ == '__main__':
+            run()
+
+            # optimize(
+            #     a=1,
+            #     b=[2,
+            #        3],
+            # )
+        """, """\
+        if __name__ == '__main__':
+            run()
+
+            optimize(
+                a=1,
+                b=[2,
+                   3],
+            )
+        """, 1, id="several lines at the end of a block"),
+    pytest.param(PARAMS, """\
+        run()
+        # a note that stays
+        # optimize(x)
+        # another note
+        done()
+        """, """\
+        run()
+        # a note that stays
+        optimize(x)
+        # another note
+        done()
+        """, 1, id="between notes"),
+    pytest.param(PARAMS, """\
+        def main():
+            run()
+            #optimize(
+            #    1)
+        """, """\
+        def main():
+            run()
+            optimize(
+                1)
+        """, 1, id="no space after the hash"),
+    pytest.param(PARAMS, """\
+        run()
+        # optimize(a)
+        # optimize(b)
+        """, """\
+        run()
+        optimize(a)
+        optimize(b)
+        """, 2, id="two calls in a row"),
+    pytest.param({"function": "optimize_inference_model"}, """\
+        def main():
+            # optimize_inference_model(args.weights_path)
+            return 0
+        """, """\
+        def main():
+            optimize_inference_model(args.weights_path)
+            return 0
+        """, 1, id="before a statement"),
+]
+
+
+@pytest.mark.parametrize(("params", "source"), NOOP)
+def test_noop(params, source):
+    assert_noop(CODEMOD, params, source)
+
+
+@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
+def test_fix(params, before, after, sites):
+    assert_fix(CODEMOD, params, before, after, sites)
+
+
+@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
+def test_idempotent(params, before, after, sites):
+    assert_idempotent(CODEMOD, params, before)
+
+
+def test_parameters_are_required_keywords():
+    assert required(CODEMOD) == list(PARAMS)
+
+
+@pytest.mark.parametrize("missing", list(PARAMS))
+def test_missing_parameter_is_a_type_error(missing):
+    assert_missing_raises(CODEMOD, PARAMS, missing)

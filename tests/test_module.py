@@ -1,0 +1,298 @@
+"""segmenter.js, the page's ES module, used by a page that is not the demo (headless Chromium).
+
+The consumer page runs the usage snippet of docs/page.md as it stands there (only the backend and the
+worker flag change per test) on check.sample_image's pixels, and its class map must be TensorFlow's."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from patcher.page import PAGE
+from test_page import browser, copy_build, metadata, playwright, pytestmark, rewrite_metadata, sample_pixels, serving, tf_labels  # noqa: F401
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "page.md"
+HEIGHT, WIDTH = 72, 88
+WAIT = 180_000
+SNIPPET_OPTIONS = "backend: 'wasm', worker: true"
+
+CONSUMER = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>consumer</title><link rel="icon" href="data:,"></head><body>
+<script>
+  window.addEventListener('error', (e) => { window.result = {error: String(e.message || e.error)}; });
+  window.addEventListener('unhandledrejection', (e) => {
+    window.result = {error: String(e.reason && e.reason.message || e.reason)}; });
+</script>
+<script type="module">
+const W = %(width)d, H = %(height)d;
+const pixels = new Uint8ClampedArray(await (await fetch('pixels.rgba')).arrayBuffer());
+let image = new ImageData(pixels, W, H);
+if ('%(kind)s' === 'canvas') {
+  const picture = document.createElement('canvas');
+  picture.width = W; picture.height = H;
+  picture.getContext('2d').putImageData(image, 0, 0);
+  image = picture;
+}
+const canvas = document.createElement('canvas');
+canvas.width = W; canvas.height = H;
+document.body.append(canvas);
+const logged = [];
+const log = console.log;
+console.log = (...args) => { logged.push(args.map(String).join(' ')); log(...args); };
+// ---- docs/page.md ----
+%(snippet)s
+// ---- end ----
+window.result = {labels: Array.from(labels), width, height, ms, info: seg.info, classes: seg.classes,
+                 palette: seg.palette, transparent: seg.transparent, overlay: Array.from(overlay.data), logged};
+</script>
+</body></html>
+"""
+
+PROBE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>probe</title><link rel="icon" href="data:,"></head><body>
+<script type="module">
+import * as segmenter from './segmenter.js';
+window.segmenter = segmenter;
+window.picture = async (kind) => {
+  const data = new Uint8ClampedArray(await (await fetch('pixels.rgba')).arrayBuffer());
+  const image = new ImageData(data, %(width)d, %(height)d);
+  if (kind === 'imagedata') return image;
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width; canvas.height = image.height;
+  canvas.getContext('2d').putImageData(image, 0, 0);
+  return canvas;
+};
+// Runs `body(segmenter)`; a promise that would hang fails after 90 s instead.
+window.attempt = async (body) => {
+  const hung = new Promise((_, reject) => setTimeout(() => reject(new Error('HUNG: no answer in 90 s')), 90000));
+  try {
+    return {ok: true, value: await Promise.race([body(segmenter), hung])};
+  } catch (err) {
+    return {ok: false, name: err.name, code: err.code, message: err.message};
+  }
+};
+window.ready = true;
+</script>
+</body></html>
+"""
+
+
+def snippet() -> str:
+    """The usage snippet of docs/page.md: its ```js block that calls createSegmenter."""
+    blocks = re.findall(r"```js\n(.*?)```", DOCS.read_text(), re.S)
+    found = [b for b in blocks if "createSegmenter(" in b]
+    assert len(found) == 1, "docs/page.md should have one ```js usage snippet"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def folder(built, tmp_path_factory):
+    """A copy of the build with the consumer's files, the test picture, and broken variants in subfolders."""
+    root = copy_build(built, tmp_path_factory.mktemp("consumer") / "site")
+    pixels = sample_pixels(HEIGHT, WIDTH)
+    rgba = np.concatenate([pixels, np.full((HEIGHT, WIDTH, 1), 255, np.uint8)], axis=-1)
+    (root / "pixels.rgba").write_bytes(rgba.tobytes())
+    (root / "probe.html").write_text(PROBE % {"width": WIDTH, "height": HEIGHT})
+    shards = sorted(p.name for p in root.glob("*.bin"))
+    for name in ("missing", "short", "noscale", "nolabels"):
+        (root / name).mkdir()
+        shutil.copy2(root / "model.json", root / name / "model.json")
+        for shard in shards:
+            shutil.copy2(root / shard, root / name / shard)
+    (root / "missing" / shards[0]).unlink()
+    data = (root / "short" / shards[-1]).read_bytes()
+    (root / "short" / shards[-1]).write_bytes(data[:-8])
+    (root / "nowasm").mkdir()          # the bundles without the .wasm files
+    for bundle in ("tf.min.js", "tf-backend-wasm.min.js"):
+        shutil.copy2(root / bundle, root / "nowasm" / bundle)
+    (root / "nobundles").mkdir()
+    rewrite_metadata(root / "noscale", input={**metadata(root)["input"], "scale": None})
+    rewrite_metadata(root / "nolabels", outputs=[])
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(folder):
+    with serving(folder) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def expected(built):
+    return tf_labels(built, sample_pixels(HEIGHT, WIDTH))
+
+
+@pytest.fixture
+def probe(browser, site):
+    tab = browser.new_page()
+    tab.goto(site + "probe.html")
+    tab.wait_for_function("window.ready === true", timeout=WAIT)
+    yield tab
+    tab.close()
+
+
+def attempt(tab, body: str) -> dict:
+    """Run the JS arrow function `body` (given the module) in the probe page; {ok, value} or the error."""
+    return tab.evaluate(f"attempt({body})")
+
+
+@pytest.mark.parametrize(("backend", "worker", "kind"), [
+    ("wasm", True, "imagedata"), ("wasm", False, "canvas"), ("webgl", True, "canvas"), ("webgl", False, "imagedata"),
+])
+def test_the_documented_snippet_matches_tensorflow(backend, worker, kind, browser, site, folder, expected):
+    code = snippet()
+    assert SNIPPET_OPTIONS in code and "seg.segment(image)" in code and "seg.dispose()" in code
+    code = code.replace(SNIPPET_OPTIONS, f"backend: '{backend}', worker: {'true' if worker else 'false'}")
+    name = f"consumer-{backend}-{worker}-{kind}.html"
+    (folder / name).write_text(CONSUMER % {"width": WIDTH, "height": HEIGHT, "kind": kind, "snippet": code})
+    tab = browser.new_page()
+    errors = []
+    tab.on("pageerror", lambda err: errors.append(str(err)))
+    tab.goto(site + name)
+    tab.wait_for_function("window.result", timeout=WAIT)
+    result = tab.evaluate("window.result")
+    tab.close()
+    assert "error" not in result, result.get("error")
+    assert errors == []
+    meta = metadata(folder)
+    info = result["info"]
+    assert (info["runtime"], info["backend"], info["worker"]) == ("tfjs", backend, worker)
+    assert "fallback" not in info and info["isolated"] is True
+    if backend == "wasm":
+        assert info["simd"] is True and info["threads"] == info["threadsRequested"] == info["cores"]
+    else:
+        assert info["threads"] is None and info["simd"] is None
+    assert (result["width"], result["height"]) == (WIDTH, HEIGHT) and result["ms"] > 0
+    labels = np.array(result["labels"]).reshape(HEIGHT, WIDTH)
+    agreement = np.mean(labels == expected)
+    assert agreement >= 0.999, f"{agreement:.4%} of pixels agree with TensorFlow"
+    assert result["classes"] == meta["classes"] and result["palette"] == meta["palette"]
+    assert result["transparent"] == meta["transparent"]
+    overlay = np.array(result["overlay"]).reshape(HEIGHT, WIDTH, 4)
+    clear = np.isin(labels, meta["transparent"])
+    assert np.all(overlay[clear] == 0)
+    assert np.all(overlay[~clear][:, 3] == 128)  # alpha 0.5
+    assert np.array_equal(overlay[~clear][:, :3], np.array(meta["palette"])[labels[~clear]])
+    assert len(result["logged"]) == 1 and result["logged"][0].startswith(f"{backend}: ")
+
+
+def test_size_runs_the_model_smaller_and_maps_the_labels_back(probe):
+    got = attempt(probe, """async (m) => {
+        const seg = await m.createSegmenter({backend: 'wasm', worker: true, size: [36, 44]});
+        const image = await picture('canvas');
+        const small = await seg.segment(image);
+        const big = await seg.segment(image, {size: [72, 88]});
+        seg.dispose();
+        return {small: Array.from(small.labels), size: small.size, width: small.width, height: small.height,
+                big: Array.from(big.labels), bigSize: big.size}; }""")
+    assert got["ok"], got
+    value = got["value"]
+    assert value["size"] == [36, 44] and (value["width"], value["height"]) == (WIDTH, HEIGHT)
+    assert value["bigSize"] == [HEIGHT, WIDTH]
+    small = np.array(value["small"]).reshape(HEIGHT, WIDTH)
+    # Nearest neighbour from 36 x 44 to 72 x 88: every 2 x 2 block is one label.
+    blocks = small.reshape(36, 2, 44, 2)
+    assert np.all(blocks == blocks[:, :1, :, :1])
+    assert len(value["big"]) == HEIGHT * WIDTH
+
+
+def test_the_main_thread_takes_over_where_a_worker_cannot_read_pixels(probe, expected):
+    got = attempt(probe, """async (m) => {
+        delete window.OffscreenCanvas;
+        const seg = await m.createSegmenter({backend: 'wasm', worker: true});
+        const result = await seg.segment(await picture('imagedata'));
+        seg.dispose();
+        return {info: seg.info, labels: Array.from(result.labels)}; }""")
+    assert got["ok"], got
+    info = got["value"]["info"]
+    assert info["worker"] is False and "OffscreenCanvas" in info["fallback"]
+    assert np.mean(np.array(got["value"]["labels"]).reshape(HEIGHT, WIDTH) == expected) >= 0.999
+
+
+@pytest.mark.parametrize("worker", [True, False])
+@pytest.mark.parametrize(("model", "backend", "code", "words"), [
+    ("missing/model.json", "wasm", "shard-missing", ["weight shard", "missing", "404"]),
+    ("short/model.json", "wasm", "shard-size", ["bytes", "model.json describes"]),
+    ("nowhere/model.json", "wasm", "not-found", ["model.json not found", "404"]),
+    ("noscale/model.json", "wasm", "model", ["input.scale", "rebuild"]),
+    ("nolabels/model.json", "wasm", "model", ["labels"]),
+    ("model.json", "nosuch", "backend-unknown", ['"nosuch" is unknown', "wasm", "webgl", "cpu"]),
+])
+def test_failures_are_rejected_promises_that_say_what_is_wrong(worker, model, backend, code, words, probe):
+    got = attempt(probe, f"""(m) => m.createSegmenter({{model: '{model}', backend: '{backend}',
+                                                         worker: {'true' if worker else 'false'}}})
+                                     .then((seg) => seg.info)""")
+    assert got["ok"] is False, got
+    assert "HUNG" not in got["message"]
+    assert (got["name"], got["code"]) == ("SegmenterError", code), got
+    for word in words:
+        assert word in got["message"], got["message"]
+
+
+@pytest.mark.parametrize("worker", [True, False])
+@pytest.mark.parametrize(("assets", "code", "words"), [
+    ("nowasm/", "backend", ["backend wasm could not start"]),
+    ("nobundles/", "tfjs", ["cannot load", "nobundles/tf.min.js"]),
+])
+def test_missing_tfjs_files_are_rejected_not_hung(worker, assets, code, words, probe):
+    got = attempt(probe, f"""(m) => m.createSegmenter({{backend: 'wasm', assets: '{assets}',
+                                                         worker: {'true' if worker else 'false'}}})
+                                     .then((seg) => seg.info)""")
+    assert got["ok"] is False, got
+    assert "HUNG" not in got["message"]
+    assert (got["name"], got["code"]) == ("SegmenterError", code), got
+    for word in words:
+        assert word in got["message"], got["message"]
+
+
+@pytest.mark.parametrize("worker", [True, False])
+def test_dispose_rejects_the_calls_waiting_and_every_later_one(worker, probe):
+    got = attempt(probe, f"""async (m) => {{
+        const seg = await m.createSegmenter({{backend: 'wasm', worker: {'true' if worker else 'false'}}});
+        const image = await picture('canvas');
+        const waiting = [seg.segment(image), seg.segment(image, {{size: [64, 64]}})];
+        seg.dispose();
+        const settled = await Promise.allSettled([...waiting, seg.segment(image)]);
+        return settled.map((s) => s.status === 'rejected' ? s.reason.code + ': ' + s.reason.message : 'fulfilled');
+        }}""")
+    assert got["ok"], got
+    assert got["value"] == ["disposed: this segmenter was disposed"] * 3
+
+
+def test_bad_options_and_sources_are_rejected(probe):
+    got = attempt(probe, """async (m) => {
+        const out = [];
+        for (const options of [{threads: -1}, {size: [0, 5]}, {backend: ''}]) {
+          out.push(await m.createSegmenter(options).then(() => 'created', (e) => e.code + ': ' + e.message));
+        }
+        const seg = await m.createSegmenter({backend: 'cpu', worker: false});
+        out.push(await seg.segment(new Image()).then(() => 'segmented', (e) => e.code + ': ' + e.message));
+        out.push(await seg.segment(null).then(() => 'segmented', (e) => e.code + ': ' + e.message));
+        const canvas = document.createElement('canvas');
+        canvas.width = 8; canvas.height = 8;
+        out.push(await seg.segment(canvas, {size: [4.5, 4]}).then(() => 'segmented', (e) => e.code + ': ' + e.message));
+        seg.dispose();
+        return out; }""")
+    assert got["ok"], got
+    threads, size, backend, image, nothing, fraction = got["value"]
+    assert threads.startswith("options: options.threads must be 0")
+    assert size.startswith("options: options.size must be [height, width]")
+    assert backend.startswith("options: options.backend")
+    assert image == "source: the image has not loaded (or cannot be decoded)"
+    assert nothing.startswith("source: segment() needs an image")
+    assert fraction.startswith("options: size must be [height, width]")
+
+
+def test_the_module_ships_with_the_build(built):
+    page_files = {p.name for p in PAGE.iterdir()}
+    assert {"segmenter.js", "app.js", "index.html", "style.css"} <= page_files
+    assert not {"engine.js", "worker.js"} & page_files
+    for name in page_files:
+        assert (built / name).is_file(), name
+    assert '<script type="module" src="app.js">' in (built / "index.html").read_text()
+    assert "from './segmenter.js'" in (built / "app.js").read_text()
+    assert json.loads((built / "model.json").read_text())["userDefinedMetadata"]["outputs"][0]["kind"] == "labels"

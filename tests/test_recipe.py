@@ -1,0 +1,155 @@
+"""The recipe carries the whole model: it is checked when it loads, and a second recipe for another
+upstream (tests/synthetic_tiny.py, tests/recipes/tiny.toml) runs through the engine without edits."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import synthetic_tiny
+from patcher import recipe as recipes
+from patcher.cli import main
+
+ENGINE = Path(__file__).resolve().parent.parent / "patcher"
+
+
+def edited(tmp_path: Path, old: str, new: str, source: Path | None = None) -> Path:
+    text = (source or recipes.default()).read_text()
+    assert old in text, old
+    path = tmp_path / "recipe.toml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+BAD = [
+    pytest.param('codemod = "uncomment_call"', 'codemod = "uncoment_call"',
+                 r"step 2: unknown codemod 'uncoment_call'", id="unknown-codemod"),
+    pytest.param('params = { function = "optimize_inference_model" }', 'params = { fucntion = "optimize_inference_model" }',
+                 r"step 2 \(uncomment_call\): unknown parameter 'fucntion'", id="misspelled-parameter"),
+    pytest.param('params = { function = "optimize_inference_model" }', 'params = { }',
+                 r"step 2 \(uncomment_call\): missing parameter 'function'", id="missing-parameter"),
+    pytest.param('params = { name = "input_tensor", dims = [1, 2] }', 'params = { name = "input_tensor", dims = "1,2" }',
+                 r"step 1 \(open_placeholder\): parameter 'dims' must be", id="wrong-parameter-type"),
+    pytest.param('sites = 2\nparams = { scope', 'sites = "two"\nparams = { scope',
+                 r"step 3 \(dynamic_resize\): field 'sites' must be a whole number", id="sites-not-a-number"),
+    pytest.param('transparent = [0]  # background', 'transparent = [19]',
+                 r"model 'celebamask': field 'transparent' must list class ids in 0..18", id="transparent-out-of-range"),
+    pytest.param('"bicycle"]', '"bicycle", "tram"]',
+                 r"model 'cityscapes': field 'palette' has 19 colours for 20 classes", id="classes-palette-mismatch"),
+    pytest.param('title = "Street scenes in the browser"\n', '',
+                 r"model 'cityscapes': missing field 'title'", id="missing-model-field"),
+    pytest.param('convert = "optimized"', 'convert = "optimised"',
+                 r"model '\w+': field 'convert' must be 'frozen' or 'optimized'", id="convert-unknown"),
+    pytest.param('"{optimized}"]', '"{optimised}"]',
+                 r"model '\w+': field 'freeze_args' must use", id="freeze-args-unknown-placeholder"),
+    pytest.param('files = ["bisenet_model/cnn_basenet.py"]', 'files = ["../cnn_basenet.py"]',
+                 r"step 8 \(floor_division\): file '../cnn_basenet.py' leaves the checkout", id="file-leaves-checkout"),
+    pytest.param('files = ["bisenet_model/cnn_basenet.py"]', 'files = ["/etc/passwd"]',
+                 r"step 8 \(floor_division\): file '/etc/passwd' leaves the checkout", id="absolute-file"),
+    pytest.param('[upstream]', '[upstreams]', r"top level: unknown table 'upstreams'", id="unknown-table"),
+    pytest.param('sample = "package:skimage/data/astronaut.png"', 'sample = "astronaut.png"',
+                 r"model 'celebamask': field 'sample' must be 'package:PACKAGE/PATH'", id="sample-not-a-package-file"),
+    pytest.param('input = { name = "input_tensor", layout = "NHWC", color = "RGB", scale',
+                 'input = { name = "input_tensor", layout = "NHWC", colour = "RGB", scale',
+                 r"model '\w+': missing field 'input.color'", id="input-field-misspelled"),
+    pytest.param('[upstream]', '[upstream', r"not TOML", id="not-toml"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), BAD)
+def test_a_bad_recipe_is_one_error_line_naming_file_place_and_field(old, new, message, tmp_path, capsys):
+    path = edited(tmp_path, old, new)
+    assert main(["list", "--recipe", str(path), "--dest", str(tmp_path / "none")]) == 13
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"patcher: error: {path}: ") and captured.out == ""
+    assert re.search(message, lines[0]), lines[0]
+    assert "Traceback" not in captured.err
+
+
+def test_a_missing_recipe_is_exit_13(tmp_path, capsys):
+    assert main(["list", "--recipe", str(tmp_path / "nope.toml")]) == 13
+    assert "cannot read recipe" in capsys.readouterr().err
+
+
+def test_the_shipped_recipe_loads_and_describes_each_model():
+    recipe = recipes.load()
+    face, city = recipe.model("celebamask"), recipe.model("cityscapes")
+    assert len(face.classes) == len(face.palette) == 19 and face.transparent == (0,)
+    assert city.classes[0] == "road" and city.transparent == (), "Cityscapes' road is drawn"
+    assert face.input.scale == pytest.approx(1 / 127.5) and face.input.offset == -1.0
+    assert city.input.default_size == (512, 1024) and face.input.default_size == (448, 448)
+    assert face.moving_average == {"scope": "moving_avg", "decay": 0.9995}
+    assert face.env == {"TF_USE_LEGACY_KERAS": "1"}
+
+
+def test_recipes_lists_the_shipped_ones(capsys):
+    assert main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^bisenetv2: https://github.com/MaybeShewill-CV/bisenetv2-tensorflow.git at 710db8646ceb; "
+                     r"models: celebamask, cityscapes", out, re.M)
+
+
+def test_no_engine_file_names_a_model():
+    hits = []
+    for path in ENGINE.rglob("*"):
+        if path.suffix in (".py", ".js", ".mjs", ".html", ".css") and "codemods" not in path.parts:
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if re.search(r"bisenet|celebamask|cityscapes|\bfaces?\b", line, re.I):
+                    hits.append(f"{path.relative_to(ENGINE)}:{number}: {line.strip()}")
+    assert hits == []
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path, commits = synthetic_tiny.make_upstream(tmp_path_factory.mktemp("tiny") / "repo")
+    dest = tmp_path_factory.mktemp("tiny-checkout") / "tiny"
+    assert main(["apply", "--recipe", str(synthetic_tiny.RECIPE), "--upstream", str(path), "--commit", commits[0],
+                 "--dest", str(dest)]) == 0
+    return dest
+
+
+def test_the_second_recipe_applies_and_lists_its_own_sites(tiny, capsys):
+    assert main(["list", "--recipe", str(synthetic_tiny.RECIPE), "--dest", str(tiny)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"recipe {synthetic_tiny.RECIPE} (model tiny)"
+    assert "export.py:15:14: placeholder 'image': dimensions [1, 2] -> None" in out
+    assert "netlib/tinynet.py:17:22: resize size images.shape[1:3] -> tf.shape at run time" in out
+
+
+@pytest.fixture(scope="module")
+def tiny_built(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny-web") / "model"
+    assert main(["build", "--recipe", str(synthetic_tiny.RECIPE), "--dest", str(tiny), "--random-weights",
+                 "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.tf
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed")
+def test_the_second_recipe_verifies(tiny, capsys):
+    assert main(["verify", "--recipe", str(synthetic_tiny.RECIPE), "--dest", str(tiny), "--sizes", "64x64,50x70"]) == 0
+    out = capsys.readouterr().out
+    assert "output static shape [None, None]" in out and "verified: tiny graph" in out
+    assert re.search(r"^\s+50x70\s+50x70\s+[\d.]+\s+\d\.\.[0-4]$", out, re.M)
+
+
+@pytest.mark.tf
+@pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed")
+@pytest.mark.skipif(shutil.which("node") is None or not Path("node_modules/@tensorflow/tfjs").is_dir(),
+                    reason="Node.js with TensorFlow.js is needed: run 'npm ci' in the project")
+def test_the_second_recipe_builds_and_checks(tiny_built, capsys):
+    meta = json.loads((tiny_built / "model.json").read_text())["userDefinedMetadata"]
+    assert meta["classes"] == ["sky", "ground", "wall", "door", "plant"] and meta["transparent"] == [3]
+    assert meta["input"]["name"] == "image" and meta["input"]["scale"] == pytest.approx(1 / 255)
+    assert meta["outputs"][0]["name"] == "segmentation" and meta["title"] == "Tiny scenes in the browser"
+    assert meta["patcher"]["recipe"] == "tiny" and meta["patcher"]["weights"] == "random weights"
+    capsys.readouterr()
+    assert main(["check", "--model-dir", str(tiny_built), "--sizes", "64x64,50x70"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith(("cpu", "wasm"))]
+    assert len(rows) == 4 and all(float(r[2].rstrip("%")) >= 99.9 and r[-2] == "yes" for r in rows)
+
