@@ -41,6 +41,8 @@ class Options:
     with_probabilities: bool = False
     fix_fusions: bool = True
     quick_check: bool = True
+    # files in an earlier build's folder that patcher did not write are moved to a backup, not refused
+    force: bool = False
     # build --litert: a patcher.litert.Options (TFLite models for LiteRT.js beside the tfjs model), or None
     litert: object | None = None
 
@@ -118,24 +120,24 @@ def metadata(recipe: Recipe, dest: Path, model: Model, weights: str, options: Op
 QUICK_CHECK = {"backends": ("wasm",), "sizes": [(96, 96), (90, 70)]}
 
 
-def build(recipe: Recipe, dest: Path, model: str, out: Path, options: Options, force: bool = False) -> dict:
+def build(recipe: Recipe, dest: Path, model: str, out: Path, options: Options) -> dict:
     """Freeze, convert and (quickly) check the web model into `out`; its metadata.
 
-    `out` must be absent, empty or made by patcher (outdir.guard, checked first; `force` moves files that
-    are not patcher's into a backup folder). Holds patcher's locks on the checkout, `out` and its graph
+    `out` must be absent, empty or made by patcher (outdir.guard, checked first; `options.force` moves files
+    that are not patcher's into a backup folder). Holds patcher's locks on the checkout, `out` and its graph
     folder for the whole run.
     """
     dest = Path(dest).absolute()
-    out = outdir.guard(out, dest, force)
+    out = outdir.guard(out, dest, options.force)
     spec = recipe.model(model)
     on_branch(dest, model)
     if options.checkpoint is None and not options.random_weights:
         raise CheckpointError(f"no --checkpoint given; {where_from(spec)}")
     with outdir.output_errors(out), locked(dest), locked(out), locked(outdir.graph_dir(out)):
-        return _build(recipe, dest, spec, out, options, force)
+        return _build(recipe, dest, spec, out, options)
 
 
-def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options, force: bool = False) -> dict:
+def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options) -> dict:
     script = model.freeze_script
     outdir.recover(out)
     staged = outdir.stage(out)
@@ -193,7 +195,7 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
         if options.quick_check:
             check(staged, QUICK_CHECK["backends"], QUICK_CHECK["sizes"],
                   floor=QUANTIZED_FLOOR if options.quantize else None)
-        outdir.commit(staged, out, dest, force)
+        outdir.commit(staged, out, dest, options.force)
         return meta
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -220,6 +220,8 @@ def recorded(repo: git.Repo, pin: str, branch: str, steps: Sequence[Step], diges
 
     One `git log`, and a blob read per edited file: no codemod runs.
     """
+    if not steps:
+        return None
     fields = "%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%B"
     try:
         log = repo.git.log("-z", f"-n{len(steps)}", "--first-parent", f"--format={fields}",
@@ -243,7 +245,10 @@ def recorded(repo: git.Repo, pin: str, branch: str, steps: Sequence[Step], diges
         if None in sites or any(sum(s.path == f for s in sites) != step.sites for f in step.files):
             return None
         tree = repo.commit(sha).tree
-        files = {path: (tree / path).data_stream.read().decode("utf-8") for path in step.files}
+        try:
+            files = {path: (tree / path).data_stream.read().decode("utf-8") for path in step.files}
+        except (KeyError, UnicodeDecodeError):
+            return None
         outcomes.append(Outcome(step, sites, files))
         parent = sha
     return parent, outcomes

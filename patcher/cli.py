@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             options = build.Options(checkpoint=args.checkpoint, random_weights=args.random_weights, seed=args.seed,
                                     quantize=args.quantize, optimize=args.optimize,
                                     with_probabilities=args.with_probabilities, fix_fusions=args.fix_fusions,
-                                    quick_check=args.quick_check, litert=_litert(args))
-            meta = build.build(recipe, dest, model, args.out, options, force=args.force)
+                                    quick_check=args.quick_check, force=args.force, litert=_litert(args))
+            meta = build.build(recipe, dest, model, args.out, options)
             files = sorted(p.name for p in args.out.iterdir() if not p.name.startswith("."))
             print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}; the frozen graph for "
                   f"'check': {outdir.graph_path(args.out)}")

@@ -32,7 +32,8 @@ def patcher(*args: str, cwd: Path) -> tuple[float, str]:
     """Wall seconds and stdout of `python -m patcher ARGS`; stops the benchmark if it fails."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "patcher", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "patcher", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"bench_apply: 'python -m patcher {' '.join(args)}' failed ({proc.returncode}):\n{proc.stderr}")

@@ -1,7 +1,7 @@
 """segmenter.js, the page's ES module, used by a page that is not the demo (headless Chromium).
 
 The consumer page runs the usage snippet of docs/page.md as it stands there (only the backend and the
-worker flag change per test) on check.sample_image's pixels, and its class map must be TensorFlow's."""
+worker flag change per test) on check.test_pixels' picture, and its class map must be TensorFlow's."""
 from __future__ import annotations
 
 import json
@@ -11,9 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import test_page
+from test_page import (  # noqa: F401
+    copy_build,
+    metadata,
+    pytestmark,
+    rewrite_metadata,
+    sample_pixels,
+    serving,
+    tf_labels,
+)
 
 from patcher.page import PAGE
-from test_page import browser, copy_build, metadata, playwright, pytestmark, rewrite_metadata, sample_pixels, serving, tf_labels  # noqa: F401
+
+playwright, browser = test_page.playwright, test_page.browser  # the same fixtures, one Chromium per module
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "page.md"
 HEIGHT, WIDTH = 72, 88
@@ -83,7 +94,7 @@ window.ready = true;
 
 def snippet() -> str:
     """The usage snippet of docs/page.md: its ```js block that calls createSegmenter."""
-    blocks = re.findall(r"```js\n(.*?)```", DOCS.read_text(), re.S)
+    blocks = re.findall(r"```js\n(.*?)```", DOCS.read_text(), re.DOTALL)
     found = [b for b in blocks if "createSegmenter(" in b]
     assert len(found) == 1, "docs/page.md should have one ```js usage snippet"
     return found[0]
@@ -169,6 +180,7 @@ def test_the_documented_snippet_matches_tensorflow(backend, worker, kind, browse
     assert (result["width"], result["height"]) == (WIDTH, HEIGHT) and result["ms"] > 0
     labels = np.array(result["labels"]).reshape(HEIGHT, WIDTH)
     agreement = np.mean(labels == expected)
+    print(f"snippet, {backend}, worker={worker}, {kind}: {agreement:.4%} of {labels.size} pixels agree with TensorFlow")
     assert agreement >= 0.999, f"{agreement:.4%} of pixels agree with TensorFlow"
     assert result["classes"] == meta["classes"] and result["palette"] == meta["palette"]
     assert result["transparent"] == meta["transparent"]
@@ -178,6 +190,11 @@ def test_the_documented_snippet_matches_tensorflow(backend, worker, kind, browse
     assert np.all(overlay[~clear][:, 3] == 128)  # alpha 0.5
     assert np.array_equal(overlay[~clear][:, :3], np.array(meta["palette"])[labels[~clear]])
     assert len(result["logged"]) == 1 and result["logged"][0].startswith(f"{backend}: ")
+
+
+def test_the_readme_shows_the_snippet_the_consumer_runs():
+    readme = (DOCS.parent.parent / "README.md").read_text()
+    assert f"```js\n{snippet()}```" in readme
 
 
 def test_size_runs_the_model_smaller_and_maps_the_labels_back(probe):
@@ -261,6 +278,24 @@ def test_dispose_rejects_the_calls_waiting_and_every_later_one(worker, probe):
         }}""")
     assert got["ok"], got
     assert got["value"] == ["disposed: this segmenter was disposed"] * 3
+
+
+def test_a_failing_worker_rejects_the_calls_waiting_and_every_later_one(probe):
+    """The worker's error event (what a crash inside it gives) ends it and rejects what waits on it."""
+    got = attempt(probe, """async (m) => {
+        const Real = Worker;
+        const made = [];
+        window.Worker = class extends Real { constructor(...args) { super(...args); made.push(this); } };
+        const seg = await m.createSegmenter({backend: 'wasm', worker: true});
+        window.Worker = Real;
+        const image = await picture('canvas');
+        const waiting = seg.segment(image);
+        made[0].dispatchEvent(new ErrorEvent('error', {message: 'Uncaught RangeError: boom'}));
+        const settled = await Promise.allSettled([waiting, seg.segment(image)]);
+        return [made.length, ...settled.map((s) => s.status === 'rejected' ? s.reason.code + ': ' + s.reason.message
+                                                                            : 'fulfilled')]; }""")
+    assert got["ok"], got
+    assert got["value"] == [1] + ["worker: the Web Worker failed: Uncaught RangeError: boom"] * 2
 
 
 def test_bad_options_and_sources_are_rejected(probe):

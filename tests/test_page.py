@@ -15,11 +15,9 @@ import numpy as np
 import pytest
 
 from patcher import page
-from patcher.check import preprocess, run_frozen
-from patcher.check import picture_pixels
-from patcher.page import CHROMIUM, CHROMIUM_FLAGS
-
+from patcher.check import picture_pixels, preprocess, run_frozen
 from patcher.outdir import graph_path
+from patcher.page import CHROMIUM, CHROMIUM_FLAGS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
@@ -48,6 +46,12 @@ def browser(playwright):
     chromium.close()
 
 
+def half(plane: np.ndarray) -> np.ndarray:
+    """A plane at half the width and height (4:2:0 chroma), each value the mean of its 2 x 2 block."""
+    height, width = plane.shape
+    return plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+
+
 def fake_video(path: Path, width: int = 320, height: int = 240) -> Path:
     """A Y4M clip for Chromium's fake camera whose six frames all differ (the test picture, inverted,
     shifted, flipped), so a class map drawn over the wrong frame shows."""
@@ -61,10 +65,8 @@ def fake_video(path: Path, width: int = 320, height: int = 240) -> Path:
             y = 0.299 * r + 0.587 * g + 0.114 * b
             u = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
             v = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
-            half = lambda c: c.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))  # noqa: E731
             out.write(b"FRAME\n")
-            for plane in (y, half(u), half(v)):
-                out.write(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes())
+            out.writelines(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes() for plane in (y, half(u), half(v)))
     return path
 
 
@@ -187,7 +189,9 @@ def test_worker_page_matches_tensorflow(backend, browser, site, built, tmp_path)
     assert state["lastSize"] == [height, width] and state["lastLabelsSize"] == [height, width]
     labels = last_labels(tab)
     expected = tf_labels(built, pixels)
-    assert np.mean(labels == expected) >= 0.999
+    agreement = np.mean(labels == expected)
+    print(f"page, {backend} in the worker: {agreement:.4%} of {labels.size} pixels agree with TensorFlow")
+    assert agreement >= 0.999
     # Drawn with the metadata's transparent classes clear, every other class opaque.
     alpha = overlay_alpha(tab)
     assert alpha.shape == labels.shape
@@ -199,7 +203,7 @@ def test_worker_page_matches_tensorflow(backend, browser, site, built, tmp_path)
     ARTIFACTS.mkdir(exist_ok=True)
     tab.goto(f"{site}?debug&backend={backend}&mode=worker")
     wait_for_run(tab)
-    tab.screenshot(path=str(ARTIFACTS / f"page-{backend}.png"))
+    tab.screenshot(path=str(ARTIFACTS / f"page-{backend}.png"), full_page=True)
     tab.close()
 
 
@@ -371,6 +375,7 @@ def test_served_with_cross_origin_isolation_headers(site):
         assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
         assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
         assert response.headers["Content-Type"] == "application/wasm"
+        response.read()
     with urllib.request.urlopen(site + "segmenter.js") as response:
         assert response.headers["Content-Type"].startswith("text/javascript")
     with urllib.request.urlopen(site + "model.json") as response:

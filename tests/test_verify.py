@@ -7,7 +7,6 @@ import re
 import pytest
 
 from patcher import recipe as recipes
-from patcher import verify
 from patcher.cli import main
 
 pytestmark = [
@@ -72,11 +71,13 @@ def test_each_compatibility_step_is_needed(codemod, message, synthetic_upstream,
     assert len(err) == 1 and message in err[0]
 
 
-def test_legacy_keras_setting_is_needed(patched, monkeypatch):
-    env = verify.upstream_env()
-    monkeypatch.setattr(verify, "upstream_env", lambda dest=None: {**env, "TF_USE_LEGACY_KERAS": "0"})
-    with pytest.raises(verify.VerifyError, match="Keras"):
-        verify.run_probe(patched, "verify", "--script", "tools/celebamask_hq/freeze_celebamaskhq_bisenetv2_model.py")
+def test_legacy_keras_setting_from_the_recipe_is_needed(patched, tmp_path, capsys):
+    text = recipes.default().read_text()
+    assert 'env = { TF_USE_LEGACY_KERAS = "1" }' in text
+    path = tmp_path / "recipe.toml"
+    path.write_text(text.replace('env = { TF_USE_LEGACY_KERAS = "1" }', 'env = { TF_USE_LEGACY_KERAS = "0" }'))
+    assert main(["verify", "--recipe", str(path), "--dest", str(patched), "--sizes", "64x64"]) == 8
+    assert "Keras" in capsys.readouterr().err
 
 
 def test_missing_tensorflow_says_how_to_install(patched, tmp_path, monkeypatch, capsys):

@@ -253,10 +253,14 @@ async function initBackend(tf, backend, threads, assets) {
     stop();
     if (told) delete navigator.hardwareConcurrency;
   }
-  reason = reason || warnings.filter((w) => w.includes(backend)).pop() || '';
   if (!ok) {
+    // The last warning that says why, on one line, without emscripten's advice to rebuild.
+    const why = (reason || warnings.filter((w) => /Error|fail/i.test(w)).pop() || '').split('\n')[0]
+      .replace(/\s*Build with -sASSERTIONS for more info\.?/, '').trim();
+    const hint = {wasm: ` (are the tfjs-backend-wasm*.wasm files in ${assets}?)`,
+                  webgl: ' (is WebGL available here?)'}[backend] || '';
     throw new SegmenterError(`backend ${backend} could not start ${IN_WORKER ? 'in a Web Worker' : 'here'}` +
-      `${reason ? `: ${reason}` : ''}`, 'backend');
+      `${why ? `: ${why}` : ''}${hint}`, 'backend');
   }
   await tf.ready();
   const wasm = tf.getBackend() === 'wasm';

@@ -1,0 +1,197 @@
+"""Nothing to do costs nothing: a branch recorded with this recipe's digest is taken as it is, no codemod runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import git
+import pytest
+
+from patcher import checkout, runner
+from patcher import recipe as recipes
+from patcher.cli import main
+
+STEPS = recipes.load().for_model("celebamask")
+
+
+def apply(upstream, dest, *extra):
+    return main(["apply", "--upstream", str(upstream), "--dest", str(dest), *extra])
+
+
+@pytest.fixture
+def runs(monkeypatch):
+    """Codemod runs counted (in this process: PATCHER_JOBS=1)."""
+    monkeypatch.setenv("PATCHER_JOBS", "1")
+    count = []
+    real = runner.run
+
+    def counted(step, state):
+        count.append(step.codemod)
+        return real(step, state)
+
+    monkeypatch.setattr(runner, "run", counted)
+    return count
+
+
+@pytest.fixture
+def no_codemod(monkeypatch):
+    """Any codemod run (or run_steps) fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a codemod ran")
+
+    monkeypatch.setattr(runner, "run", refuse)
+    monkeypatch.setattr(runner, "transform", refuse)
+    monkeypatch.setattr(runner, "run_steps", refuse)
+
+
+@pytest.fixture
+def patched(synthetic_upstream, tmp_path):
+    path, (old, _) = synthetic_upstream
+    dest = tmp_path / "checkout"
+    assert apply(path, dest, "--commit", old) == 0
+    return path, old, dest
+
+
+def trailers(dest: Path, pin: str) -> set[str]:
+    repo = git.Repo(dest)
+    return {c.message.rstrip("\n").splitlines()[-1] for c in repo.iter_commits(f"{pin}..HEAD")}
+
+
+def test_every_commit_carries_the_digest(patched):
+    _, old, dest = patched
+    recipe = recipes.load()
+    assert trailers(dest, old) == {f"Patcher-Digest: {runner.digest(recipe, 'celebamask', old)}"}
+
+
+def test_second_apply_runs_no_codemod(patched, no_codemod, capsys):
+    path, old, dest = patched
+    before = git.Repo(dest).head.commit.hexsha
+    capsys.readouterr()
+    assert apply(path, dest, "--commit", old) == 0
+    out, err = capsys.readouterr()
+    assert "already applied" in out and "no codemod to run" in err
+    assert git.Repo(dest).head.commit.hexsha == before
+    sites = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert len(sites) == sum(s.sites * len(s.files) for s in STEPS)
+
+
+def test_list_reads_the_recorded_sites_as_a_run_would_print_them(patched, monkeypatch, capsys):
+    _, _, dest = patched
+    capsys.readouterr()
+    with monkeypatch.context() as m:
+        m.setattr(checkout, "recorded", lambda *a, **k: None)  # as before the digest: the codemods run
+        assert main(["list", "--dest", str(dest)]) == 0
+    ran = capsys.readouterr().out
+    with monkeypatch.context() as m:
+        m.setattr(runner, "run_steps", lambda *a, **k: pytest.fail("a codemod ran"))
+        assert main(["list", "--dest", str(dest)]) == 0
+    recorded = capsys.readouterr().out
+    assert recorded == ran and "  tools/celebamask_hq/" in recorded
+
+
+def test_recorded_outcomes_equal_a_run(patched):
+    _, old, dest = patched
+    repo = git.Repo(dest)
+    digest = runner.digest(recipes.load(), "celebamask", old)
+    found = checkout.recorded(repo, old, "patcher/celebamask", STEPS, digest)
+    assert found and found[0] == repo.head.commit.hexsha
+    ran = runner.run_steps(lambda p: checkout.read_at(repo, old, p), STEPS)
+    assert [(o.step, o.sites, o.files) for o in found[1]] == [(o.step, o.sites, o.files) for o in ran]
+    assert checkout.recorded(repo, old, "patcher/celebamask", STEPS, "0" * 64) is None
+    assert checkout.recorded(repo, old, "patcher/celebamask", STEPS, digest, "other.toml") is None
+    assert checkout.recorded(repo, old, "patcher/cityscapes", STEPS, digest) is None
+    assert checkout.recorded(repo, old, "patcher/celebamask", STEPS[:-1], digest) is None
+
+
+def test_an_edited_recipe_runs_every_codemod_again(patched, runs, tmp_path, capsys):
+    path, old, dest = patched
+    tree = git.Repo(dest).head.commit.tree.hexsha
+    copy = tmp_path / "edited.toml"
+    copy.write_bytes(recipes.load().path.read_bytes() + b"\n# an edit that changes no step\n")
+    assert apply(path, dest, "--commit", old, "--recipe", str(copy)) == 0
+    assert len(runs) == 2 * sum(len(s.files) for s in STEPS)  # each step and its idempotency check
+    assert "applied 10 codemods" in capsys.readouterr().out
+    repo = git.Repo(dest)
+    assert repo.head.commit.tree.hexsha == tree
+    edited = recipes.load(copy)
+    assert trailers(dest, old) == {f"Patcher-Digest: {runner.digest(edited, 'celebamask', old)}"}
+    runs.clear()
+    assert apply(path, dest, "--commit", old, "--recipe", str(copy)) == 0
+    assert runs == [] and "already applied" in capsys.readouterr().out
+
+
+def test_a_changed_parameter_with_the_same_sites_runs_again(patched, runs, tmp_path, capsys):
+    path, old, dest = patched
+    text = recipes.load().path.read_text()
+    functions = 'functions = ["tensorflow.image.resize_bilinear", "tensorflow.image.resize"]'
+    assert text.count(functions) == 2
+    copy = tmp_path / "bisenetv2.toml"  # the same name: only the parameter differs
+    copy.write_text(text.replace(functions, 'functions = ["tensorflow.image.resize", '
+                                            '"tensorflow.image.resize_bilinear"]'))
+    capsys.readouterr()
+    assert apply(path, dest, "--commit", old, "--recipe", str(copy)) == 0
+    assert "dynamic_resize" in runs and "applied 10 codemods" in capsys.readouterr().out
+
+
+def test_changed_codemod_source_runs_every_codemod_again(patched, runs, monkeypatch, tmp_path, capsys):
+    path, old, dest = patched
+    before = runner.digest(recipes.load(), "celebamask", old)
+    extra = tmp_path / "edited_codemod.py"
+    extra.write_text("# a codemod's source, edited\n")
+    monkeypatch.setattr(runner, "SOURCES", (*runner.SOURCES, extra))
+    assert runner.digest(recipes.load(), "celebamask", old) != before
+    capsys.readouterr()
+    assert apply(path, dest, "--commit", old) == 0
+    assert len(runs) == 2 * sum(len(s.files) for s in STEPS)
+    assert "applied 10 codemods" in capsys.readouterr().out
+
+
+def test_the_digest_covers_each_codemod_module_base_and_runner():
+    package = Path(runner.__file__).parent
+    covered = {f.relative_to(package).as_posix() for source in runner.SOURCES
+               for f in (source.glob("*.py") if source.is_dir() else [source])}
+    modules = {f"codemods/{cls.__module__.rsplit('.', 1)[1]}.py" for cls in runner.CODEMODS.values()}
+    assert modules | {"codemods/base.py", "runner.py"} <= covered
+
+
+def test_local_edits_are_still_refused_without_running_a_codemod(patched, no_codemod, capsys):
+    path, old, dest = patched
+    edited = dest / "bisenet_model/cnn_basenet.py"
+    edited.write_text(edited.read_text() + "# my note\n")
+    capsys.readouterr()
+    assert apply(path, dest, "--commit", old) == 6
+    assert "bisenet_model/cnn_basenet.py" in capsys.readouterr().err
+    assert edited.read_text().endswith("# my note\n")
+
+
+def test_local_edits_with_force_are_kept_and_the_branch_restored(patched, no_codemod, capsys):
+    path, old, dest = patched
+    edited = dest / "bisenet_model/cnn_basenet.py"
+    edited.write_text(edited.read_text() + "# my note\n")
+    assert apply(path, dest, "--commit", old, "--force") == 0
+    assert "stash" in capsys.readouterr().err
+    assert not git.Repo(dest).is_dirty() and "# my note" not in edited.read_text()
+
+
+def test_a_branch_without_the_digest_is_rebuilt(patched, runs, capsys):
+    """A branch made before the digest existed (no trailer) is not trusted: the codemods run."""
+    path, old, dest = patched
+    repo = git.Repo(dest)
+    outcomes = runner.run_steps(lambda p: checkout.read_at(repo, old, p), STEPS)
+    untagged = checkout.build_commits(repo, old, outcomes, "bisenetv2.toml")
+    checkout.switch(repo, "patcher/celebamask", untagged)
+    runs.clear()
+    capsys.readouterr()
+    assert apply(path, dest, "--commit", old) == 0
+    assert runs and "applied 10 codemods" in capsys.readouterr().out
+    assert git.Repo(dest).head.commit.hexsha != untagged
+
+
+def test_a_commit_amended_by_someone_else_is_not_trusted(patched, runs, capsys):
+    path, old, dest = patched
+    repo = git.Repo(dest)
+    repo.git.commit("--amend", "--no-edit", "--allow-empty",
+                    env={"GIT_COMMITTER_NAME": "me", "GIT_COMMITTER_EMAIL": "me@localhost"})
+    runs.clear()
+    assert apply(path, dest, "--commit", old) in (0, 6)
+    assert runs  # the codemods ran: the amended tip's digest was not taken on trust
