@@ -91,7 +91,9 @@ def open_or_clone(source: str, dest: Path) -> tuple[git.Repo, bool]:
 
     The clone goes to a hidden folder beside `dest` and is renamed into place only when complete.
     """
-    for stale in dest.parent.glob(f".{dest.name}.partial-*"):
+    for stale in dest.parent.glob(f".{dest.name}.partial-[0-9]*"):
+        if not stale.name.rpartition("-")[2].isdigit():
+            continue
         shutil.rmtree(stale, ignore_errors=True)
     if dest.exists():
         try:

@@ -223,6 +223,8 @@ class _Pipeline:
                 self.push("run", path, 0, decode(self.read(path), path))
             except PatcherError as exc:
                 self.fail(path, chain[0][0], exc)
+        import ctypes  # noqa: F401 - here, so that a forked process imports nothing (see _worker_init)
+
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
             running: dict = {}
@@ -286,7 +288,7 @@ def _worker_init(parent: int) -> None:
     """A pool process dies with the run that forked it: it holds the checkout's lock file open, and a
     killed run's next attempt must not find it held."""
     try:
-        import ctypes
+        import ctypes  # imported by the parent already
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):

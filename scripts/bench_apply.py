@@ -5,7 +5,8 @@ For each upstream: the synthetic one (tests/synthetic.py, written into a tempora
 --upstream or PATCHER_UPSTREAM names one, the real one (a local path: a clone or a bare mirror). Each
 command runs as `python -m patcher ...` from this source tree, in a fresh temporary checkout, so the
 figures include Python's start and every import, as a user sees them. The fresh apply clones from the
-local upstream. With --repeat N, each figure is the median of N runs (a new checkout for each fresh apply).
+local upstream. With --repeat N, each command runs N times (a new checkout for each round); the median
+and the minimum are printed, with the load average (the machine may be busy with other work).
 Usage: python scripts/bench_apply.py [--upstream PATH] [--repeat 3] [--no-synthetic]
 """
 from __future__ import annotations
@@ -71,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     import synthetic
 
     work = Path(tempfile.mkdtemp(prefix="patcher-bench-apply-"))
+    load = os.getloadavg()
     results = {}
     try:
+        # every command's floor: Python's start and patcher's imports (libcst, GitPython), nothing done
+        startup = [patcher("--help", cwd=work)[0] for _ in range(args.repeat)]
         if args.synthetic:
             path, (old, _) = synthetic.make_upstream(work / "synthetic-upstream")
             results["synthetic"] = bench(path, old, work / "synthetic", args.repeat)
@@ -83,14 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}; "
-          f"median of {args.repeat} run(s) of 'python -m patcher ...', wall seconds")
-    print(f"{'upstream':<10} {'command':<13} {'seconds':>8} {'target':>7}  {'all runs':<24}")
+          f"load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after; {args.repeat} run(s) of "
+          "'python -m patcher ...' each, wall seconds (the verdict is the median's)")
+    print(f"startup ('python -m patcher --help', imports only): median {statistics.median(startup):.2f}, "
+          f"min {min(startup):.2f}")
+    print(f"{'upstream':<10} {'command':<13} {'median':>7} {'min':>6} {'target':>7}  {'verdict':<8} all runs")
     for upstream, times in results.items():
         for name, target in TARGETS.items():
             median = statistics.median(times[name])
             verdict = "ok" if median <= target else "OVER"
             runs = ", ".join(f"{t:.2f}" for t in times[name])
-            print(f"{upstream:<10} {name:<13} {median:>8.2f} {target:>6.1f}s  {runs:<24} {verdict}")
+            print(f"{upstream:<10} {name:<13} {median:>7.2f} {min(times[name]):>6.2f} {target:>6.1f}s  {verdict:<8} {runs}")
     return 0
 
 

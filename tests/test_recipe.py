@@ -153,3 +153,37 @@ def test_the_second_recipe_builds_and_checks(tiny_built, capsys):
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith(("cpu", "wasm"))]
     assert len(rows) == 4 and all(float(r[2].rstrip("%")) >= 99.9 and r[-2] == "yes" for r in rows)
 
+
+
+@pytest.mark.tf
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian's chromium is not installed")
+@pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed")
+@pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed")
+def test_the_page_shows_the_second_recipes_title_classes_and_colours(tiny_built):
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    from patcher import page
+
+    httpd = page.server(tiny_built)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=page.CHROMIUM, args=page.CHROMIUM_FLAGS)
+            tab = chromium.new_page()
+            tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/?debug&backend=wasm&size=64x64")
+            tab.wait_for_function("window.patcherState && (patcherState.runs >= 1 || patcherState.error)",
+                                  timeout=180_000)
+            assert tab.evaluate("patcherState.error") is None
+            assert tab.inner_text("#title") == "Tiny scenes in the browser"
+            items = tab.locator("#legend li")
+            assert [" ".join(t.split()) for t in items.all_inner_texts()] == \
+                ["0 sky", "1 ground", "2 wall", "3 door (transparent)", "4 plant"]
+            swatches = tab.eval_on_selector_all("#legend li .swatch", "els => els.map(e => e.style.background)")
+            assert swatches[1] == "rgb(128, 64, 0)" and swatches[4] == "rgb(0, 160, 0)"
+            assert max(tab.evaluate("Array.from(patcherState.lastLabels)")) <= 4
+            chromium.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

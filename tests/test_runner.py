@@ -87,14 +87,15 @@ def test_a_file_state_is_parsed_once_and_its_metadata_resolved_once(monkeypatch)
     monkeypatch.setattr(runner, "parse", lambda text, path: parsed.append(path) or real_parse(text, path))
 
     def resolve_many(self, providers):
-        resolved.extend((id(self), p) for p in providers if p not in self._metadata)
+        # the wrapper itself is kept (not its id): a collected wrapper's id can be reused by the next one
+        resolved.extend((self, p) for p in providers if p not in self._metadata)
         return real_resolve(self, providers)
 
     monkeypatch.setattr(runner.Wrapper, "resolve_many", resolve_many)
     runner.run_steps(reader(), STEPS)
     # each file once, then once per step output that differs from its input
     assert len(parsed) == len({f for s in STEPS for f in s.files}) + sum(len(s.files) for s in STEPS)
-    assert len(resolved) == len(set(resolved))
+    assert len(resolved) == len({(id(wrapper), p) for wrapper, p in resolved})
 
 
 class Scopes(SiteCodemod):
