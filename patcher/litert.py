@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from patcher import nodejs, outdir
-from patcher.errors import BuildError, MissingTensorFlow, ParityError
+from patcher.errors import BuildError, ParityError
 
 FOLDER = "litert"
 # the sizes the demo page offers; one model per size (LiteRT.js 2.5.3 takes no dynamic input size)
@@ -281,27 +279,10 @@ def _child(mode: str, job: dict, work: Path, error) -> list[dict]:
     """Run `python -m patcher.litert MODE` on `job`; its records, or `error` with the one it reported."""
     path = work / f"litert-{mode}.json"
     path.write_text(json.dumps(job))
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    here = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, "-m", "patcher.litert", mode, "--job", str(path)], cwd=work, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    records = []
-    for line in proc.stdout.splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    errors = [r for r in records if "error" in r]
-    if errors and errors[0]["error"] == "missing":
-        raise MissingTensorFlow(f"TensorFlow is not installed ({errors[0]['message']})")
-    if errors:
-        raise error(f"LiteRT {mode}: {errors[0]['message']}")
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise error(f"python -m patcher.litert {mode} exited with {proc.returncode}: {tail}")
-    return records
+    from patcher.verify import run_child, upstream_env  # noqa: PLC0415
+
+    return run_child("patcher.litert", mode, ["--job", str(path)], work, upstream_env(), error,
+                     lambda r: f"LiteRT {mode}: {r['message']}")
 
 
 # --- build ------------------------------------------------------------------------------------------

@@ -34,8 +34,14 @@ def graph_args(model: Model) -> list[str]:
 def run_probe(dest: Path, mode: str, *args: str, error=VerifyError, model: Model | None = None) -> list[dict]:
     """Run patcher.probe MODE in `dest` (with `model`'s environment); its JSON records, or `error` with the
     one it reported."""
-    command = [sys.executable, "-m", "patcher.probe", mode, *args]
-    proc = subprocess.run(command, cwd=dest, env=upstream_env(dest, model), stdout=subprocess.PIPE,
+    return run_child("patcher.probe", mode, list(args), dest, upstream_env(dest, model), error,
+                     lambda r: f"{r['stage']}: {r['message']}")
+
+
+def run_child(module: str, mode: str, args: list[str], cwd: Path, env: dict[str, str], error, describe) -> list[dict]:
+    """Run `python -m MODULE MODE ARGS` that prints one JSON record per line; its records, or `error` with
+    `describe(record)` of the first error it reported."""
+    proc = subprocess.run([sys.executable, "-m", module, mode, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
     records = []
     for line in proc.stdout.splitlines():
@@ -47,10 +53,10 @@ def run_probe(dest: Path, mode: str, *args: str, error=VerifyError, model: Model
     if errors and errors[0]["error"] == "missing":
         raise MissingTensorFlow(f"TensorFlow is not installed ({errors[0]['message']}); install it with {INSTALL}")
     if errors:
-        raise error(f"{errors[0]['stage']}: {errors[0]['message']}")
+        raise error(describe(errors[0]))
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise error(f"patcher.probe {mode} exited with {proc.returncode}: {tail}")
+        raise error(f"python -m {module} {mode} exited with {proc.returncode}: {tail}")
     return records
 
 
