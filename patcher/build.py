@@ -152,15 +152,7 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
         else:
             prefix = Path(options.checkpoint).absolute()
             weights = f"sha256:{checkpoint_digest(prefix, model)}"
-        print("matching the checkpoint with the graph ...", file=sys.stderr)
-        found = run_probe(dest, "match", *graph_args(model), "--prefix", str(prefix), error=CheckpointError,
-                          model=model)[-1]
-        if found["missing"] or found["wrong_shape"]:
-            problems = found["missing"] + found["wrong_shape"]
-            raise CheckpointError(
-                f"checkpoint {prefix} does not fit the {model.name} graph: {len(found['missing'])} of "
-                f"{found['expected']} variables missing, {len(found['wrong_shape'])} of another shape "
-                f"(is it for another model?): {', '.join(problems[:5])}{' ...' if len(problems) > 5 else ''}")
+            check_fits(dest, model, prefix)  # (random weights are written from the graph itself: they fit)
         graphs = {"checkpoint": str(prefix), "frozen": str(work / "frozen.pb"), "optimized": str(work / "optimized.pb")}
         env = upstream_env(dest, model)
         run([sys.executable, script, *(a.format(**graphs) for a in model.freeze_args)], dest,
@@ -200,6 +192,20 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
     finally:
         shutil.rmtree(work, ignore_errors=True)
         outdir.drop(staged)
+
+
+def check_fits(dest: Path, model: Model, prefix: Path) -> None:
+    """Stop with CheckpointError when the checkpoint lacks a variable the graph restores, or has one of
+    another shape."""
+    print("matching the checkpoint with the graph ...", file=sys.stderr)
+    found = run_probe(dest, "match", *graph_args(model), "--prefix", str(prefix), error=CheckpointError,
+                      model=model)[-1]
+    if found["missing"] or found["wrong_shape"]:
+        problems = found["missing"] + found["wrong_shape"]
+        raise CheckpointError(
+            f"checkpoint {prefix} does not fit the {model.name} graph: {len(found['missing'])} of "
+            f"{found['expected']} variables missing, {len(found['wrong_shape'])} of another shape "
+            f"(is it for another model?): {', '.join(problems[:5])}{' ...' if len(problems) > 5 else ''}")
 
 
 def prepare_graph(source: Path, target: Path, fix_fusions: bool, optimize: bool) -> dict[str, list[str]]:

@@ -18,6 +18,9 @@ from patcher.verify import run_probe
 GRAPH = outdir.GRAPH  # beside the web folder: outdir.graph_path(model_dir)
 SIZES = [(288, 288), (448, 448), (512, 384), (450, 301)]
 BACKENDS = ("cpu", "wasm")
+# tfjs's cpu backend is plain JavaScript (about 100 times slower than wasm): by default it runs one small
+# size, every size with `check --all-sizes` or when sizes are given
+SLOW = {"cpu": [(288, 288)]}
 MIN_AGREEMENT = 0.999
 MAX_PROB_DIFF = 1e-4
 SAME_WEIGHTS_MAX_PROB_DIFF = 1e-5
@@ -214,11 +217,19 @@ def _read(prefix: Path, i: int, shape, logits: bool) -> tuple[np.ndarray, np.nda
     return labels.reshape(shape[0]), softmax(prob) if logits else prob
 
 
+def plan(backends, sizes=None) -> dict[str, list[tuple[int, int]]]:
+    """The sizes each backend runs at: `sizes` for all, or by default SIZES (a slow backend: its SLOW ones)."""
+    return {b: list(sizes) if sizes else SLOW.get(b, SIZES) for b in backends}
+
+
 def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, int] | None = None,
             reference: Path | None = None) -> list[Row]:
     """Per backend and size: agreement with TensorFlow (or with the `reference` web model on the same
-    backend) and median ms; `repeat` timed runs after a warm-up."""
+    backend) and median ms; `repeat` timed runs after a warm-up. `sizes`: a list for every backend, or a
+    dict of lists by backend (plan)."""
     repeat = repeat or {}
+    runs = sizes if isinstance(sizes, dict) else {b: list(sizes) for b in backends}
+    sizes = list(dict.fromkeys(s for b in backends for s in runs[b]))
     model_dir = _built(model_dir)
     reference = _built(reference) if reference else None
     work = Path(tempfile.mkdtemp(prefix="patcher-check-"))
@@ -237,20 +248,22 @@ def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, i
         if reference:
             fetch_reference, logits_reference = web_outputs(reference)
         for backend in backends:
-            job = {"backend": backend, "inputs": inputs, "repeat": repeat.get(backend, 1), "warmup": backend in repeat}
+            mine = [i for i, size in enumerate(sizes) if size in runs[backend]]
+            job = {"backend": backend, "inputs": [inputs[i] for i in mine], "repeat": repeat.get(backend, 1),
+                   "warmup": backend in repeat}
             records = node_runner({**job, "outputs": fetch, "model": str(model_dir), "out": str(work / backend)}, work)
             if reference:
                 node_runner({**job, "outputs": fetch_reference, "model": str(reference),
                              "out": str(work / f"reference-{backend}")}, work)
-            for i, (h, w) in enumerate(sizes):
+            for k, i in enumerate(mine):
                 want = expected[i]
                 shapes = (want[0].shape, want[1].shape)
                 if reference:
-                    want = _read(work / f"reference-{backend}", i, shapes, logits_reference)
-                agreement, diff, could_flip, unexplained = measure(*_read(work / backend, i, shapes, logits), *want)
-                rows.append(Row(backend, (h, w), agreement, diff, float(np.median(records[i]["ms"])),
+                    want = _read(work / f"reference-{backend}", k, shapes, logits_reference)
+                agreement, diff, could_flip, unexplained = measure(*_read(work / backend, k, shapes, logits), *want)
+                rows.append(Row(backend, sizes[i], agreement, diff, float(np.median(records[k]["ms"])),
                                 float(np.median(tf_records[i]["ms"])), least, largest,
-                                reference.name if reference else "TensorFlow", records[i].get("runtime", backend),
+                                reference.name if reference else "TensorFlow", records[k].get("runtime", backend),
                                 could_flip, unexplained, exact))
         return rows
     finally:
@@ -293,5 +306,7 @@ def check(model_dir: Path, backends=BACKENDS, sizes=SIZES, reference: Path | Non
         runs = sum(r.agreement < 1 for r in rows)
         pixels = sum(round((1 - r.agreement) * r.size[0] * r.size[1]) for r in rows)
         print("identical class maps" + (f" but for {pixels} tied pixels in {runs} of {len(rows)} runs" if runs else ""))
-    print(f"checked: the web model matches {rows[0].against} on {', '.join(backends)} at {len(sizes)} sizes")
+    counts = {b: sum(r.backend == b for r in rows) for b in backends}
+    print(f"checked: the web model matches {rows[0].against} on "
+          + ", ".join(f"{b} at {n} size{'s' if n != 1 else ''}" for b, n in counts.items()))
     return rows

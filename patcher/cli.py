@@ -110,15 +110,19 @@ def parser() -> argparse.ArgumentParser:
     _recipe(p)
     p.add_argument("--model-dir", type=Path, required=True, help="a folder made by build")
     p.add_argument("--backends", default="cpu,wasm", help="comma-separated tfjs backends (default: %(default)s)")
-    p.add_argument("--sizes", type=_sizes, default="288x288,448x448,512x384,450x301",
-                   help="comma-separated HEIGHTxWIDTH sizes (default: %(default)s)")
+    p.add_argument("--sizes", type=_sizes, default=None,
+                   help="comma-separated HEIGHTxWIDTH sizes for every backend (default: 288x288,448x448,512x384,"
+                        "450x301; the slow cpu backend: 288x288 only)")
+    p.add_argument("--all-sizes", action="store_true",
+                   help="run the slow cpu backend at every default size too")
     p.add_argument("--reference", type=Path,
                    help="compare with this build on the same backends instead of TensorFlow (say, a "
                         "--no-optimize or float32 build); same weights must give identical class maps")
     p.add_argument("--litert", action="store_true",
-                   help="instead: compare the build's LiteRT.js (TFLite) models with TensorFlow (Python interpreter)")
+                   help="only compare the build's LiteRT.js (TFLite) models with TensorFlow (Python interpreter and "
+                        "LiteRT.js in Chromium); without it, check does so after the tfjs model when the build has them")
     p.add_argument("--int8-floor", type=_share, default=None,
-                   help="with --litert: the int8 floor (default: the one the build recorded)")
+                   help="the int8 floor of the LiteRT.js check (default: the one the build recorded)")
 
     p = sub.add_parser("serve", help="serve a built folder and its demo page on 127.0.0.1")
     _recipe(p)
@@ -190,7 +194,13 @@ def main(argv: list[str] | None = None) -> int:
 
                 litert.check(args.model_dir, args.int8_floor)
                 return 0
-            check.check(args.model_dir, tuple(args.backends.split(",")), args.sizes, args.reference)
+            backends = tuple(args.backends.split(","))
+            sizes = args.sizes or (check.SIZES if args.all_sizes else None)
+            check.check(args.model_dir, backends, check.plan(backends, sizes), args.reference)
+            if args.reference is None and "litert" in check.metadata(args.model_dir):
+                from patcher import litert
+
+                litert.check(args.model_dir, args.int8_floor)
     except PatcherError as exc:
         print(f"patcher: error: {exc}", file=sys.stderr)
         return exc.code

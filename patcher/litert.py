@@ -24,17 +24,22 @@ userDefinedMetadata.litert lists them. TensorFlow runs in a child process:
 from __future__ import annotations
 
 import argparse
+import base64
+import importlib.util
 import json
+import os
 import shutil
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from patcher import nodejs, outdir
+from patcher import nodejs, outdir, page
 from patcher.errors import BuildError, ParityError
 
 FOLDER = "litert"
@@ -61,6 +66,7 @@ RUNTIME_FILES = [
 ]
 BARE_IMPORT = 'from "@litertjs/wasm-utils"'
 HARNESS = Path(__file__).resolve().parent / "web_litert"
+BROWSER_REPEAT = 3  # timed runs per model and size in Chromium, after a warm-up
 
 
 @dataclass(frozen=True)
@@ -115,13 +121,16 @@ def agreement(reference: np.ndarray, probabilities: np.ndarray, labels: np.ndarr
 
 
 def judge(entry: dict, int8_floor: float) -> bool:
-    """Whether a model counts as accurate: float32 by the tfjs bound on all pixels, int8 by agreement away
-    from class boundaries (no such pixels: by all pixels)."""
-    acc = entry["accuracy"]
-    if entry["precision"] == "float32":
-        return acc["overall"] >= FLOAT_MIN_AGREEMENT
-    value = acc["away_from_boundary"] if acc["away_from_boundary"] is not None else acc["overall"]
-    return value >= int8_floor
+    """Whether a model counts as accurate, in the Python interpreter and (where it ran) in Chromium: float32
+    by the tfjs bound on all pixels, int8 by agreement away from class boundaries (no such pixels: by all
+    pixels)."""
+    def meets(acc):
+        if entry["precision"] == "float32":
+            return acc["overall"] >= FLOAT_MIN_AGREEMENT
+        value = acc["away_from_boundary"] if acc["away_from_boundary"] is not None else acc["overall"]
+        return value >= int8_floor
+
+    return meets(entry["accuracy"]) and (not entry.get("browser") or meets(entry["browser"]["accuracy"]))
 
 
 # --- calibration images -----------------------------------------------------------------------------
@@ -239,6 +248,11 @@ def child_compare(tf, job: dict) -> None:
             pixels = pixels[..., ::-1] if job.get("color") == "BGR" else pixels
             x = (pixels.astype(np.float32) * scale + offset)[None].astype(np.float32)
             reference, probabilities = sess.run(fetches, {image: x})
+            if job.get("save"):  # for LiteRT.js in Chromium: the input and TensorFlow's outputs
+                stem = Path(job["save"]) / f"{size[0]}x{size[1]}"
+                x.tofile(f"{stem}.input.bin")
+                np.save(f"{stem}.labels.npy", reference)
+                np.save(f"{stem}.probabilities.npy", probabilities)
             for entry in (m for m in job["models"] if tuple(m["size"]) == size):
                 interpreter = tf.lite.Interpreter(model_path=entry["path"], num_threads=job.get("threads", 2))
                 interpreter.allocate_tensors()
@@ -252,21 +266,24 @@ def child_compare(tf, job: dict) -> None:
                      accuracy=agreement(reference, probabilities, labels))
 
 
-CHILD = {"convert": child_convert, "compare": child_compare}
+MODES = ("browser", "compare", "convert")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=sorted(CHILD))
+    parser.add_argument("mode", choices=MODES)
     parser.add_argument("--job", required=True)
     args = parser.parse_args(argv)
+    tf = None
+    if args.mode != "browser":
+        try:
+            import tensorflow as tf
+        except ImportError as exc:
+            emit(error="missing", message=str(exc))
+            return 9
     try:
-        import tensorflow as tf
-    except ImportError as exc:
-        emit(error="missing", message=str(exc))
-        return 9
-    try:
-        CHILD[args.mode](tf, json.loads(Path(args.job).read_text()))
+        child = {"convert": child_convert, "compare": child_compare, "browser": child_browser}[args.mode]
+        child(tf, json.loads(Path(args.job).read_text()))
     except Exception as exc:  # noqa: BLE001 - reported as one line to the parent
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]
         told = next((line for line in lines if "error:" in line.lower()), lines[0])
@@ -337,13 +354,13 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
         converted = {r["file"]: r for r in _child("convert", {**common, "graph": str(graph), "output": labels,
                                                                "models": models, "calibration": files},
                                                     work, BuildError) if r.get("stage") == "convert"}
-        entries = compare_models(reference, folder, meta, models, options.int8_floor, work)
+        install_runtime(folder)
+        entries, timings = compare_models(reference, folder, meta, models, options.int8_floor, work)
         for entry in entries:
             entry["seconds_to_convert"] = converted[Path(entry["file"]).name]["seconds"]
-        install_runtime(folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(entries, options.int8_floor)
+    report(entries, timings, options.int8_floor)
     failed = [e for e in entries if e["precision"] == "float32" and not e["accurate"]]
     if failed:
         raise ParityError(_failure(failed))
@@ -352,17 +369,20 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
               "output": {"name": labels, "dtype": "int32", "shape": ["H", "W"]},
               "sizes": [list(s) for s in options.sizes], "precisions": list(options.precisions),
               "int8_floor": options.int8_floor, "float32_min_agreement": FLOAT_MIN_AGREEMENT,
-              "accuracy_on": "check's test picture at each size, against TensorFlow's frozen graph (float32), "
-                             "Python TFLite interpreter",
-              "models": entries}
+              "accuracy_on": "check's test picture at each size, against TensorFlow's frozen graph (float32): "
+                             "accuracy in the Python TFLite interpreter, browser.accuracy in LiteRT.js in Chromium",
+              "timings_on": f"headless Chromium, median of {BROWSER_REPEAT} runs after a warm-up, tfjs-wasm on "
+                            "model.json and LiteRT.js (XNNPACK) on each model, the same threads",
+              "models": entries, "timings": timings}
     if calibration is not None:
         result["calibration"] = calibration
     return result
 
 
 def compare_models(reference: Path, folder: Path, meta: dict, models: list[dict], int8_floor: float,
-                   work: Path) -> list[dict]:
-    """Each model's agreement with TensorFlow, as metadata entries (file relative to model.json)."""
+                   work: Path) -> tuple[list[dict], list[dict]]:
+    """Each model's agreement with TensorFlow, as metadata entries (file relative to model.json), in the
+    Python interpreter and in LiteRT.js in Chromium (where it runs here); and the times Chromium measured."""
     inp = meta["input"]
     names = meta["patcher"].get("reference_outputs") or {}
     labels = names.get("labels") or next(o["name"] for o in meta["outputs"] if o["kind"] == "labels")
@@ -371,7 +391,8 @@ def compare_models(reference: Path, folder: Path, meta: dict, models: list[dict]
                           "measure margins with; build again")
     print("comparing the TFLite models with TensorFlow (Python TFLite interpreter) ...", file=sys.stderr)
     job = {"graph": str(reference), "input": inp["name"], "labels": labels, "probabilities": names["probabilities"],
-           "scale": inp["scale"], "offset": inp["offset"], "color": inp.get("color"), "models": models}
+           "scale": inp["scale"], "offset": inp["offset"], "color": inp.get("color"), "models": models,
+           "save": str(work)}
     entries = []
     for record in _child("compare", job, work, ParityError):
         if record.get("stage") != "compare":
@@ -380,29 +401,114 @@ def compare_models(reference: Path, folder: Path, meta: dict, models: list[dict]
         entry = {"size": record["size"], "precision": record["precision"], "file": f"{FOLDER}/{record['file']}",
                  "bytes": path.stat().st_size, "input_dtype": record["input_dtype"],
                  "output_dtype": record["output_dtype"], "accuracy": record["accuracy"]}
-        entry["accurate"] = judge(entry, int8_floor)
         entries.append(entry)
-    return entries
+    why = chromium_missing()
+    timings = []
+    if why:
+        print(f"note: LiteRT.js was not run in a browser and no speeds were measured ({why}); segmenter.js's "
+              "runtime 'auto' takes tfjs for this build", file=sys.stderr)
+    else:
+        timings = in_chromium(folder.parent, entries, work)
+    for entry in entries:
+        entry["accurate"] = judge(entry, int8_floor)
+    return entries, timings
 
 
-def report(entries: list[dict], int8_floor: float) -> None:
+def chromium_missing() -> str | None:
+    """Why LiteRT.js cannot run in headless Chromium here; None when it can."""
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed: pip install 'patcher[web]'"
+    if not Path(page.CHROMIUM).exists():
+        return f"Debian's chromium is not installed ({page.CHROMIUM}): apt-get install chromium"
+    return None
+
+
+def in_chromium(model_dir: Path, entries: list[dict], saved: Path, repeat: int = BROWSER_REPEAT) -> list[dict]:
+    """LiteRT.js in headless Chromium (a child process: `python -m patcher.litert browser`), through the
+    harness page in model_dir/litert: each model's class map on check's test picture against TensorFlow's
+    (saved in `saved` by the compare child) as entry["browser"]; per size, the median ms of `repeat` runs
+    of each model and of tfjs-wasm on model.json, all with one thread per core."""
+    threads = len(os.sched_getaffinity(0))
+    print(f"running LiteRT.js and tfjs-wasm in headless Chromium ({threads} threads) ...", file=sys.stderr)
+    job = {"model_dir": str(model_dir), "saved": str(saved), "repeat": repeat, "threads": threads,
+           "models": [{"file": e["file"], "size": e["size"], "precision": e["precision"]} for e in entries]}
+    records = _child("browser", job, saved, ParityError)
+    by_file = {r["file"]: r for r in records if r.get("stage") == "browser"}
+    for entry in entries:
+        found = by_file[entry["file"]]
+        entry["browser"] = {k: found[k] for k in ("accuracy", "threads", "threaded_build", "fully_accelerated")}
+    return [{k: r[k] for k in ("size", "browser", "threads", "tfjs_threads", "ms")}
+            for r in records if r.get("stage") == "timing"]
+
+
+def child_browser(tf, job: dict) -> None:
+    """LiteRT.js and tfjs-wasm in headless Chromium on the models of the job (see in_chromium)."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only where a browser runs
+
+    saved, threads, repeat = Path(job["saved"]), job["threads"], job["repeat"]
+    httpd = page.server(Path(job["model_dir"]), quiet=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=page.CHROMIUM, args=page.CHROMIUM_FLAGS)
+            browser = f"Chromium {chromium.version.split('.')[0]}"
+            tab = chromium.new_page()
+            tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/{FOLDER}/index.html")
+            tab.wait_for_function("window.harnessReady === true", timeout=60_000)
+            ran = tab.evaluate("harness.init({threads: true})")
+            tfjs = tab.evaluate("(n) => harness.tfjsInit(n)", threads)
+            models = job["models"]
+            for size in sorted({tuple(m["size"]) for m in models}, key=lambda s: s[0] * s[1]):
+                h, w = size
+                stem, shape = saved / f"{h}x{w}", [1, h, w, 3]
+                x = base64.b64encode(Path(f"{stem}.input.bin").read_bytes()).decode()
+                reference, probabilities = np.load(f"{stem}.labels.npy"), np.load(f"{stem}.probabilities.npy")
+                ms = {"tfjs": statistics.median(tab.evaluate("([s, n]) => harness.tfjsTime(s, n)", [shape, repeat]))}
+                for m in (m for m in models if tuple(m["size"]) == size):
+                    loaded = tab.evaluate("([f, n]) => harness.load('m', f, n)", [Path(m["file"]).name, threads])
+                    out = tab.evaluate("([x, s]) => harness.run('m', x, s)", [x, shape])
+                    labels = np.frombuffer(base64.b64decode(out["labels"]), dtype=np.int32).reshape(h, w)
+                    emit(stage="browser", file=m["file"], accuracy=agreement(reference, probabilities, labels),
+                         threads=loaded["threads"], threaded_build=ran["threaded"],
+                         fully_accelerated=loaded["fullyAccelerated"])
+                    ms[m["precision"]] = statistics.median(
+                        tab.evaluate("([s, n]) => harness.time('m', s, n)", [shape, repeat]))
+                emit(stage="timing", size=[h, w], browser=browser, threads=threads, tfjs_threads=tfjs["threads"],
+                     ms={k: round(v, 1) for k, v in ms.items()})
+            chromium.close()
+    finally:
+        httpd.shutdown()
+
+
+def report(entries: list[dict], timings: list[dict], int8_floor: float) -> None:
     def pct(value):
         return "-" if value is None else f"{100 * value:.3f}%"
 
     print(f"LiteRT models against TensorFlow (float32 must agree on >= {100 * FLOAT_MIN_AGREEMENT:g}% of pixels; "
           f"int8 counts as accurate at >= {100 * int8_floor:g}% away from class boundaries)")
-    print(f"{'model':>34} {'bytes':>10} {'all pixels':>11} {'> 2 px from edge':>22} {'margin >= 0.05':>22}  accurate")
+    print(f"{'model':>32} {'bytes':>9} {'where':>9} {'all pixels':>11} {'> 2 px from edge':>22} "
+          f"{'margin >= 0.05':>22}  accurate")
     for e in entries:
-        a = e["accuracy"]
-        print(f"{Path(e['file']).name:>34} {e['bytes']:>10} {pct(a['overall']):>11} "
-              f"{pct(a['away_from_boundary']):>10} of {a['away_pixels']:>8} {pct(a['confident']):>10} of "
-              f"{a['confident_pixels']:>8}  {'yes' if e['accurate'] else 'no'}")
+        runs = [("Python", e["accuracy"])] + ([("Chromium", e["browser"]["accuracy"])] if e.get("browser") else [])
+        for i, (where, a) in enumerate(runs):
+            name, size = (Path(e["file"]).name, str(e["bytes"])) if i == 0 else ("", "")
+            print(f"{name:>32} {size:>9} {where:>9} {pct(a['overall']):>11} {pct(a['away_from_boundary']):>10} of "
+                  f"{a['away_pixels']:>8} {pct(a['confident']):>10} of {a['confident_pixels']:>8}  "
+                  f"{('yes' if e['accurate'] else 'no') if i == len(runs) - 1 else ''}")
+    if timings:
+        print(f"ms per run in {timings[0]['browser']} ({timings[0]['threads']} threads; median of {BROWSER_REPEAT}):")
+        for t in timings:
+            print(f"  {t['size'][0]}x{t['size'][1]}: " + ", ".join(
+                f"{'tfjs wasm' if k == 'tfjs' else 'LiteRT.js ' + k} {v:.1f}" for k, v in t["ms"].items()))
 
 
 def _failure(failed: list[dict]) -> str:
     e = failed[0]
-    return (f"{len(failed)} float32 LiteRT model(s) out of bounds; first: {Path(e['file']).name}: agreement with "
-            f"TensorFlow {100 * e['accuracy']['overall']:.3f}% (>= {100 * FLOAT_MIN_AGREEMENT:g}%)")
+    where, acc = "Python interpreter", e["accuracy"]
+    if acc["overall"] >= FLOAT_MIN_AGREEMENT and e.get("browser"):
+        where, acc = "LiteRT.js in Chromium", e["browser"]["accuracy"]
+    return (f"{len(failed)} float32 LiteRT model(s) out of bounds; first: {Path(e['file']).name} ({where}): agreement "
+            f"with TensorFlow {100 * acc['overall']:.3f}% (>= {100 * FLOAT_MIN_AGREEMENT:g}%)")
 
 
 # --- check ------------------------------------------------------------------------------------------
@@ -430,10 +536,10 @@ def check(model_dir: Path, int8_floor: float | None = None) -> list[dict]:
         models.append({"size": m["size"], "precision": m["precision"], "path": str(model_dir / rel)})
     work = Path(tempfile.mkdtemp(prefix="patcher-litert-check-"))
     try:
-        entries = compare_models(outdir.graph_path(model_dir), folder, meta, models, floor, work)
+        entries, timings = compare_models(outdir.graph_path(model_dir), folder, meta, models, floor, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(entries, floor)
+    report(entries, timings, floor)
     failed = [e for e in entries if e["precision"] == "float32" and not e["accurate"]]
     if failed:
         raise ParityError(_failure(failed))

@@ -50,7 +50,7 @@ def home() -> Path:
         for name in ("package.json", "package-lock.json"):
             shutil.copyfile(JS / name, staging / name)
         print(f"installing the pinned TensorFlow.js packages with npm ci into {target}", file=sys.stderr)
-        proc = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=staging,
+        proc = subprocess.run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], cwd=staging,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -105,8 +105,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         print(f"  {self.address_string()} {format % args}", file=sys.stderr)
 
 
-def server(folder: Path, port: int = 0, isolate: bool = True) -> http.server.ThreadingHTTPServer:
+def server(folder: Path, port: int = 0, isolate: bool = True, quiet: bool = False) -> http.server.ThreadingHTTPServer:
     """An HTTP server for `folder` on 127.0.0.1 (port 0: any free port); `isolate=False` leaves out
-    COOP/COEP, as a plain static host would."""
-    handler = type("Handler", (Handler,), {"isolate": isolate})
+    COOP/COEP, as a plain static host would; `quiet` logs no requests."""
+    attrs = {"isolate": isolate, **({"log_message": lambda self, *args: None} if quiet else {})}
+    handler = type("Handler", (Handler,), attrs)
     return http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler, directory=str(folder)))

@@ -78,7 +78,7 @@ def checkpoint(tf, np, script, args) -> None:
     graph, _, _, restore = build(tf, script, json.loads(args.spec), seed=args.seed)
     rng = np.random.default_rng(args.seed)
     with graph.as_default(), tf1.Session(graph=graph) as sess:
-        sess.run(tf1.global_variables_initializer())
+        values = {}
         for var in tf1.global_variables():
             shape = var.shape.as_list()
             if var.op.name.endswith("moving_variance"):
@@ -89,7 +89,9 @@ def checkpoint(tf, np, script, args) -> None:
                 value = rng.uniform(0.8, 1.2, shape)
             else:
                 continue
-            var.load(value.astype(np.float32), sess)
+            values[var.initial_value] = value.astype(np.float32)
+        # one run: the initializers, with the batch-norm values fed in place of their initial values
+        sess.run(tf1.global_variables_initializer(), values)
         tf1.train.Saver(restore).save(sess, args.prefix, write_meta_graph=True)
     emit(stage="checkpoint", variables=len(restore))
 

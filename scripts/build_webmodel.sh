@@ -7,6 +7,7 @@
 #   --recipe NAME_OR_PATH    [RECIPE]            default: the recipe that ships (bisenetv2)
 #   --model NAME             [MODEL]             celebamask (default) or cityscapes
 #   --out DIR                [OUT]               default: webmodel-MODEL
+#   --litert                 [LITERT=1]          also LiteRT.js models (float32, int8) at 288, 448, 1024
 set -euo pipefail
 cd "$(dirname "$0")/.."
 upstream=${PATCHER_UPSTREAM:-}
@@ -15,6 +16,7 @@ random=${RANDOM_WEIGHTS:-}
 recipe=${RECIPE:-bisenetv2}
 model=${MODEL:-celebamask}
 out=${OUT:-}
+litert=${LITERT:-}
 while [ $# -gt 0 ]; do
   case "$1" in
     --upstream) upstream=$2; shift 2 ;;
@@ -23,7 +25,8 @@ while [ $# -gt 0 ]; do
     --recipe) recipe=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --litert) litert=1; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "build_webmodel.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -34,6 +37,7 @@ weights=()
 [ -n "$upstream" ] && upstream=(--upstream "$upstream") || upstream=()
 [ -n "$checkpoint" ] && weights=(--checkpoint "$checkpoint")
 [ -n "$random" ] && weights=(--random-weights)
+[ -n "$litert" ] && weights+=(--litert)
 python -m patcher apply "${args[@]}" "${upstream[@]}"
 python -m patcher verify "${args[@]}"
 python -m patcher build "${args[@]}" "${weights[@]}" --out "$out"

@@ -229,3 +229,39 @@ def test_unparsable_and_non_utf8_sources_name_the_file_and_line(upstream, tmp_pa
     synthetic.git(path, "commit", "-qam", "latin-1")
     assert apply(path, tmp_path / "b", "--commit", synthetic.git(path, "rev-parse", "HEAD")) == 7
     assert "bisenet_model/cnn_basenet.py:1: not UTF-8" in capsys.readouterr().err
+
+
+SIZES = [(288, 288), (448, 448), (512, 384), (450, 301)]
+
+
+@pytest.mark.parametrize(("argv", "want"), [
+    pytest.param([], {"cpu": [(288, 288)], "wasm": SIZES}, id="cpu-at-one-small-size-by-default"),
+    pytest.param(["--all-sizes"], {"cpu": SIZES, "wasm": SIZES}, id="all-sizes"),
+    pytest.param(["--sizes", "64x64,50x70"], {"cpu": [(64, 64), (50, 70)], "wasm": [(64, 64), (50, 70)]},
+                 id="given-sizes-for-every-backend"),
+    pytest.param(["--backends", "wasm"], {"wasm": SIZES}, id="wasm-only"),
+])
+def test_check_runs_the_slow_cpu_backend_at_one_size_unless_asked(argv, want, monkeypatch, tmp_path):
+    from patcher import check
+
+    seen = {}
+    monkeypatch.setattr(check, "check", lambda model_dir, backends, sizes, reference: seen.update(sizes=sizes))
+    monkeypatch.setattr(check, "metadata", lambda model_dir: {})
+    assert main(["check", "--model-dir", str(tmp_path), *argv]) == 0
+    assert seen["sizes"] == want
+
+
+@pytest.mark.parametrize(("meta", "argv", "litert_checked"), [
+    pytest.param({"litert": {"models": []}}, [], True, id="a-litert-build-is-checked-on-both"),
+    pytest.param({}, [], False, id="a-tfjs-build-on-tfjs-only"),
+    pytest.param({"litert": {"models": []}}, ["--reference", "other"], False, id="not-against-a-reference"),
+])
+def test_check_goes_on_to_the_litert_models_where_built(meta, argv, litert_checked, monkeypatch, tmp_path):
+    from patcher import check, litert
+
+    calls = []
+    monkeypatch.setattr(check, "check", lambda *args: calls.append("tfjs"))
+    monkeypatch.setattr(check, "metadata", lambda model_dir: meta)
+    monkeypatch.setattr(litert, "check", lambda model_dir, floor: calls.append("litert"))
+    assert main(["check", "--model-dir", str(tmp_path), *argv]) == 0
+    assert calls == ["tfjs", "litert"] if litert_checked else calls == ["tfjs"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -136,7 +137,19 @@ class TestBuilt:
             assert a["pixels"] == 96 * 96 and 0 < a["away_pixels"] <= a["pixels"] and a["confident_pixels"] <= a["pixels"]
         assert files["float32"]["accurate"] and files["float32"]["accuracy"]["overall"] >= 0.999
         assert files["int8"]["bytes"] < files["float32"]["bytes"]  # int8 weights (the file has fixed overhead)
-        assert files["int8"]["accurate"] == (files["int8"]["accuracy"]["away_from_boundary"] >= 0.99)
+        if litert.chromium_missing():
+            assert entry["timings"] == [] and not any("browser" in m for m in files.values())
+        else:
+            assert files["int8"]["accurate"] == (files["int8"]["accuracy"]["away_from_boundary"] >= 0.99 and
+                                                 files["int8"]["browser"]["accuracy"]["away_from_boundary"] >= 0.99)
+            # LiteRT.js ran each model in Chromium with a thread per core, and the build timed it and tfjs-wasm
+            cores = len(os.sched_getaffinity(0))
+            assert files["float32"]["browser"]["accuracy"]["overall"] >= 0.999
+            assert all(m["browser"]["threads"] == cores for m in files.values())
+            [timing] = entry["timings"]
+            assert timing["size"] == list(SIZE) and timing["threads"] == cores and timing["tfjs_threads"] == cores
+            assert timing["browser"].startswith("Chromium")
+            assert sorted(timing["ms"]) == ["float32", "int8", "tfjs"] and all(v > 0 for v in timing["ms"].values())
         for _, _, name in litert.RUNTIME_FILES:
             assert (litert_built / "litert" / name).is_file()
         assert (litert_built / "litert" / "index.html").is_file() and (litert_built / "litert" / "harness.js").is_file()
@@ -148,9 +161,15 @@ class TestBuilt:
         capsys.readouterr()
         assert main(["check", "--model-dir", str(litert_built), "--litert"]) == 0
         out = capsys.readouterr().out
-        rows = [line.split() for line in out.splitlines() if line.strip().startswith("model-96x96")]
-        assert [r[0] for r in rows] == ["model-96x96-float32.tflite", "model-96x96-int8.tflite"]
-        assert rows[0][-1] == "yes" and "checked: 2 LiteRT models" in out
+        lines = out.splitlines()
+        at = [i for i, line in enumerate(lines) if line.strip().startswith("model-96x96")]
+        assert [lines[i].split()[0] for i in at] == ["model-96x96-float32.tflite", "model-96x96-int8.tflite"]
+        # each model: a row for the Python interpreter, then one for LiteRT.js in Chromium with the verdict
+        python, chromium = lines[at[0]].split(), lines[at[0] + 1].split()
+        assert python[2] == "Python" and chromium[0] == "Chromium" and chromium[1] == "100.000%" and chromium[-1] == "yes"
+        times = next(line for line in lines if line.strip().startswith("96x96:"))
+        assert "tfjs wasm" in times and "LiteRT.js float32" in times and "LiteRT.js int8" in times
+        assert "checked: 2 LiteRT models" in out
 
     def test_check_litert_fails_with_16_when_float32_is_out_of_bounds(self, litert_built, monkeypatch, capsys):
         monkeypatch.setattr(litert, "FLOAT_MIN_AGREEMENT", 1.01)
@@ -174,20 +193,27 @@ def chromium():
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def reference(litert_built):
+    """TensorFlow's class ids on the test picture at SIZE (flat), and the build's metadata."""
+    meta = json.loads((litert_built / "model.json").read_text())["userDefinedMetadata"]
+    x = preprocess(picture_pixels(*SIZE), meta)
+    work = Path(tempfile.mkdtemp(prefix="test-segmenter-"))
+    try:
+        x.tofile(work / "x.bin")
+        run_frozen(outdir.graph_path(litert_built), [{"file": str(work / "x.bin"), "shape": list(x.shape)}],
+                   work, meta)
+        return np.load(work / "tf.0.0.npy").reshape(-1), meta
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 class TestBrowser:
     pytestmark = needs_build + needs_browser
 
-    def test_litert_js_matches_tensorflow_in_chromium_with_threads(self, litert_built, chromium):
-        meta = json.loads((litert_built / "model.json").read_text())["userDefinedMetadata"]
+    def test_litert_js_matches_tensorflow_in_chromium_with_threads(self, litert_built, chromium, reference):
+        want, meta = reference
         x = preprocess(picture_pixels(*SIZE), meta)
-        work = Path(tempfile.mkdtemp(prefix="test-litert-"))
-        try:
-            x.tofile(work / "x.bin")
-            run_frozen(outdir.graph_path(litert_built), [{"file": str(work / "x.bin"), "shape": list(x.shape)}],
-                       work, meta)
-            want = np.load(work / "tf.0.0.npy")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         httpd = page.server(litert_built)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         tab = chromium.new_page()
@@ -214,20 +240,160 @@ class TestBrowser:
             httpd.shutdown()
 
 
+SEGMENT_PROBE = """<!doctype html><html><body><script type="module">
+import {createSegmenter} from './segmenter.js';
+window.segment = async (options, pixels, [h, w]) => {
+  try {
+    const seg = await createSegmenter(options);
+    const raw = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
+    const image = new ImageData(new Uint8ClampedArray(raw.buffer), w, h);
+    const result = await seg.segment(image);
+    const info = seg.info;
+    seg.dispose();
+    return {info, runtime: result.runtime, precision: result.precision, reason: result.reason, size: result.size,
+            labels: Array.from(result.labels)};
+  } catch (err) {
+    return {error: err.code, message: err.message};
+  }
+};
+window.ready = true;
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def site(litert_built):
+    """The LiteRT build served with a page that runs segmenter.js on given pixels."""
+    (litert_built / "probe.html").write_text(SEGMENT_PROBE)
+    httpd = page.server(litert_built, quiet=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/probe.html"
+    httpd.shutdown()
+
+
+class TestSegmenter:
+    """segmenter.js runs the build's LiteRT.js models (in the module worker and on the main thread) and
+    `runtime: 'auto'` takes what the build measured fastest."""
+
+    pytestmark = needs_build + needs_browser
+
+    def segment(self, chromium, site, options):
+        rgba = np.concatenate([picture_pixels(*SIZE), np.full((*SIZE, 1), 255, np.uint8)], axis=-1)
+        tab = chromium.new_page()
+        try:
+            tab.goto(site)
+            tab.wait_for_function("window.ready === true", timeout=60_000)
+            return tab.evaluate("([o, p, s]) => segment(o, p, s)",
+                                [{"size": list(SIZE), **options}, base64.b64encode(rgba.tobytes()).decode(), list(SIZE)])
+        finally:
+            tab.close()
+
+    @pytest.mark.parametrize("worker", [True, False], ids=["worker", "main-thread"])
+    def test_litert_float32_matches_tensorflow(self, chromium, site, reference, worker):
+        got = self.segment(chromium, site, {"runtime": "litert", "precision": "float32", "worker": worker})
+        assert "error" not in got, got
+        info = got["info"]
+        assert (info["runtime"], info["precision"], info["worker"], info["size"]) == ("litert", "float32", worker, list(SIZE))
+        assert info["model"] == f"litert/model-{SIZE[0]}x{SIZE[1]}-float32.tflite" and "fallback" not in info
+        assert info["threads"] == len(os.sched_getaffinity(0)) and info["version"] == litert.RUNTIME_VERSION
+        assert got["runtime"] == "litert" and got["reason"] == "runtime litert, precision float32 were asked for"
+        assert np.mean(np.array(got["labels"]) == reference[0]) >= 0.999
+
+    def test_auto_takes_what_the_build_measured_fastest(self, chromium, site, reference):
+        meta = reference[1]
+        [timing] = meta["litert"]["timings"]
+        accurate = {m["precision"]: m["accurate"] for m in meta["litert"]["models"]}
+        candidates = {k: v for k, v in timing["ms"].items() if k != "int8" or accurate["int8"]}
+        fastest = min(candidates, key=candidates.get)
+        got = self.segment(chromium, site, {})
+        assert "error" not in got, got
+        if fastest == "tfjs":
+            assert (got["runtime"], got["info"]["runtime"]) == ("tfjs", "tfjs")
+        else:
+            assert (got["runtime"], got["precision"]) == ("litert", fastest)
+        assert got["reason"].startswith(f"fastest the build measured at {SIZE[0]}x{SIZE[1]} (Chromium")
+        assert np.mean(np.array(got["labels"]) == reference[0]) >= (0.9 if fastest == "int8" else 0.999)
+
+    def test_a_size_without_a_model_runs_on_tfjs_and_says_so(self, chromium, site):
+        got = self.segment(chromium, site, {"size": [64, 80]})
+        assert "error" not in got, got
+        assert got["runtime"] == "tfjs" and got["size"] == [64, 80] and len(got["labels"]) == SIZE[0] * SIZE[1]
+        assert got["reason"] == f"no LiteRT.js model at 64x80 (built: {SIZE[0]}x{SIZE[1]}); tfjs runs any size"
+
+    def test_the_page_shows_the_choice_and_lets_a_person_switch(self, chromium, site, reference):
+        meta = reference[1]
+        tab = chromium.new_page()
+        try:
+            tab.goto(site.replace("probe.html", f"index.html?debug&size={SIZE[0]}x{SIZE[1]}"))
+            tab.wait_for_function("window.patcherState && (patcherState.runs >= 1 || patcherState.error)",
+                                  timeout=120_000)
+            state = tab.evaluate("patcherState")
+            assert state["error"] is None and state["litert"] is True
+            assert tab.inner_text("#choice").startswith(f"Why: fastest the build measured at {SIZE[0]}x{SIZE[1]}")
+            assert state["reason"] in tab.inner_text("#choice")
+
+            def switch(runtime, precision, want):
+                runs = tab.evaluate("patcherState.runs")
+                tab.select_option("#runtime", runtime)
+                tab.select_option("#precision", precision)
+                tab.wait_for_function(f"patcherState.runs > {runs} && patcherState.runtime === '{want[0]}' && "
+                                      f"patcherState.precision === '{want[1]}' || patcherState.error", timeout=120_000)
+                assert tab.evaluate("patcherState.error") is None
+                return tab.inner_text("#status"), tab.inner_text("#timing")
+
+            status, timing = switch("tfjs", "auto", ("tfjs", "float32"))
+            assert status.startswith("TensorFlow.js wasm in the Web Worker") and "on TensorFlow.js" in timing
+            status, timing = switch("litert", "int8", ("litert", "int8"))
+            assert status.startswith("LiteRT.js int8 in the Web Worker") and "on LiteRT.js int8" in timing
+            accurate = next(m["accurate"] for m in meta["litert"]["models"] if m["precision"] == "int8")
+            assert ("under the build's floor" in tab.inner_text("#choice")) == (not accurate)
+        finally:
+            tab.close()
+
+    def test_int8_on_tfjs_is_refused(self, chromium, site):
+        got = self.segment(chromium, site, {"runtime": "tfjs", "precision": "int8"})
+        assert got["error"] == "options" and "use runtime 'litert'" in got["message"]
+
+
+PROJECT = Path(__file__).resolve().parent.parent
+HAS_ORT = (importlib.util.find_spec("tf2onnx") is not None
+           and (PROJECT / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs").is_file())
+
+
+def bench(*args) -> tuple[str, dict]:
+    """scripts/bench_browser.py in a process of its own (Playwright's sync API cannot start while another
+    test's browser is open): its stdout and the JSON line that ends it."""
+    proc = subprocess.run([sys.executable, str(PROJECT / "scripts" / "bench_browser.py"), *args],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 class TestBench:
     pytestmark = needs_build + needs_browser
 
-    def test_bench_runtimes_times_tf_tfjs_and_litert_in_one_run(self, litert_built):
-        # a process of its own: Playwright's sync API cannot start while another test's browser is open
-        script = Path(__file__).resolve().parent.parent / "scripts" / "bench_runtimes.py"
-        proc = subprocess.run([sys.executable, str(script), "--model-dir", str(litert_built), "--repeat", "1"],
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        out = proc.stdout
-        result = json.loads(out.strip().splitlines()[-1])
-        assert list(result["tf_ms"]) == ["96x96"]
-        runs = {(r["runtime"], r["threads"].split()[0]) for r in result["rows"]}
-        assert runs == {("tfjs 4.22 wasm", "2"), ("LiteRT.js 2.5.3 float32", "1"), ("LiteRT.js 2.5.3 float32", "2"),
-                        ("LiteRT.js 2.5.3 int8", "1"), ("LiteRT.js 2.5.3 int8", "2")}
-        assert all(r["ms"] > 0 and "unthreaded" not in r["threads"] for r in result["rows"])
-        assert "TensorFlow 2.19 native" in out and "x TF" in out
+    def test_bench_browser_times_tf_tfjs_and_litert_in_one_run(self, litert_built):
+        out, result = bench("--model-dir", str(litert_built), "--repeat", "1", "--no-onnx")
+        assert list(result["tf_ms"]) == ["96x96"]  # by default, every size with LiteRT models
+        runs = sorted((r["runtime"], r["threads"]) for r in result["rows"])
+        assert runs == [("LiteRT.js 2.5.3 float32", 1), ("LiteRT.js 2.5.3 float32", 2), ("LiteRT.js 2.5.3 int8", 1),
+                        ("LiteRT.js 2.5.3 int8", 2), ("tfjs 4.22.0 wasm", 1), ("tfjs 4.22.0 wasm", 2)]
+        assert all(r["ms"] > 0 and r["size"] == "96x96" and "unthreaded" not in r["note"] for r in result["rows"])
+        int8 = [r for r in result["rows"] if r["runtime"].endswith("int8")]
+        assert all(isinstance(r["accurate"], bool) and r["bytes"] > 0 for r in int8)
+        assert result["absent"] == {"onnxruntime-web": "skipped: --no-onnx"}
+        assert "TensorFlow 2.19.0 native" in out and "x TF" in out and "int8 accurate" in out
+
+    @pytest.mark.skipif(not HAS_ORT, reason="tf2onnx (pip install -e '.[bench]') and onnxruntime-web (npm ci) are "
+                                            "needed for the onnxruntime-web rows")
+    def test_bench_browser_times_onnxruntime_web_with_the_threads_it_reports(self, litert_built):
+        out, result = bench("--model-dir", str(litert_built), "--repeat", "1", "--tfjs-threads", "1",
+                            "--litert-threads", "1")
+        pinned = json.loads((PROJECT / "package.json").read_text())["devDependencies"]["onnxruntime-web"]
+        ort = [r for r in result["rows"] if r["runtime"].startswith("onnxruntime-web")]
+        assert [(r["runtime"], r["size"], r["threads"]) for r in ort] == [
+            (f"onnxruntime-web {pinned} wasm", "96x96", 1), (f"onnxruntime-web {pinned} wasm", "96x96", 2)]
+        assert all(r["ms"] > 0 and r["bytes"] > 0 and r["note"] == "" for r in ort)
+        # the ONNX graph gives TensorFlow's class ids (a random network's near-ties aside)
+        assert all(r["agreement"] >= 0.99 for r in ort)
+        assert "onnxruntime-web" not in result["absent"] and "class ids against TensorFlow's" in out
+        assert {r["runtime"] for r in result["rows"]} >= {"tfjs 4.22.0 wasm", "LiteRT.js 2.5.3 float32"}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -47,12 +48,23 @@ def test_bench_webmodel_compares_variants_in_one_run(built, tmp_path, capsys):
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Debian's chromium is not installed ({CHROMIUM})")
 @pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed")
-def test_bench_browser_runs_each_variant_and_thread_count(built, capsys):
-    assert load("bench_browser").main(["--model-dir", str(built), "--sizes", "64", "--backends", "wasm,wasm:1",
-                                       "--repeat", "1"]) == 0
-    out = capsys.readouterr().out
-    wasm = [line for line in out.splitlines() if "chromium wasm" in line]
-    assert len(wasm) == 2 and ("threads, SIMD)" in wasm[0] or "(1 thread, SIMD)" in wasm[0])
-    assert "(1 thread, SIMD)" in wasm[1]
-    assert all(float(line.split()[-3]) > 0 for line in wasm)
-    assert len(rows(out, "tensorflow (CPU)")) == 1
+def test_bench_browser_without_litert_times_tf_and_tfjs_and_says_what_is_absent(built, capsys, monkeypatch):
+    bench = load("bench_browser")
+    monkeypatch.setattr(bench, "TF2ONNX", "no_such_tf2onnx_module")  # as where the bench extra is not installed
+    assert bench.main(["--model-dir", str(built), "--sizes", "64", "--repeat", "1"]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert list(result["tf_ms"]) == ["64x64"] and result["tf_ms"]["64x64"] > 0
+    # tfjs with each default thread count, as tfjs reports it runs; no LiteRT.js or onnxruntime-web rows
+    assert [(r["runtime"].split()[0], r["threads"], r["size"]) for r in result["rows"]] == [("tfjs", 1, "64x64"),
+                                                                                           ("tfjs", 2, "64x64")]
+    assert all(r["ms"] > 0 and r["bytes"] > 0 for r in result["rows"])
+    text = out.strip().rsplit("\n", 1)[0]  # the table, without the JSON line
+    table = rows(text, "tfjs 4.22.0 wasm")
+    assert [r[3] for r in table] == ["1", "2"] and all(float(r[4]) > 0 and float(r[5]) > 0 for r in table)
+    assert len(rows(text, "TensorFlow 2.19.0 native")) == 1
+    assert "absent: LiteRT.js rows: the build has no `litert` metadata" in out and "build --litert" in out
+    skipped = [line for line in captured.err.splitlines() if "onnxruntime-web rows skipped" in line]
+    assert len(skipped) == 1 and "no_such_tf2onnx_module is not installed (pip install -e '.[bench]')" in skipped[0]
+    assert set(result["absent"]) == {"LiteRT.js", "onnxruntime-web"}

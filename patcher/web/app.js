@@ -1,5 +1,6 @@
-// The demo page, built only on segmenter.js: picks backend, thread and size, feeds it images or the
-// webcam, draws each frame together with the class map computed for it.
+// The demo page, built only on segmenter.js: picks runtime, precision, backend, thread and size, feeds it
+// images or the webcam, draws each frame together with the class map computed for it, and shows what ran
+// it and why.
 import { createSegmenter } from './segmenter.js';
 
 const $ = (id) => document.getElementById(id);
@@ -8,6 +9,7 @@ const threads = /^\d+$/.test(params.get('threads') || '') ? Number(params.get('t
 const SIZE_RULE = 'Height and width must be whole numbers from 32 to 2048.';
 
 const state = {status: 'loading', mode: null, backend: null, threads: null, threadsRequested: null, simd: null,
+               runtime: null, precision: null, reason: null, ranSize: null, litert: false,
                isolated: null, fallback: null, runs: 0, ms: null, error: null, sizeError: null,
                lastLabels: null, lastLabelsSize: null, lastSize: null, meta: null};
 if (params.has('debug')) {
@@ -42,8 +44,9 @@ function clearError() {
 // The model
 
 function statusLine(info) {
-  let text = `${info.backend} in the ${info.worker ? 'Web Worker' : 'main thread'}`;
-  if (info.backend === 'wasm') {
+  const runtime = info.runtime === 'litert' ? `LiteRT.js ${info.precision}` : `TensorFlow.js ${info.backend}`;
+  let text = `${runtime} in the ${info.worker ? 'Web Worker' : 'main thread'}`;
+  if (info.backend === 'wasm' && info.threads != null) {
     text += `, ${info.threads} of ${info.threadsRequested} thread${info.threadsRequested === 1 ? '' : 's'}` +
       `${info.simd ? ', SIMD' : ', no SIMD'}${info.isolated ? '' : ' (not cross-origin isolated)'}`;
   }
@@ -58,11 +61,13 @@ async function start() {
   if (old) old.dispose();   // its calls still waiting are rejected; the frame loop goes on
   const backend = $('backend').value;
   const worker = $('mode').value === 'worker';
+  const [runtime, precision] = [$('runtime').value, $('precision').value];
   state.status = 'loading';
-  $('status').textContent = `loading the model on ${backend} ...`;
+  $('status').textContent = `loading the model (${runtime === 'auto' ? 'runtime auto' : runtime}) ...`;
   if (errorFrom !== 'webcam') clearError();
   try {
-    const made = await createSegmenter({model: 'model.json', backend, worker, threads});
+    const made = await createSegmenter({model: 'model.json', backend, worker, threads, runtime, precision,
+                                        size: processingSize() || lastGoodSize});
     if (mine !== generation) { made.dispose(); return; }
     seg = made;
     const {info} = made;
@@ -70,7 +75,7 @@ async function start() {
                           threadsRequested: info.threadsRequested, simd: info.simd, isolated: info.isolated,
                           fallback: info.fallback || null, meta: made.meta, status: 'ready'});
     if (errorFrom === 'load' || errorFrom === 'run') clearError();
-    $('status').textContent = statusLine(info);
+    showChoice(info);
     describe(made);
     if (firstModel) {
       firstModel = false;
@@ -86,7 +91,23 @@ async function start() {
   }
 }
 
+// What runs the model and why (seg.info, updated by every frame).
+function showChoice(info) {
+  Object.assign(state, {runtime: info.runtime, precision: info.precision, reason: info.reason, ranSize: info.size,
+                        backend: info.backend, threads: info.threads, threadsRequested: info.threadsRequested,
+                        simd: info.simd});
+  $('status').textContent = statusLine(info);
+  $('choice').textContent = info.reason ? `Why: ${info.reason}.` : '';
+}
+
 function describe(made) {
+  const lite = made.meta.litert;
+  state.litert = Boolean(lite && Array.isArray(lite.models) && lite.models.length);
+  for (const value of ['litert', 'int8']) {
+    const option = [...$(value === 'litert' ? 'runtime' : 'precision').options].find((o) => o.value === value);
+    option.disabled = !state.litert;
+    option.title = state.litert ? '' : "this build has no LiteRT.js models (python -m patcher build --litert)";
+  }
   const title = made.title || 'Segmentation in the browser';
   document.title = title;
   $('title').textContent = title;
@@ -204,8 +225,10 @@ async function frame() {
     overlay.getContext('2d').putImageData(current.colorize(result.labels, result.width, result.height), 0, 0);
     Object.assign(state, {runs: state.runs + 1, ms: result.ms, lastLabels: result.labels,
                           lastLabelsSize: [result.height, result.width], lastSize: result.size});
+    if (current === seg) showChoice(current.info);
     if (errorFrom === 'run') clearError();
-    $('timing').textContent = `${result.size[0]} x ${result.size[1]}: ${result.ms.toFixed(1)} ms a frame ` +
+    $('timing').textContent = `${result.size[0]} x ${result.size[1]} on ${result.runtime === 'litert' ?
+      `LiteRT.js ${result.precision}` : 'TensorFlow.js'}: ${result.ms.toFixed(1)} ms a frame ` +
       `(${(1000 / result.ms).toFixed(2)} FPS; the model ${result.modelMs.toFixed(1)} ms)`;
   } catch (err) {
     if (err.code !== 'disposed') showError(err.message || String(err), 'run');  // disposed: replaced meanwhile
@@ -261,6 +284,8 @@ async function webcam() {
 // ---------------------------------------------------------------------------------------------------
 
 $('backend').value = ['wasm', 'webgl', 'cpu'].includes(params.get('backend')) ? params.get('backend') : 'wasm';
+$('runtime').value = ['auto', 'tfjs', 'litert'].includes(params.get('runtime')) ? params.get('runtime') : 'auto';
+$('precision').value = ['auto', 'float32', 'int8'].includes(params.get('precision')) ? params.get('precision') : 'auto';
 $('mode').value = params.get('mode') === 'main' ? 'main' : 'worker';
 if (params.get('size')) {
   const [h, w] = params.get('size').split('x');
@@ -271,6 +296,8 @@ if (params.get('size')) {
   processingSize();
 }
 $('backend').onchange = start;
+$('runtime').onchange = start;
+$('precision').onchange = start;
 $('mode').onchange = start;
 $('resolution').onchange = () => { $('custom').hidden = $('resolution').value !== 'custom'; run(); };
 $('custom-height').oninput = () => { if (processingSize()) run(); };

@@ -1,7 +1,8 @@
-// segmenter.js: semantic segmentation in the browser with a TensorFlow.js graph model built by patcher.
+// segmenter.js: semantic segmentation in the browser with a model built by patcher: its TensorFlow.js
+// graph model (model.json) and, when built with --litert, its LiteRT.js models (litert/, one per size).
 //
 //   import { createSegmenter } from './segmenter.js';
-//   const seg = await createSegmenter({ model: 'model.json', backend: 'wasm', worker: true, threads: 0 });
+//   const seg = await createSegmenter({ model: 'model.json', runtime: 'auto', size: [448, 448] });
 //   const { labels, width, height, ms } = await seg.segment(source);   // labels: Uint8Array of class ids
 //   const overlay = seg.colorize(labels, width, height, { alpha: 0.5 }); // ImageData
 //   seg.classes; seg.palette; seg.info;                                 // from model.json; how it runs
@@ -9,7 +10,14 @@
 //
 // createSegmenter(options) -> Promise<Segmenter>. Options (all optional):
 //   model    URL of model.json, relative to the page (default 'model.json').
-//   backend  'wasm' (default), 'webgl' or 'cpu': a TensorFlow.js backend.
+//   runtime  'auto' (default): per size, the fastest runtime the build measured in Chromium (tfjs wasm,
+//            LiteRT.js float32, LiteRT.js int8 where the build recorded int8 as accurate; see
+//            chooseRuntime); tfjs where the build has no LiteRT.js model at that size or measured none.
+//            'tfjs': model.json only. 'litert': LiteRT.js (a size without a model runs at the nearest
+//            size built, and says so).
+//   precision 'auto' (default), 'float32' or 'int8' (LiteRT.js only).
+//   backend  'wasm' (default), 'webgl' or 'cpu': the TensorFlow.js backend (auto compares LiteRT.js with
+//            tfjs on wasm only).
 //   worker   true (default): run the model in a module Web Worker; where a worker cannot run it (no
 //            module workers or OffscreenCanvas, or the backend does not start in a worker) the model runs
 //            on the main thread and seg.info.fallback says why. false: the main thread.
@@ -19,26 +27,29 @@
 //            module lifts that cap while the backend starts (see initBackend).
 //   size     [height, width] to run the model at (default: the source's own size); the class map is
 //            mapped back to the source's size by nearest neighbour. seg.segment(source, {size}) overrides.
+//            LiteRT.js models have fixed sizes: without `size`, auto runs tfjs unless the source has one.
 //   assets   folder holding tf.min.js, tf-backend-wasm.min.js and the .wasm files (default: this file's).
 //
-// seg.segment(source, {size}?) -> Promise<{labels, width, height, ms, modelMs, size}>: `source` is an
-//   HTMLImageElement, HTMLVideoElement, HTMLCanvasElement, ImageBitmap, ImageData, OffscreenCanvas or
-//   VideoFrame; `labels` holds width * height class ids, row by row, at the source's size (Uint8Array;
+// seg.segment(source, {size}?) -> Promise<{labels, width, height, ms, modelMs, size, runtime, precision,
+//   reason}>: `source` is an HTMLImageElement, HTMLVideoElement, HTMLCanvasElement, ImageBitmap, ImageData,
+//   OffscreenCanvas or VideoFrame; `labels` holds width * height class ids, row by row, at the source's size (Uint8Array;
 //   Uint16Array for models of more than 256 classes); `ms` is the whole call, `modelMs` the model alone;
-//   `size` is the [height, width] the model ran at.
+//   `size` is the [height, width] the model ran at; `runtime`, `precision` and `reason` say what ran it and why.
 // seg.colorize(labels, width, height, {alpha = 1, transparent, palette}?) -> ImageData: the palette's
 //   colour per pixel, opacity `alpha`, fully transparent for the classes in `transparent` (default: the
 //   model's own list).
 // seg.classes, seg.palette, seg.transparent, seg.title, seg.about, seg.sample (URL or null), seg.meta
-//   (model.json's userDefinedMetadata): all from model.json. seg.info: {runtime: 'tfjs', version,
-//   backend, worker, threadsRequested, threads, simd, isolated, cores, fallback?} (threads and simd are
-//   null off wasm).
+//   (model.json's userDefinedMetadata): all from model.json. seg.info: what runs the last size asked for
+//   (at creation: options.size, else the source's own): {runtime: 'tfjs' | 'litert', precision,
+//   size, model (the .tflite file, or null), reason, version, backend, worker, threadsRequested, threads,
+//   simd, isolated, cores, fallback?} (threads and simd are null off wasm).
 // seg.dispose(): ends the worker (or frees the model); calls still waiting are rejected.
 //
 // Every failure is a rejected promise with a SegmenterError: a message a person can act on and a `code`:
 //   'options', 'not-found' (model.json), 'model' (not a usable patcher model.json), 'shard-missing',
 //   'shard-size', 'tfjs' (a bundle did not load), 'backend-unknown', 'backend' (it did not start here),
-//   'worker' (the Web Worker died), 'source' (nothing to read from it), 'disposed', 'run'.
+//   'worker' (the Web Worker died), 'litert' (LiteRT.js did not load or start), 'source' (nothing to read
+//   from it), 'disposed', 'run'.
 //
 // Preprocessing (x * scale + offset on 0..255 pixels, RGB or BGR), the class names, palette, transparent
 // classes and the name of the labels output come from model.json's userDefinedMetadata.
@@ -56,7 +67,7 @@ const HERE = new URL('./', import.meta.url).href;
 const IN_WORKER = typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
 const BYTES = {float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2};
 // Errors after which the main thread is worth trying when the worker failed.
-const FALLBACK = new Set(['worker', 'backend', 'tfjs']);
+const FALLBACK = new Set(['worker', 'backend', 'tfjs', 'litert']);
 
 export class SegmenterError extends Error {
   constructor(message, code) {
@@ -136,6 +147,7 @@ function readMetadata(meta, url) {
   };
 }
 
+// model.json alone (the weights are fetched only when tfjs runs): {json, spec, meta}.
 async function fetchModel(url) {
   let response;
   try {
@@ -156,7 +168,11 @@ async function fetchModel(url) {
   if (!json || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new SegmenterError(`${url} is not a TensorFlow.js graph model (no modelTopology or weightsManifest)`, 'model');
   }
-  const spec = readMetadata(json.userDefinedMetadata, url);
+  return {json, spec: readMetadata(json.userDefinedMetadata, url), meta: json.userDefinedMetadata};
+}
+
+// The weights model.json lists, each shard's size checked against the manifest: {specs, data}.
+async function fetchWeights(url, json) {
   const specs = [];
   const groups = await Promise.all(json.weightsManifest.map(async (group) => {
     let expected = 0;
@@ -192,7 +208,7 @@ async function fetchModel(url) {
     specs.push(...group.weights);
     for (const p of group.parts) { data.set(p, at); at += p.byteLength; }
   }
-  return {json, specs, data: data.buffer, spec, meta: json.userDefinedMetadata};
+  return {specs, data: data.buffer};
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -273,7 +289,103 @@ async function initBackend(tf, backend, threads, assets) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The engine: runs where the model lives (the worker, or the main thread)
+// Which runtime runs a size: the build's measurements (model.json's userDefinedMetadata.litert)
+
+const RUNTIMES = ['auto', 'tfjs', 'litert'];
+const PRECISIONS = ['auto', 'float32', 'int8'];
+const same = (a, b) => Boolean(a && b) && a[0] === b[0] && a[1] === b[1];
+const sizeText = (s) => (s ? `${s[0]}x${s[1]}` : "the source's size");
+const pct = (v) => `${(100 * v).toFixed(2)}%`;
+
+function nearestSize(sizes, size) {
+  if (!size) return sizes[0];
+  const area = size[0] * size[1];
+  const gap = (s) => Math.abs(Math.log((s[0] * s[1]) / area)) + Math.abs(Math.log((s[0] / s[1]) / (size[0] / size[1])));
+  return sizes.reduce((best, s) => (gap(s) < gap(best) ? s : best));
+}
+
+// What runs the model at `size` ([height, width], or null for the source's own), given the options
+// {runtime, precision, backend}: {runtime, precision, size, file, reason}. `auto` takes the fastest of
+// what the build measured in Chromium at that size (tfjs-wasm, LiteRT.js float32, LiteRT.js int8 where the
+// build recorded int8 as accurate); with no measurement, tfjs. A size without a LiteRT.js model runs on
+// tfjs (runtime 'auto') or on the nearest size that has one (runtime 'litert'). Throws SegmenterError
+// 'options' for a choice the build cannot serve.
+export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backend = 'wasm'} = {}, size = null) {
+  const bad = (message) => new SegmenterError(message, 'options');
+  if (!RUNTIMES.includes(runtime)) throw bad(`options.runtime must be ${RUNTIMES.join(', ')}; not ${runtime}`);
+  if (!PRECISIONS.includes(precision)) throw bad(`options.precision must be ${PRECISIONS.join(', ')}; not ${precision}`);
+  const lite = meta && typeof meta.litert === 'object' && meta.litert ? meta.litert : null;
+  const models = lite && Array.isArray(lite.models) ? lite.models.filter((m) => m && Array.isArray(m.size)) : [];
+  const tfjsPrecision = (meta && meta.patcher && meta.patcher.quantization) || 'float32';
+  const tfjs = (reason) => ({runtime: 'tfjs', precision: tfjsPrecision, size, file: null, reason});
+  if (runtime === 'tfjs') {
+    if (precision === 'int8') throw bad("precision 'int8' is a LiteRT.js model: use runtime 'litert' or 'auto'");
+    return tfjs('runtime tfjs was asked for');
+  }
+  if (!models.length) {
+    if (runtime === 'litert' || precision === 'int8') {
+      throw bad("this build has no LiteRT.js models (build it with 'python -m patcher build --litert')");
+    }
+    return tfjs('this build has no LiteRT.js models');
+  }
+  if (runtime === 'auto' && backend !== 'wasm' && precision !== 'int8') {
+    return tfjs(`backend ${backend} was asked for (the build measured LiteRT.js against tfjs on wasm)`);
+  }
+  const sizes = [];
+  for (const m of models) if (!sizes.some((s) => same(s, m.size))) sizes.push(m.size);
+  let at = sizes.find((s) => same(s, size)) || null;
+  let moved = '';
+  if (!at) {
+    const built = sizes.map(sizeText).join(', ');
+    if (runtime === 'auto' && precision !== 'int8') {
+      return tfjs(`no LiteRT.js model at ${sizeText(size)} (built: ${built}); tfjs runs any size`);
+    }
+    at = nearestSize(sizes, size);
+    moved = `no LiteRT.js model at ${sizeText(size)}, so the nearest built size, ${sizeText(at)}; `;
+  }
+  const here = models.filter((m) => same(m.size, at));
+  const timing = (Array.isArray(lite.timings) ? lite.timings : []).find((t) => t && same(t.size, at) && t.ms);
+  const ms = (key) => (timing && typeof timing.ms[key] === 'number' ? timing.ms[key] : null);
+  const lite8 = here.find((m) => m.precision === 'int8');
+  const lite32 = here.find((m) => m.precision === 'float32');
+  const litert = (m, reason) => ({runtime: 'litert', precision: m.precision, size: at, file: m.file, reason: moved + reason});
+  const accuracy = (m) => {
+    const a = m.accuracy || {};
+    const share = a.away_from_boundary != null ? a.away_from_boundary : a.overall;
+    return typeof share === 'number' ? `${pct(share)} agreement with TensorFlow away from class boundaries` : 'no measured agreement';
+  };
+  if (precision !== 'auto') {
+    const m = precision === 'int8' ? lite8 : lite32;
+    if (!m) throw bad(`this build has no ${precision} LiteRT.js model at ${sizeText(at)}`);
+    if (precision === 'int8') {
+      return litert(m, `precision int8 was asked for (${accuracy(m)}${m.accurate ? '' : ', under the build\'s floor'})`);
+    }
+    if (runtime === 'litert' || !same(at, size)) return litert(m, 'runtime litert, precision float32 were asked for');
+  }
+  // the candidates, with what the build measured
+  const candidates = [];
+  if (lite32) candidates.push({key: 'float32', pick: lite32, ms: ms('float32')});
+  if (lite8 && lite8.accurate && precision === 'auto') candidates.push({key: 'int8', pick: lite8, ms: ms('int8')});
+  if (runtime === 'auto' && same(at, size)) candidates.push({key: 'tfjs', pick: null, ms: ms('tfjs')});
+  const left = lite8 && !lite8.accurate && precision === 'auto' ? `; int8 left out: ${accuracy(lite8)}, under the build's floor` : '';
+  const measured = candidates.filter((c) => c.ms != null);
+  if (!measured.length) {
+    if (runtime === 'auto') return tfjs(`the build measured no speeds at ${sizeText(at)}${left}`);
+    const pick = candidates.find((c) => c.key === 'int8') || candidates[0];
+    if (!pick) throw bad(`this build has no LiteRT.js model at ${sizeText(at)}`);
+    return litert(pick.pick, `runtime litert was asked for; the build measured no speeds, so int8 where accurate${left}`);
+  }
+  measured.sort((a, b) => a.ms - b.ms);
+  const label = (c) => (c.key === 'tfjs' ? 'tfjs wasm' : `LiteRT.js ${c.key}`);
+  const threads = timing.threads ? `, ${timing.threads} thread${timing.threads === 1 ? '' : 's'}` : '';
+  const why = `fastest the build measured at ${sizeText(at)} (${timing.browser || 'Chromium'}${threads}): ` +
+    measured.map((c) => `${label(c)} ${c.ms.toFixed(c.ms < 10 ? 1 : 0)} ms`).join(', ') + left;
+  const best = measured[0];
+  return best.key === 'tfjs' ? tfjs(why) : litert(best.pick, why);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The engines: tfjs (model.json) and LiteRT.js (the build's litert/*.tflite), where the model lives
 
 function makeCanvas(width, height) {
   if (typeof OffscreenCanvas !== 'undefined') return new OffscreenCanvas(width, height);
@@ -316,12 +428,11 @@ function resizeLabels(labels, h, w, sh, sw) {
   return out;
 }
 
-class Engine {
-  static async create({model, backend, threads, assets}) {
+class TfjsEngine {
+  static async create({model, backend, threads, assets}, {json, spec}) {
     const tf = await loadTfjs(assets);
-    const loaded = await fetchModel(model);
+    const {specs, data} = await fetchWeights(model, json);
     const info = await initBackend(tf, backend, threads, assets);
-    const {json, specs, data, spec} = loaded;
     let graph;
     try {
       graph = await tf.loadGraphModel(tf.io.fromMemory({
@@ -338,49 +449,221 @@ class Engine {
       throw new SegmenterError(`${model}: the metadata names the output ${spec.output}, which the graph lacks ` +
         `(it has ${[...names].join(', ')})`, 'model');
     }
-    return new Engine(tf, graph, info, spec, loaded.meta);
+    return new TfjsEngine(tf, graph, info, spec);
   }
 
-  constructor(tf, graph, info, spec, meta) {
-    Object.assign(this, {tf, graph, info, spec, meta, holder: {}, active: 0, disposed: false});
+  constructor(tf, graph, info, spec) {
+    Object.assign(this, {tf, graph, info, spec});
   }
 
-  // `source`: ImageData, ImageBitmap, canvas, image or video; run at h x w, labels at sh x sw.
+  // Class ids (h * w) of RGBA `pixels`.
+  async infer(pixels) {
+    const tf = this.tf;
+    if (tf.getBackend() !== this.info.backend) await tf.setBackend(this.info.backend);
+    const {input, scale, offset, bgr, output, argmax} = this.spec;
+    const result = tf.tidy(() => {
+      let x = tf.browser.fromPixels(pixels, 3).toFloat();
+      if (bgr) x = tf.reverse(x, -1);
+      x = tf.add(tf.mul(x, scale), offset).expandDims(0);
+      let y = this.graph.execute(input ? {[input]: x} : x, output);
+      if (argmax) y = tf.argMax(y, -1);
+      return y;
+    });
+    try {
+      return await result.data();
+    } finally {
+      result.dispose();
+    }
+  }
+
+  free() {
+    if (this.graph) { this.graph.dispose(); this.graph = null; }
+  }
+}
+
+// wasm-utils (LiteRT.js's loader) runs emscripten's glue with importScripts, which a module worker lacks:
+// there, a synchronous fetch and a global eval stand in (the glue declares `var ModuleFactory`).
+function classicImports() {
+  if (!IN_WORKER || globalThis.patcherImportScripts) return;
+  globalThis.patcherImportScripts = true;
+  globalThis.importScripts = (...urls) => {
+    for (const url of urls) {
+      const xhr = new XMLHttpRequest();
+      xhr.open('GET', String(url), false);
+      xhr.send();
+      if (xhr.status !== 200) throw new Error(`cannot load ${url} (HTTP ${xhr.status})`);
+      (0, eval)(`${xhr.responseText}\n//# sourceURL=${url}`);
+    }
+  };
+}
+
+let liteRt = null;  // {api, threaded, relaxedSimd}: LiteRT.js loads once per thread
+
+async function loadLiteRtOnce(folder, threaded) {
+  if (!liteRt) {
+    liteRt = (async () => {
+      let api;
+      try {
+        api = await import(`${folder}litert.js`);
+      } catch (err) {
+        throw new SegmenterError(`cannot load ${folder}litert.js: ${err.message}`, 'litert');
+      }
+      const relaxedSimd = Boolean(await api.supportsFeature('relaxedSimd'));
+      const useThreads = threaded && relaxedSimd;
+      classicImports();
+      const wasm = `${folder}wasm/`;
+      // emscripten finds its .wasm (and, with threads, its own script for the pool) through Module, which
+      // wasm-utils hands to it: needed where the page's or worker's location is not the wasm folder
+      globalThis.Module = {locateFile: (name) => wasm + name,
+                           mainScriptUrlOrBlob: `${wasm}litert_wasm_${useThreads ? 'threaded_' : ''}internal.js`};
+      try {
+        await api.loadLiteRt(wasm, {threads: useThreads});
+      } catch (err) {
+        throw new SegmenterError(`LiteRT.js could not start ${IN_WORKER ? 'in a Web Worker' : 'here'}: ${err.message}`, 'litert');
+      }
+      return {api, threaded: useThreads, relaxedSimd};
+    })();
+    liteRt.catch(() => { liteRt = null; });
+  }
+  return liteRt;
+}
+
+class LiteEngine {
+  static async create({model, threads}, meta) {
+    const folder = new URL(`${meta.litert.folder || 'litert'}/`, model).href;
+    const cores = navigator.hardwareConcurrency || 1;
+    const wanted = threads > 0 ? threads : cores;
+    const isolated = Boolean(globalThis.crossOriginIsolated);
+    const {api, threaded, relaxedSimd} = await loadLiteRtOnce(folder, isolated && wanted > 1);
+    const runtime = String(meta.litert.runtime || '');
+    const info = {runtime: 'litert', version: runtime.split(' ').pop() || null, backend: 'wasm', worker: IN_WORKER,
+                  threadsRequested: wanted, threads: threaded ? wanted : 1, simd: relaxedSimd, isolated, cores};
+    return new LiteEngine(api, info, model, threaded ? wanted : 1);
+  }
+
+  constructor(api, info, model, threads) {
+    Object.assign(this, {api, info, model, threads, compiled: new Map()});
+  }
+
+  async compiled_(file) {
+    if (!this.compiled.has(file)) {
+      const url = new URL(file, this.model).href;
+      const made = this.api.loadAndCompile(url, {accelerator: 'wasm', cpuOptions: {numThreads: this.threads}})
+        .catch((err) => {
+          this.compiled.delete(file);
+          throw new SegmenterError(`LiteRT.js cannot load ${url}: ${err.message}`, 'model');
+        });
+      this.compiled.set(file, made);
+    }
+    return this.compiled.get(file);
+  }
+
+  // Class ids (h * w) of RGBA `pixels` (h x w) with the model `file`.
+  async infer(pixels, h, w, file, spec) {
+    const model = await this.compiled_(file);
+    const shape = Array.from(model.getInputDetails()[0].shape);
+    if (shape.length !== 4 || shape[1] !== h || shape[2] !== w) {
+      throw new SegmenterError(`${file} takes [${shape}], not [1, ${h}, ${w}, 3]`, 'model');
+    }
+    const {scale, offset, bgr} = spec;
+    const rgba = pixels.data;
+    const x = new Float32Array(h * w * 3);
+    const [r, b] = bgr ? [2, 0] : [0, 2];
+    for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+      x[j + r] = rgba[i] * scale + offset;
+      x[j + 1] = rgba[i + 1] * scale + offset;
+      x[j + b] = rgba[i + 2] * scale + offset;
+    }
+    const input = new this.api.Tensor(x, [1, h, w, 3]);
+    let outputs = [];
+    try {
+      outputs = await model.run(input);
+      return outputs[0].toTypedArray().slice();
+    } finally {
+      input.delete();
+      for (const t of outputs) t.delete();
+    }
+  }
+
+  free() {
+    for (const made of this.compiled.values()) made.then((m) => m.delete(), () => {});
+    this.compiled.clear();
+  }
+}
+
+// Chooses the runtime for each size and runs it; one per segmenter, where the model lives.
+class Engine {
+  static async create(opts) {
+    const loaded = await fetchModel(opts.model);
+    chooseRuntime(loaded.meta, opts, null);  // options the build cannot serve fail here
+    const engine = new Engine(opts, loaded);
+    engine.info = (await engine.start(opts.size)).info;
+    return engine;
+  }
+
+  constructor(opts, loaded) {
+    Object.assign(this, {opts, loaded, spec: loaded.spec, meta: loaded.meta, engines: {}, litertFailed: null,
+                         holder: {}, active: 0, disposed: false, info: null});
+  }
+
+  choose(size) {
+    const choice = chooseRuntime(this.meta, this.opts, size);
+    if (choice.runtime === 'litert' && this.litertFailed && this.opts.runtime === 'auto') {
+      return {runtime: 'tfjs', precision: (this.meta.patcher && this.meta.patcher.quantization) || 'float32', size,
+              file: null, reason: `LiteRT.js could not start here (${this.litertFailed}), so tfjs`};
+    }
+    return choice;
+  }
+
+  async engineFor(choice) {
+    const kind = choice.runtime;
+    if (!this.engines[kind]) {
+      this.engines[kind] = kind === 'tfjs' ? TfjsEngine.create(this.opts, this.loaded) : LiteEngine.create(this.opts, this.meta);
+      this.engines[kind].catch(() => { delete this.engines[kind]; });
+    }
+    return this.engines[kind];
+  }
+
+  // The runtime for `size`, started: its info with the choice. In auto, a LiteRT.js that does not start
+  // leaves tfjs (and says so).
+  async start(size) {
+    let choice = this.choose(size);
+    let engine;
+    try {
+      engine = await this.engineFor(choice);
+    } catch (err) {
+      if (choice.runtime !== 'litert' || this.opts.runtime !== 'auto') throw err;
+      this.litertFailed = err.message;
+      choice = this.choose(size);
+      engine = await this.engineFor(choice);
+    }
+    return {engine, info: describe(engine, choice), choice};
+  }
+
+  // `source`: ImageData, ImageBitmap, canvas, image or video; asked to run at h x w, labels at sh x sw.
   async run(source, h, w, sh, sw) {
     if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
-    const tf = this.tf;
     this.active += 1;
     try {
+      const {engine, info, choice} = await this.start([h, w]);
+      const [ch, cw] = choice.size || [h, w];
       let pixels;
       try {
-        pixels = await pixelsOf(source, w, h, this.holder);
+        pixels = await pixelsOf(source, cw, ch, this.holder);
       } catch (err) {
         throw new SegmenterError(`cannot read the source's pixels (${err.message}); a cross-origin image ` +
           'needs CORS (crossOrigin = "anonymous")', 'source');
       }
-      if (tf.getBackend() !== this.info.backend) await tf.setBackend(this.info.backend);
+      if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
       const start = performance.now();
-      const {input, scale, offset, bgr, output, argmax} = this.spec;
-      const result = tf.tidy(() => {
-        let x = tf.browser.fromPixels(pixels, 3).toFloat();
-        if (bgr) x = tf.reverse(x, -1);
-        x = tf.add(tf.mul(x, scale), offset).expandDims(0);
-        let y = this.graph.execute(input ? {[input]: x} : x, output);
-        if (argmax) y = tf.argMax(y, -1);
-        return y;
-      });
-      let ids;
-      try {
-        ids = await result.data();
-      } finally {
-        result.dispose();
-      }
-      if (ids.length !== h * w) {
-        throw new SegmenterError(`the model gave ${ids.length} class ids for ${h} x ${w} pixels`, 'run');
+      const ids = await engine.infer(pixels, ch, cw, choice.file, this.spec);
+      if (ids.length !== ch * cw) {
+        throw new SegmenterError(`the model gave ${ids.length} class ids for ${ch} x ${cw} pixels`, 'run');
       }
       const labels = (this.spec.classes.length > 256 ? Uint16Array : Uint8Array).from(ids);
       const modelMs = performance.now() - start;
-      return {labels: resizeLabels(labels, h, w, sh, sw), modelMs};
+      this.info = info;
+      return {labels: resizeLabels(labels, ch, cw, sh, sw), modelMs, size: [ch, cw], info};
     } finally {
       this.active -= 1;
       if (this.disposed && !this.active) this.free();
@@ -393,8 +676,14 @@ class Engine {
   }
 
   free() {
-    if (this.graph) { this.graph.dispose(); this.graph = null; }
+    for (const made of Object.values(this.engines)) made.then((e) => e.free(), () => {});
+    this.engines = {};
   }
+}
+
+function describe(engine, choice) {
+  return {...engine.info, runtime: choice.runtime, precision: choice.precision, size: choice.size,
+          model: choice.file, reason: choice.reason};
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -465,12 +754,15 @@ function checkSize(size, what) {
 }
 
 function options(given) {
-  const o = {model: 'model.json', backend: 'wasm', worker: true, threads: 0, size: null, assets: HERE, ...given};
+  const o = {model: 'model.json', backend: 'wasm', worker: true, threads: 0, size: null, assets: HERE,
+             runtime: 'auto', precision: 'auto', ...given};
   const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location.href;
   if (typeof o.model !== 'string' && !(o.model instanceof URL)) throw new SegmenterError('options.model must be a URL', 'options');
   if (typeof o.backend !== 'string' || !o.backend) throw new SegmenterError('options.backend must be a backend name such as wasm, webgl or cpu', 'options');
   if (!Number.isInteger(o.threads) || o.threads < 0) throw new SegmenterError(`options.threads must be 0 (one per core) or a whole number of threads, not ${o.threads}`, 'options');
   checkSize(o.size, 'options.size');
+  if (!RUNTIMES.includes(o.runtime)) throw new SegmenterError(`options.runtime must be ${RUNTIMES.join(', ')}, not ${o.runtime}`, 'options');
+  if (!PRECISIONS.includes(o.precision)) throw new SegmenterError(`options.precision must be ${PRECISIONS.join(', ')}, not ${o.precision}`, 'options');
   return {...o, model: new URL(o.model, base).href, assets: new URL(o.assets, base).href.replace(/\/?$/, '/'),
           worker: Boolean(o.worker)};
 }
@@ -526,8 +818,9 @@ function workerRunner(opts) {
   };
   return {
     async init() {
-      const {info, spec, meta} = await call('init', {options: {model: opts.model, backend: opts.backend,
-                                                               threads: opts.threads, assets: opts.assets}});
+      const {model, backend, threads, assets, runtime, precision, size} = opts;
+      const {info, spec, meta} = await call('init', {options: {model, backend, threads, assets, runtime, precision,
+                                                               size}});
       return {info, spec, meta};
     },
     async run(source, h, w, sh, sw) {
@@ -549,7 +842,7 @@ function workerRunner(opts) {
         transfer = [bitmap];
       }
       const reply = await call('segment', {...message, h, w, sh, sw}, transfer);
-      return {labels: reply.labels, modelMs: reply.modelMs};
+      return {labels: reply.labels, modelMs: reply.modelMs, size: reply.size, info: reply.info};
     },
     dispose() { end(new SegmenterError('this segmenter was disposed', 'disposed')); },
   };
@@ -605,8 +898,10 @@ class Segmenter {
     if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     const [sw, sh] = sourceSize(source);
     const [h, w] = checkSize(size, 'size') || this._size || [sh, sw];
-    const {labels, modelMs} = await this._runner.run(source, h, w, sh, sw);
-    return {labels, width: sw, height: sh, ms: performance.now() - start, modelMs, size: [h, w]};
+    const done = await this._runner.run(source, h, w, sh, sw);
+    this.info = {...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})};
+    return {labels: done.labels, width: sw, height: sh, ms: performance.now() - start, modelMs: done.modelMs,
+            size: done.size, runtime: done.info.runtime, precision: done.info.precision, reason: done.info.reason};
   }
 
   colorize(labels, width, height, {alpha = 1, transparent = this.transparent, palette = this.palette} = {}) {
@@ -650,7 +945,7 @@ export async function createSegmenter(given = {}) {
       } catch (err) {
         if (runner) runner.dispose();
         if (!FALLBACK.has(err.code)) throw err;
-        fallback = `the Web Worker could not run ${opts.backend}: ${err.message}`;
+        fallback = `the Web Worker could not run ${err.code === 'litert' ? 'LiteRT.js' : opts.backend}: ${err.message}`;
       }
     }
   }
