@@ -18,8 +18,8 @@ from patcher.verify import run_probe
 GRAPH = outdir.GRAPH  # beside the web folder: outdir.graph_path(model_dir)
 SIZES = [(288, 288), (448, 448), (512, 384), (450, 301)]
 BACKENDS = ("cpu", "wasm")
-# tfjs's cpu backend is plain JavaScript (about 100 times slower than wasm): by default it runs one small
-# size, every size with `check --all-sizes` or when sizes are given
+# tfjs's cpu backend is plain JavaScript (20 to 30 times slower than wasm here): by default it runs one
+# small size, every size with `check --all-sizes` or when sizes are given
 SLOW = {"cpu": [(288, 288)]}
 MIN_AGREEMENT = 0.999
 MAX_PROB_DIFF = 1e-4

@@ -67,6 +67,7 @@ RUNTIME_FILES = [
 BARE_IMPORT = 'from "@litertjs/wasm-utils"'
 HARNESS = Path(__file__).resolve().parent / "web_litert"
 BROWSER_REPEAT = 3  # timed runs per model and size in Chromium, after a warm-up
+BROWSER_TIMEOUT = 900  # seconds for the whole Chromium run (a hung wasm thread pool must not hang the build)
 
 
 @dataclass(frozen=True)
@@ -292,14 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _child(mode: str, job: dict, work: Path, error) -> list[dict]:
+def _child(mode: str, job: dict, work: Path, error, timeout: float | None = None) -> list[dict]:
     """Run `python -m patcher.litert MODE` on `job`; its records, or `error` with the one it reported."""
     path = work / f"litert-{mode}.json"
     path.write_text(json.dumps(job))
     from patcher.verify import run_child, upstream_env  # noqa: PLC0415
 
     return run_child("patcher.litert", mode, ["--job", str(path)], work, upstream_env(), error,
-                     lambda r: f"LiteRT {mode}: {r['message']}")
+                     lambda r: f"LiteRT {mode}: {r['message']}", timeout)
 
 
 # --- build ------------------------------------------------------------------------------------------
@@ -355,7 +356,7 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
                                                                "models": models, "calibration": files},
                                                     work, BuildError) if r.get("stage") == "convert"}
         install_runtime(folder)
-        entries, timings = compare_models(reference, folder, meta, models, options.int8_floor, work)
+        entries, timings = compare_models(reference, folder, meta, models, options.int8_floor, work, building=True)
         for entry in entries:
             entry["seconds_to_convert"] = converted[Path(entry["file"]).name]["seconds"]
     finally:
@@ -380,9 +381,10 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
 
 
 def compare_models(reference: Path, folder: Path, meta: dict, models: list[dict], int8_floor: float,
-                   work: Path) -> tuple[list[dict], list[dict]]:
+                   work: Path, building: bool = False) -> tuple[list[dict], list[dict]]:
     """Each model's agreement with TensorFlow, as metadata entries (file relative to model.json), in the
-    Python interpreter and in LiteRT.js in Chromium (where it runs here); and the times Chromium measured."""
+    Python interpreter and in LiteRT.js in Chromium (where it runs here); and the times Chromium measured.
+    A Chromium that fails is BuildError while `building`, else ParityError."""
     inp = meta["input"]
     names = meta["patcher"].get("reference_outputs") or {}
     labels = names.get("labels") or next(o["name"] for o in meta["outputs"] if o["kind"] == "labels")
@@ -405,10 +407,10 @@ def compare_models(reference: Path, folder: Path, meta: dict, models: list[dict]
     why = chromium_missing()
     timings = []
     if why:
-        print(f"note: LiteRT.js was not run in a browser and no speeds were measured ({why}); segmenter.js's "
-              "runtime 'auto' takes tfjs for this build", file=sys.stderr)
+        then = "; segmenter.js's runtime 'auto' takes tfjs for this build" if building else ""
+        print(f"note: LiteRT.js was not run in a browser and no speeds were measured ({why}){then}", file=sys.stderr)
     else:
-        timings = in_chromium(folder.parent, entries, work)
+        timings = in_chromium(folder.parent, entries, work, BuildError if building else ParityError)
     for entry in entries:
         entry["accurate"] = judge(entry, int8_floor)
     return entries, timings
@@ -423,7 +425,7 @@ def chromium_missing() -> str | None:
     return None
 
 
-def in_chromium(model_dir: Path, entries: list[dict], saved: Path, repeat: int = BROWSER_REPEAT) -> list[dict]:
+def in_chromium(model_dir: Path, entries: list[dict], saved: Path, error, repeat: int = BROWSER_REPEAT) -> list[dict]:
     """LiteRT.js in headless Chromium (a child process: `python -m patcher.litert browser`), through the
     harness page in model_dir/litert: each model's class map on check's test picture against TensorFlow's
     (saved in `saved` by the compare child) as entry["browser"]; per size, the median ms of `repeat` runs
@@ -432,7 +434,7 @@ def in_chromium(model_dir: Path, entries: list[dict], saved: Path, repeat: int =
     print(f"running LiteRT.js and tfjs-wasm in headless Chromium ({threads} threads) ...", file=sys.stderr)
     job = {"model_dir": str(model_dir), "saved": str(saved), "repeat": repeat, "threads": threads,
            "models": [{"file": e["file"], "size": e["size"], "precision": e["precision"]} for e in entries]}
-    records = _child("browser", job, saved, ParityError)
+    records = _child("browser", job, saved, error, BROWSER_TIMEOUT)
     by_file = {r["file"]: r for r in records if r.get("stage") == "browser"}
     for entry in entries:
         found = by_file[entry["file"]]

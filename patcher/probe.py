@@ -89,6 +89,8 @@ def checkpoint(tf, np, script, args) -> None:
                 value = rng.uniform(0.8, 1.2, shape)
             else:
                 continue
+            if var.initializer.inputs[1].name != var.initial_value.name:  # (feeding it would change nothing)
+                raise RuntimeError(f"{var.op.name}: its initializer does not read its initial value")
             values[var.initial_value] = value.astype(np.float32)
         # one run: the initializers, with the batch-norm values fed in place of their initial values
         sess.run(tf1.global_variables_initializer(), values)

@@ -38,11 +38,15 @@ def run_probe(dest: Path, mode: str, *args: str, error=VerifyError, model: Model
                      lambda r: f"{r['stage']}: {r['message']}")
 
 
-def run_child(module: str, mode: str, args: list[str], cwd: Path, env: dict[str, str], error, describe) -> list[dict]:
+def run_child(module: str, mode: str, args: list[str], cwd: Path, env: dict[str, str], error, describe,
+              timeout: float | None = None) -> list[dict]:
     """Run `python -m MODULE MODE ARGS` that prints one JSON record per line; its records, or `error` with
-    `describe(record)` of the first error it reported."""
-    proc = subprocess.run([sys.executable, "-m", module, mode, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+    `describe(record)` of the first error it reported (or with the time it overran `timeout` seconds)."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", module, mode, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise error(f"python -m {module} {mode} did not finish in {timeout:g} s; stopped it") from None
     records = []
     for line in proc.stdout.splitlines():
         try:

@@ -349,6 +349,25 @@ class TestSegmenter:
         finally:
             tab.close()
 
+    @pytest.mark.parametrize(("runtime", "code"), [("auto", None), ("litert", "litert")])
+    def test_a_tflite_that_does_not_load_leaves_tfjs_under_auto_and_fails_under_litert(
+            self, chromium, site, litert_built, runtime, code):
+        content = json.loads((litert_built / "model.json").read_text())
+        lite = content["userDefinedMetadata"]["litert"]
+        for m in lite["models"]:
+            m["file"] = m["file"].replace("model-", "absent-")
+        for t in lite["timings"]:
+            t["ms"] = {"tfjs": 100.0, "float32": 1.0, "int8": 1.0}  # LiteRT.js would win
+        (litert_built / "absent.json").write_text(json.dumps(content))
+        got = self.segment(chromium, site, {"model": "absent.json", "runtime": runtime})
+        if code:
+            assert got["error"] == code and "absent-96x96" in got["message"], got
+        else:
+            assert "error" not in got, got
+            assert got["runtime"] == "tfjs" and got["info"]["runtime"] == "tfjs"
+            assert got["reason"].startswith("LiteRT.js could not start here (LiteRT.js cannot load") and \
+                "absent-96x96" in got["reason"]
+
     def test_int8_on_tfjs_is_refused(self, chromium, site):
         got = self.segment(chromium, site, {"runtime": "tfjs", "precision": "int8"})
         assert got["error"] == "options" and "use runtime 'litert'" in got["message"]

@@ -97,3 +97,14 @@ def test_bad_sizes_are_a_usage_error(patched, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["verify", "--dest", str(patched), "--sizes", "448"])
     assert exit.value.code == 2
+
+
+def test_a_child_that_overruns_its_time_is_stopped_with_one_error(tmp_path):
+    import os
+
+    from patcher.errors import ParityError
+    from patcher.verify import run_child
+
+    # the child would print its usage and exit; 1 ms is less than Python's start-up, so it is stopped first
+    with pytest.raises(ParityError, match=r"python -m patcher.litert browser did not finish in 0.001 s; stopped it"):
+        run_child("patcher.litert", "browser", ["--help"], tmp_path, dict(os.environ), ParityError, str, timeout=0.001)

@@ -100,6 +100,13 @@ function showChoice(info) {
   $('choice').textContent = info.reason ? `Why: ${info.reason}.` : '';
 }
 
+// int8 is a LiteRT.js model: not offered with runtime TensorFlow.js, nor for a build without LiteRT.js.
+function syncPrecision() {
+  const option = [...$('precision').options].find((o) => o.value === 'int8');
+  option.disabled = !state.litert || $('runtime').value === 'tfjs';
+  if (option.disabled && $('precision').value === 'int8') $('precision').value = 'auto';
+}
+
 function describe(made) {
   const lite = made.meta.litert;
   state.litert = Boolean(lite && Array.isArray(lite.models) && lite.models.length);
@@ -108,6 +115,7 @@ function describe(made) {
     option.disabled = !state.litert;
     option.title = state.litert ? '' : "this build has no LiteRT.js models (python -m patcher build --litert)";
   }
+  syncPrecision();
   const title = made.title || 'Segmentation in the browser';
   document.title = title;
   $('title').textContent = title;
@@ -286,6 +294,7 @@ async function webcam() {
 $('backend').value = ['wasm', 'webgl', 'cpu'].includes(params.get('backend')) ? params.get('backend') : 'wasm';
 $('runtime').value = ['auto', 'tfjs', 'litert'].includes(params.get('runtime')) ? params.get('runtime') : 'auto';
 $('precision').value = ['auto', 'float32', 'int8'].includes(params.get('precision')) ? params.get('precision') : 'auto';
+if ($('runtime').value === 'tfjs' && $('precision').value === 'int8') $('precision').value = 'auto';
 $('mode').value = params.get('mode') === 'main' ? 'main' : 'worker';
 if (params.get('size')) {
   const [h, w] = params.get('size').split('x');
@@ -296,7 +305,7 @@ if (params.get('size')) {
   processingSize();
 }
 $('backend').onchange = start;
-$('runtime').onchange = start;
+$('runtime').onchange = () => { syncPrecision(); start(); };
 $('precision').onchange = start;
 $('mode').onchange = start;
 $('resolution').onchange = () => { $('custom').hidden = $('resolution').value !== 'custom'; run(); };

@@ -48,7 +48,7 @@
 // Every failure is a rejected promise with a SegmenterError: a message a person can act on and a `code`:
 //   'options', 'not-found' (model.json), 'model' (not a usable patcher model.json), 'shard-missing',
 //   'shard-size', 'tfjs' (a bundle did not load), 'backend-unknown', 'backend' (it did not start here),
-//   'worker' (the Web Worker died), 'litert' (LiteRT.js did not load or start), 'source' (nothing to read
+//   'worker' (the Web Worker died), 'litert' (LiteRT.js or a .tflite model did not load), 'source' (nothing to read
 //   from it), 'disposed', 'run'.
 //
 // Preprocessing (x * scale + offset on 0..255 pixels, RGB or BGR), the class names, palette, transparent
@@ -60,7 +60,8 @@
 // they define globalThis.tf just as a classic script would. This works in Chromium (tested on 156) without
 // eval, so a Content-Security-Policy of script-src 'self' is enough (fetch + eval would need
 // 'unsafe-eval'). On the main thread the bundles are added as classic <script> tags when
-// globalThis.tf is absent.
+// globalThis.tf is absent. LiteRT.js in the worker does need eval (see classicImports): where it is
+// forbidden, runtime 'litert' moves to the main thread and 'auto' to tfjs.
 
 const WORKER_NAME = 'patcher-segmenter';
 const HERE = new URL('./', import.meta.url).href;
@@ -532,7 +533,8 @@ class LiteEngine {
   static async create({model, threads}, meta) {
     const folder = new URL(`${meta.litert.folder || 'litert'}/`, model).href;
     const cores = navigator.hardwareConcurrency || 1;
-    const wanted = threads > 0 ? threads : cores;
+    // LiteRT.js sizes its thread pool by the cores: more threads than that would wait on workers to start
+    const wanted = Math.min(threads > 0 ? threads : cores, cores);
     const isolated = Boolean(globalThis.crossOriginIsolated);
     const {api, threaded, relaxedSimd} = await loadLiteRtOnce(folder, isolated && wanted > 1);
     const runtime = String(meta.litert.runtime || '');
@@ -545,13 +547,14 @@ class LiteEngine {
     Object.assign(this, {api, info, model, threads, compiled: new Map()});
   }
 
-  async compiled_(file) {
+  // The compiled model of `file` (fetched and compiled on first use).
+  async compile(file) {
     if (!this.compiled.has(file)) {
       const url = new URL(file, this.model).href;
       const made = this.api.loadAndCompile(url, {accelerator: 'wasm', cpuOptions: {numThreads: this.threads}})
         .catch((err) => {
           this.compiled.delete(file);
-          throw new SegmenterError(`LiteRT.js cannot load ${url}: ${err.message}`, 'model');
+          throw new SegmenterError(`LiteRT.js cannot load ${url}: ${err.message}`, 'litert');
         });
       this.compiled.set(file, made);
     }
@@ -560,7 +563,7 @@ class LiteEngine {
 
   // Class ids (h * w) of RGBA `pixels` (h x w) with the model `file`.
   async infer(pixels, h, w, file, spec) {
-    const model = await this.compiled_(file);
+    const model = await this.compile(file);
     const shape = Array.from(model.getInputDetails()[0].shape);
     if (shape.length !== 4 || shape[1] !== h || shape[2] !== w) {
       throw new SegmenterError(`${file} takes [${shape}], not [1, ${h}, ${w}, 3]`, 'model');
@@ -608,11 +611,16 @@ class Engine {
 
   choose(size) {
     const choice = chooseRuntime(this.meta, this.opts, size);
-    if (choice.runtime === 'litert' && this.litertFailed && this.opts.runtime === 'auto') {
+    if (choice.runtime === 'litert' && this.litertFailed && this.fallsBack()) {
       return {runtime: 'tfjs', precision: (this.meta.patcher && this.meta.patcher.quantization) || 'float32', size,
               file: null, reason: `LiteRT.js could not start here (${this.litertFailed}), so tfjs`};
     }
     return choice;
+  }
+
+  // Under runtime 'auto' (and not int8, which only LiteRT.js runs), a LiteRT.js that fails leaves tfjs.
+  fallsBack() {
+    return this.opts.runtime === 'auto' && this.opts.precision !== 'int8';
   }
 
   async engineFor(choice) {
@@ -624,15 +632,16 @@ class Engine {
     return this.engines[kind];
   }
 
-  // The runtime for `size`, started: its info with the choice. In auto, a LiteRT.js that does not start
-  // leaves tfjs (and says so).
+  // The runtime for `size`, started (a LiteRT.js model compiled): its info with the choice. In auto, a
+  // LiteRT.js that does not start or a model of it that does not load leaves tfjs (and says so).
   async start(size) {
     let choice = this.choose(size);
     let engine;
     try {
       engine = await this.engineFor(choice);
+      if (choice.runtime === 'litert') await engine.compile(choice.file);
     } catch (err) {
-      if (choice.runtime !== 'litert' || this.opts.runtime !== 'auto') throw err;
+      if (choice.runtime !== 'litert' || !this.fallsBack()) throw err;
       this.litertFailed = err.message;
       choice = this.choose(size);
       engine = await this.engineFor(choice);
