@@ -20,7 +20,7 @@ from patcher import litert, outdir, page
 from patcher.check import preprocess, run_frozen
 from patcher.check import picture_pixels
 from patcher.cli import main
-from patcher.errors import BuildError
+from patcher.errors import BuildError, ParityError
 
 SIZE = (96, 96)
 HAS_TF = importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("tensorflowjs") is not None
@@ -207,6 +207,17 @@ def reference(litert_built):
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+
+
+class TestChromiumFailure:
+    pytestmark = needs_build + needs_browser
+
+    @pytest.mark.parametrize("error", [BuildError, ParityError], ids=["in-build", "in-check"])
+    def test_a_failing_chromium_run_is_one_error_of_the_callers_kind(self, litert_built, tmp_path, error):
+        entries = [{"file": f"litert/{litert.file_name(SIZE, 'float32')}", "size": list(SIZE), "precision": "float32"}]
+        # nothing saved in tmp_path for it to compare with: the browser child fails after Chromium started
+        with pytest.raises(error, match=r"^LiteRT browser: FileNotFoundError"):
+            litert.in_chromium(litert_built, entries, tmp_path, error)
 
 class TestBrowser:
     pytestmark = needs_build + needs_browser

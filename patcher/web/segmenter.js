@@ -298,6 +298,15 @@ const same = (a, b) => Boolean(a && b) && a[0] === b[0] && a[1] === b[1];
 const sizeText = (s) => (s ? `${s[0]}x${s[1]}` : "the source's size");
 const pct = (v) => `${(100 * v).toFixed(2)}%`;
 
+function checkChoice(runtime, precision) {
+  if (!RUNTIMES.includes(runtime)) {
+    throw new SegmenterError(`options.runtime must be ${RUNTIMES.join(', ')}, not ${runtime}`, 'options');
+  }
+  if (!PRECISIONS.includes(precision)) {
+    throw new SegmenterError(`options.precision must be ${PRECISIONS.join(', ')}, not ${precision}`, 'options');
+  }
+}
+
 function nearestSize(sizes, size) {
   if (!size) return sizes[0];
   const area = size[0] * size[1];
@@ -313,8 +322,7 @@ function nearestSize(sizes, size) {
 // 'options' for a choice the build cannot serve.
 export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backend = 'wasm'} = {}, size = null) {
   const bad = (message) => new SegmenterError(message, 'options');
-  if (!RUNTIMES.includes(runtime)) throw bad(`options.runtime must be ${RUNTIMES.join(', ')}; not ${runtime}`);
-  if (!PRECISIONS.includes(precision)) throw bad(`options.precision must be ${PRECISIONS.join(', ')}; not ${precision}`);
+  checkChoice(runtime, precision);
   const lite = meta && typeof meta.litert === 'object' && meta.litert ? meta.litert : null;
   const models = lite && Array.isArray(lite.models) ? lite.models.filter((m) => m && Array.isArray(m.size)) : [];
   const tfjsPrecision = (meta && meta.patcher && meta.patcher.quantization) || 'float32';
@@ -598,7 +606,6 @@ class LiteEngine {
 class Engine {
   static async create(opts) {
     const loaded = await fetchModel(opts.model);
-    chooseRuntime(loaded.meta, opts, null);  // options the build cannot serve fail here
     const engine = new Engine(opts, loaded);
     engine.info = (await engine.start(opts.size)).info;
     return engine;
@@ -770,8 +777,7 @@ function options(given) {
   if (typeof o.backend !== 'string' || !o.backend) throw new SegmenterError('options.backend must be a backend name such as wasm, webgl or cpu', 'options');
   if (!Number.isInteger(o.threads) || o.threads < 0) throw new SegmenterError(`options.threads must be 0 (one per core) or a whole number of threads, not ${o.threads}`, 'options');
   checkSize(o.size, 'options.size');
-  if (!RUNTIMES.includes(o.runtime)) throw new SegmenterError(`options.runtime must be ${RUNTIMES.join(', ')}, not ${o.runtime}`, 'options');
-  if (!PRECISIONS.includes(o.precision)) throw new SegmenterError(`options.precision must be ${PRECISIONS.join(', ')}, not ${o.precision}`, 'options');
+  checkChoice(o.runtime, o.precision);
   return {...o, model: new URL(o.model, base).href, assets: new URL(o.assets, base).href.replace(/\/?$/, '/'),
           worker: Boolean(o.worker)};
 }
