@@ -36,6 +36,9 @@ class Options:
     checkpoint: Path | None = None
     random_weights: bool = False
     seed: int = 0
+    # 'published' (the recipe's npm package) or a folder of a published graph model: weights recovered
+    # from it (patcher/weights.py)
+    published: str | None = None
     quantize: str | None = None
     optimize: bool = True
     with_probabilities: bool = False
@@ -131,8 +134,13 @@ def build(recipe: Recipe, dest: Path, model: str, out: Path, options: Options) -
     out = outdir.guard(out, dest, options.force)
     spec = recipe.model(model)
     on_branch(dest, model)
-    if options.checkpoint is None and not options.random_weights:
-        raise CheckpointError(f"no --checkpoint given; {where_from(spec)}")
+    if options.checkpoint is None and not options.random_weights and options.published is None:
+        raise CheckpointError(f"no weights given (--weights published, --checkpoint or --random-weights); "
+                              f"{where_from(spec)}")
+    if options.published is not None:
+        from patcher import weights  # noqa: PLC0415
+
+        weights.source(spec, options.published)  # fetched (or refused) before any lock or TensorFlow work
     with outdir.output_errors(out), locked(dest), locked(out), locked(outdir.graph_dir(out)):
         return _build(recipe, dest, spec, out, options)
 
@@ -149,6 +157,16 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
             run_probe(dest, "checkpoint", *graph_args(model), "--prefix", str(prefix), "--seed", str(options.seed),
                       error=BuildError, model=model)
             weights = "random weights"
+        elif options.published is not None:
+            from patcher import weights as published  # noqa: PLC0415
+
+            folder, entry = published.source(model, options.published)
+            prefix = work / "published" / "model.ckpt"
+            published.recover(dest, model, folder, prefix)
+            weights = f"recovered from {published.describe(entry) if entry else folder}"
+            provenance = {"package": entry["package"], "version": entry["version"], "folder": entry["folder"],
+                          "integrity": entry["integrity"], "license": entry["license"], "terms": entry["terms"]} \
+                if entry else {"folder": str(Path(folder).absolute())}
         else:
             prefix = Path(options.checkpoint).absolute()
             weights = f"sha256:{checkpoint_digest(prefix, model)}"
@@ -175,6 +193,10 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
             raise BuildError(f"the converter fused non-bias operands into {len(bad)} ops: {', '.join(bad[:3])}")
         meta = metadata(recipe, dest, model, weights, options)
         meta["patcher"]["graph_edits"] = edits
+        if options.published is not None:
+            meta["patcher"]["published"] = provenance
+            if "terms" in provenance:
+                meta["terms"] = provenance["terms"]
         if options.litert is not None:
             from patcher import litert  # noqa: PLC0415 - only for build --litert
 

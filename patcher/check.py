@@ -270,6 +270,63 @@ def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, i
         shutil.rmtree(work, ignore_errors=True)
 
 
+# check --reference published (or a folder of another graph model of the same network): real faces, sides
+# that are multiples of 8 (the seed's graph gives an 8-aligned map: 456x304 for a 450x301 input)
+FACE_SIZES = [(288, 288), (448, 448), (448, 320), (1024, 1024)]
+
+
+def foreign(path: Path) -> bool:
+    """True for a graph model that patcher did not build (no userDefinedMetadata.patcher)."""
+    try:
+        meta = json.loads((Path(path) / "model.json").read_text(encoding="utf-8")).get("userDefinedMetadata") or {}
+    except (OSError, ValueError, AttributeError):
+        return False
+    return "patcher" not in meta
+
+
+def compare_faces(model_dir: Path, reference: Path, backend: str = "wasm", sizes=FACE_SIZES,
+                  pictures=None) -> list[Row]:
+    """Class maps of the build and of `reference` (a graph model with the same input and class-id output, such
+    as the published one) on face pictures (patcher/faces.py) at each size, on one tfjs backend in Node; one
+    row per size, with the agreement over all pictures."""
+    from patcher import faces  # noqa: PLC0415
+
+    model_dir = _built(model_dir)
+    meta = metadata(model_dir)
+    labels = next(o["name"] for o in meta["outputs"] if o["kind"] == "labels")
+    pictures = pictures if pictures is not None else faces.pictures(with_variants=False)
+    work = Path(tempfile.mkdtemp(prefix="patcher-check-"))
+    try:
+        inputs = []
+        for h, w in sizes:
+            for name, pixels in pictures:
+                file = work / f"input{len(inputs)}.bin"
+                preprocess(faces.resize(pixels, h, w), meta).tofile(file)
+                inputs.append({"file": str(file), "shape": [1, h, w, 3]})
+        job = {"backend": backend, "inputs": inputs, "repeat": 1, "warmup": False, "outputs": [labels]}
+        print(f"{len(pictures)} face picture{'s' if len(pictures) != 1 else ''} at {len(sizes)} sizes",
+              file=sys.stderr)
+        mine = node_runner({**job, "model": str(model_dir), "out": str(work / "mine")}, work)
+        theirs = node_runner({**job, "model": str(Path(reference).absolute()), "out": str(work / "theirs")}, work)
+        rows = []
+        for s, (h, w) in enumerate(sizes):
+            same = total = 0
+            for k in range(s * len(pictures), (s + 1) * len(pictures)):
+                a = np.fromfile(f"{work / 'mine'}.{k}.0.bin", dtype=np.int32)
+                b = np.fromfile(f"{work / 'theirs'}.{k}.0.bin", dtype=np.int32)
+                if a.shape != b.shape:
+                    raise ParityError(f"{reference} gives {theirs[k]['outputs'][0]['shape']} class ids for a {h}x{w} "
+                                      f"input, the build {mine[k]['outputs'][0]['shape']}: not the same kind of model")
+                same += int(np.sum(a == b))
+                total += a.size
+            rows.append(Row(backend, (h, w), same / total, 0.0, float(np.median([mine[k]["ms"][0] for k in range(
+                s * len(pictures), (s + 1) * len(pictures))])), 0.0, MIN_AGREEMENT, None, Path(reference).name,
+                mine[0].get("runtime", backend)))
+        return rows
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def report(rows: list[Row]) -> None:
     runtimes = sorted({r.runtime for r in rows if r.runtime})
     print(f"against {rows[0].against}" + (f"; tfjs in Node: {', '.join(runtimes)}" if runtimes else ""))
@@ -284,7 +341,10 @@ def report(rows: list[Row]) -> None:
 def check(model_dir: Path, backends=BACKENDS, sizes=SIZES, reference: Path | None = None,
           floor: float | None = None) -> list[Row]:
     """Compare and report; ParityError when a row is out of bounds (with `floor`: only below it)."""
-    rows = compare(model_dir, backends, sizes, reference=reference)
+    if reference is not None and foreign(reference):
+        rows = compare_faces(model_dir, reference, backends[-1], sizes or FACE_SIZES)
+    else:
+        rows = compare(model_dir, backends, sizes, reference=reference)
     report(rows)
     failed = [r for r in rows if not r.ok]
     if failed and floor is not None and all(r.agreement >= floor for r in failed):

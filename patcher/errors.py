@@ -96,3 +96,9 @@ class ServeError(PatcherError):
     """`serve` cannot listen: the port is in use or not a port."""
 
     code = 18
+
+
+class WeightsError(PatcherError):
+    """Published weights cannot be fetched, are not what the recipe pins, or do not fit the graph."""
+
+    code = 19

@@ -5,6 +5,7 @@ prints one JSON object per line on stdout. Modes:
   verify      build the graph with unknown height and width and run it at sizes;
   checkpoint  write a checkpoint of random weights with the names the freeze script restores;
   match       compare a checkpoint with the names and shapes the freeze script restores;
+  recover     write a checkpoint from a published graph model's folded weights (patcher/weights.py);
   frozen      run a frozen graph on raw float32 inputs and save its outputs (no upstream code needed).
 """
 from __future__ import annotations
@@ -116,6 +117,103 @@ def match(tf, np, script, args) -> None:
     emit(stage="match", expected=len(restore), found=len(have), missing=missing, wrong_shape=wrong)
 
 
+CONVOLUTIONS = {"Conv2D", "DepthwiseConv2dNative"}
+BATCH_NORMS = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
+PASS_THROUGH = {"Identity", "ReadVariableOp"}
+VARIABLES = {"VariableV2", "VarHandleOp", "Variable"}
+
+
+def _through(tensor):
+    """The op that makes `tensor`, past identities and variable reads."""
+    op = tensor.op
+    while op.type in PASS_THROUGH and op.inputs:
+        op = op.inputs[0].op
+    return op
+
+
+def folded_names(graph, variables: dict) -> list[tuple[str, object, str]]:
+    """How TensorFlow's folding names the published constants of this graph: (published name, variable,
+    how its value comes from the published one), in graph order; `variables` maps op names to variables.
+    How: 'filter' (as it is), 'offset' (a batch norm's beta; its mean 0, variance 1, gamma sqrt(1 + eps)),
+    'scaled' (a lone batch norm's gamma: Scaled * sqrt(1 + eps)); other variables: their own name."""
+    names, covered = [], set()
+    for op in graph.get_operations():
+        if op.type not in BATCH_NORMS:
+            continue
+        gamma, beta, mean, variance = (variables.get(_through(t).name) for t in op.inputs[1:5])
+        if None in (gamma, beta, mean, variance):
+            continue
+        eps = op.get_attr("epsilon")
+        producer = _through(op.inputs[0])
+        kernel = variables.get(_through(producer.inputs[1]).name) if producer.type in CONVOLUTIONS else None
+        if kernel is not None:
+            names += [(f"{producer.name}_weights", kernel, "filter"), (f"{producer.name}_bn_offset", beta, "offset")]
+            covered.add(kernel.op.name)
+        else:
+            names += [(f"{op.name}/Scaled", gamma, "scaled"), (f"{op.name}/Offset", beta, "offset")]
+        covered.update(v.op.name for v in (gamma, beta, mean, variance))
+        for var in (gamma, mean, variance):
+            names.append(("", var, f"identity:{eps}"))
+    names += [(name, var, "filter") for name, var in variables.items() if name not in covered]
+    return names
+
+
+def recover(tf, np, script, args) -> None:
+    """Checkpoint PREFIX from the published float weights in the .npz --weights (patcher/weights.py)."""
+    tf1 = tf.compat.v1
+    graph, _, _, restore = build(tf, script, json.loads(args.spec))
+    published = dict(np.load(args.weights))
+    with graph.as_default():
+        variables = {v.op.name: v for v in tf1.global_variables()}
+        values, used, offsets = {}, set(), {}
+        for name, var, how in folded_names(graph, variables):
+            shape = var.shape.as_list()
+            if how.startswith("identity:"):
+                continue
+            if name not in published:
+                raise Stage("match", LookupError(
+                    f"the published model has no weight {name} (for the graph's {var.op.name} {shape}); "
+                    "is it a model of another network?"))
+            value = published[name]
+            if list(value.shape) != shape:
+                raise Stage("match", ValueError(f"published weight {name} has shape {list(value.shape)}; the graph's "
+                                                f"{var.op.name} has {shape}"))
+            if name in used:
+                raise Stage("match", ValueError(f"published weight {name} would be used twice"))
+            used.add(name)
+            values[var] = value
+            offsets[var] = how
+        for name, var, how in folded_names(graph, variables):
+            if not how.startswith("identity:"):
+                continue
+            eps = float(how.split(":")[1])
+            base = var.op.name.rsplit("/", 1)[-1]
+            if base == "moving_variance":
+                values[var] = np.ones(var.shape.as_list(), np.float32)
+            elif base == "moving_mean":
+                values[var] = np.zeros(var.shape.as_list(), np.float32)
+            elif var in values:  # gamma of a lone batch norm: Scaled * sqrt(1 + eps)
+                values[var] = values[var] * np.float32(np.sqrt(1.0 + eps))
+            else:
+                values[var] = np.full(var.shape.as_list(), np.sqrt(1.0 + eps), np.float32)
+        unused = sorted(set(published) - used)
+        if unused:
+            raise Stage("match", ValueError(f"published weight {unused[0]} matches no variable of the graph "
+                                            f"({len(unused)} unused)"))
+        missing = [v.op.name for v in restore.values() if v not in values]
+        if missing:
+            raise Stage("match", LookupError(f"variable {missing[0]} gets no published weight ({len(missing)} missing)"))
+        with tf1.Session(graph=graph) as sess:
+            feed = {}
+            for var, value in values.items():
+                if var.initializer.inputs[1].name != var.initial_value.name:
+                    raise RuntimeError(f"{var.op.name}: its initializer does not read its initial value")
+                feed[var.initial_value] = value.astype(np.float32)
+            sess.run(tf1.global_variables_initializer(), feed)
+            tf1.train.Saver(restore).save(sess, args.prefix, write_meta_graph=False)
+    emit(stage="recover", variables=len(restore), assigned=len(values), published=len(published), used=len(used))
+
+
 def frozen(tf, np, script, args) -> None:
     """Each input of the job: outputs saved as PREFIX.i.k.npy; prints ms per run."""
     tf1 = tf.compat.v1
@@ -147,7 +245,7 @@ class Stage(Exception):
         self.stage, self.cause = stage, cause
 
 
-MODES = {"verify": verify, "checkpoint": checkpoint, "match": match, "frozen": frozen}
+MODES = {"verify": verify, "checkpoint": checkpoint, "match": match, "recover": recover, "frozen": frozen}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job")
     parser.add_argument("--sizes", default="64x64")
     parser.add_argument("--prefix")
+    parser.add_argument("--weights", help="recover: an .npz of the published float weights")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:

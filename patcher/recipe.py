@@ -7,6 +7,7 @@ naming the file, the step or model and the field (exit 13).
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -73,6 +74,10 @@ class Model:
     checkpoint_help: str
     moving_average: dict = field(default_factory=dict, hash=False)
     env: dict = field(default_factory=dict, hash=False)
+    # where trained weights are published (PUBLISHED_FIELDS), or empty
+    published: dict = field(default_factory=dict, hash=False)
+    # the sample picture's crop box [x, y, width, height] in its pixels, or empty for the whole picture
+    sample_crop: tuple[int, ...] = ()
 
     @property
     def values(self) -> dict[str, str]:
@@ -109,7 +114,10 @@ MODEL_FIELDS = {
     "convert": (str, True), "graph": (str, True), "input": (dict, True), "outputs": (dict, True),
     "classes": (list, True), "palette": (list, True), "transparent": (list, False), "sample": (str, True),
     "checkpoint_help": (str, False), "moving_average": (dict, False), "env": (dict, False),
+    "published": (dict, False), "sample_crop": (list, False),
 }
+# a model's published weights: a TensorFlow.js graph model inside an npm package, as the registry serves it
+PUBLISHED_FIELDS = {"package": str, "version": str, "folder": str, "integrity": str, "license": str, "terms": str}
 INPUT_FIELDS = {"name": str, "layout": str, "color": str, "scale": (int, float), "offset": (int, float),
                 "default_size": list}
 FREEZE_PLACEHOLDERS = {"checkpoint", "frozen", "optimized"}
@@ -247,6 +255,21 @@ def _model(name: str, raw: dict, fail) -> Model:
     sample = raw["sample"]
     if not (sample.startswith("package:") and sample.count(":") == 1 and "/" in sample):
         fail(where, "field 'sample' must be 'package:PACKAGE/PATH' (an image shipped in an installed package)")
+    published = raw.get("published", {})
+    if published:
+        for key in set(published) ^ set(PUBLISHED_FIELDS):
+            fail(where, f"field 'published.{key}' is {'unknown' if key in published else 'missing'}")
+        if not all(isinstance(published[k], str) and published[k] for k in PUBLISHED_FIELDS):
+            fail(where, "the fields of 'published' must be non-empty strings")
+        if not re.fullmatch(r"sha512-[A-Za-z0-9+/]{86}==", published["integrity"]):
+            fail(where, "field 'published.integrity' must be the registry's 'sha512-...' (base64) integrity")
+        if not re.fullmatch(r"\d+\.\d+\.\d+", published["version"]) or not inside(published["folder"]):
+            fail(where, "field 'published.version' must be an exact version (1.2.3) and 'published.folder' a "
+                        "relative path inside the package")
+    crop = raw.get("sample_crop", [])
+    if crop and (len(crop) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in crop)
+                 or min(crop[2:]) < 1):
+        fail(where, "field 'sample_crop' must be [x, y, width, height] in pixels")
     return Model(
         name=name, title=raw["title"], about=raw.get("about", ""), freeze_script=raw["freeze_script"],
         freeze_args=tuple(args), convert=raw["convert"], graph=raw["graph"],
@@ -255,6 +278,7 @@ def _model(name: str, raw: dict, fail) -> Model:
         labels=outputs["labels"], probabilities=outputs["probabilities"], classes=tuple(classes),
         palette=tuple(tuple(c) for c in palette), transparent=tuple(transparent), sample=sample,
         checkpoint_help=raw.get("checkpoint_help", ""), moving_average=dict(ema), env=dict(env),
+        published=dict(published), sample_crop=tuple(crop),
     )
 
 
