@@ -177,7 +177,7 @@ def source(model: Model, given: str | Path) -> tuple[Path, dict | None]:
 def recover(dest: Path, model: Model, folder: Path, prefix: Path) -> dict:
     """Write the checkpoint PREFIX recovered from the graph model in `folder` (see the module's
     docstring); what was assigned. Nothing is written when any name or shape does not match."""
-    from patcher.verify import graph_args, run_probe  # noqa: PLC0415 - verify imports build's deps lazily
+    from patcher.verify import graph_args, run_child, upstream_env  # noqa: PLC0415
 
     weights = read_model(folder)
     floats = {k: v for k, v in weights.items() if v.dtype == np.float32}
@@ -189,8 +189,9 @@ def recover(dest: Path, model: Model, folder: Path, prefix: Path) -> dict:
         np.savez(work / "published.npz", **floats)
         print(f"recovering a checkpoint of the {model.name} graph from {len(floats)} published weights ...",
               file=sys.stderr)
-        record = run_probe(dest, "recover", *graph_args(model), "--weights", str(work / "published.npz"),
-                           "--prefix", str(work / "ckpt" / prefix.name), error=WeightsError, model=model)[-1]
+        record = run_child("patcher.probe", "recover", [*graph_args(model), "--weights", str(work / "published.npz"),
+                                                        "--prefix", str(work / "ckpt" / prefix.name)],
+                           dest, upstream_env(dest, model), WeightsError, _describe)[-1]
         prefix.parent.mkdir(parents=True, exist_ok=True)
         for path in sorted((work / "ckpt").iterdir()):
             if path.name != "checkpoint":
@@ -198,6 +199,13 @@ def recover(dest: Path, model: Model, folder: Path, prefix: Path) -> dict:
         return record
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _describe(record: dict) -> str:
+    """A probe's error: a mismatch as it is, anything else with its stage."""
+    if record.get("stage") == "match":
+        return record["message"].split(": ", 1)[-1]
+    return f"{record['stage']}: {record['message']}"
 
 
 def write(dest: Path, model: Model, given: str | Path, out: Path) -> dict:
