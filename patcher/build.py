@@ -187,7 +187,7 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
              f"--output_node_names={','.join(names)}", *flags, str(converted), str(staged)], work,
             "converting with tensorflowjs_converter", env)
         outdir.fault("shards", staged)
-        page.install(staged, model.sample)
+        page.install(staged, model.sample, model.sample_crop)
         bad = graphfix.unsound_fusions(staged / "model.json")
         if bad and options.fix_fusions:
             raise BuildError(f"the converter fused non-bias operands into {len(bad)} ops: {', '.join(bad[:3])}")

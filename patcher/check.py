@@ -270,9 +270,9 @@ def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, i
         shutil.rmtree(work, ignore_errors=True)
 
 
-# check --reference published (or a folder of another graph model of the same network): real faces, sides
-# that are multiples of 8 (the seed's graph gives an 8-aligned map: 456x304 for a 450x301 input)
-FACE_SIZES = [(288, 288), (448, 448), (448, 320), (1024, 1024)]
+# check --reference published (or a folder of another graph model of the same network): the recipe's
+# pictures, sides that are multiples of 8 (the seed's graph gives an 8-aligned map: 456x304 for 450x301)
+PICTURE_SIZES = [(288, 288), (448, 448), (448, 320), (1024, 1024)]
 
 
 def foreign(path: Path) -> bool:
@@ -284,27 +284,26 @@ def foreign(path: Path) -> bool:
     return "patcher" not in meta
 
 
-def compare_faces(model_dir: Path, reference: Path, backend: str = "wasm", sizes=FACE_SIZES,
-                  pictures=None) -> list[Row]:
+def compare_pictures(model_dir: Path, reference: Path, pictures, backend: str = "wasm",
+                     sizes=PICTURE_SIZES) -> list[Row]:
     """Class maps of the build and of `reference` (a graph model with the same input and class-id output, such
-    as the published one) on face pictures (patcher/faces.py) at each size, on one tfjs backend in Node; one
-    row per size, with the agreement over all pictures."""
-    from patcher import faces  # noqa: PLC0415
+    as the published one) on `pictures` ((name, RGB uint8 [H, W, 3]); patcher/pictures.py) at each size, on one
+    tfjs backend in Node; one row per size, with the agreement over all pictures."""
+    from patcher.pictures import resize  # noqa: PLC0415
 
     model_dir = _built(model_dir)
     meta = metadata(model_dir)
     labels = next(o["name"] for o in meta["outputs"] if o["kind"] == "labels")
-    pictures = pictures if pictures is not None else faces.pictures(with_variants=False)
     work = Path(tempfile.mkdtemp(prefix="patcher-check-"))
     try:
         inputs = []
         for h, w in sizes:
             for name, pixels in pictures:
                 file = work / f"input{len(inputs)}.bin"
-                preprocess(faces.resize(pixels, h, w), meta).tofile(file)
+                preprocess(resize(pixels, h, w), meta).tofile(file)
                 inputs.append({"file": str(file), "shape": [1, h, w, 3]})
         job = {"backend": backend, "inputs": inputs, "repeat": 1, "warmup": False, "outputs": [labels]}
-        print(f"{len(pictures)} face picture{'s' if len(pictures) != 1 else ''} at {len(sizes)} sizes",
+        print(f"{len(pictures)} picture{'s' if len(pictures) != 1 else ''} at {len(sizes)} sizes",
               file=sys.stderr)
         mine = node_runner({**job, "model": str(model_dir), "out": str(work / "mine")}, work)
         theirs = node_runner({**job, "model": str(Path(reference).absolute()), "out": str(work / "theirs")}, work)
@@ -339,10 +338,11 @@ def report(rows: list[Row]) -> None:
 
 
 def check(model_dir: Path, backends=BACKENDS, sizes=SIZES, reference: Path | None = None,
-          floor: float | None = None) -> list[Row]:
-    """Compare and report; ParityError when a row is out of bounds (with `floor`: only below it)."""
+          floor: float | None = None, pictures=None) -> list[Row]:
+    """Compare and report; ParityError when a row is out of bounds (with `floor`: only below it). With a
+    `reference` patcher did not build: on `pictures` (compare_pictures)."""
     if reference is not None and foreign(reference):
-        rows = compare_faces(model_dir, reference, backends[-1], sizes or FACE_SIZES)
+        rows = compare_pictures(model_dir, reference, pictures, backends[-1], sizes or PICTURE_SIZES)
     else:
         rows = compare(model_dir, backends, sizes, reference=reference)
     report(rows)

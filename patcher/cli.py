@@ -128,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path,
                    help="compare with this build on the same backends instead of TensorFlow (say, a "
                         "--no-optimize or float32 build); same weights must give identical class maps. 'published' "
-                        "(or the folder of another graph model of the network): class maps on face pictures at "
+                        "(or the folder of another graph model of the network): class maps on the recipe's pictures at "
                         "288x288, 448x448, 448x320 and 1024x1024 on wasm must agree on 99.9 %%")
     p.add_argument("--litert", action="store_true",
                    help="only compare the build's LiteRT.js (TFLite) models with TensorFlow (Python interpreter and "
@@ -219,13 +219,17 @@ def main(argv: list[str] | None = None) -> int:
             sizes = args.sizes or (check.SIZES if args.all_sizes else None)
             reference = args.reference
             if reference is not None and (str(reference) == "published" or check.foreign(reference)):
+                from patcher import pictures
+
+                spec = recipe.model(check.metadata(args.model_dir).get("patcher", {}).get("model", model))
                 if str(reference) == "published":
                     from patcher import weights
 
-                    built = check.metadata(args.model_dir).get("patcher", {})
-                    reference, _ = weights.source(recipe.model(built.get("model", model)), "published")
+                    reference, _ = weights.source(spec, "published")
+                entries = spec.pictures or [{"name": "sample", "source": spec.sample}]
                 backend = "wasm" if args.backends == "cpu,wasm" else backends[-1]
-                check.check(args.model_dir, (backend,), args.sizes or check.FACE_SIZES, reference)
+                check.check(args.model_dir, (backend,), args.sizes or check.PICTURE_SIZES, reference,
+                            pictures=pictures.pictures(entries, with_variants=False))
                 return 0
             check.check(args.model_dir, backends, check.plan(backends, sizes), reference)
             if args.reference is None and "litert" in check.metadata(args.model_dir):

@@ -44,8 +44,9 @@ def sample_source(spec: str) -> Path:
     return found
 
 
-def install(folder: Path, sample: str) -> None:
-    """Copy the page, the pinned TensorFlow.js bundles and the recipe's sample image into `folder`."""
+def install(folder: Path, sample: str, crop: tuple[int, ...] = ()) -> None:
+    """Copy the page, the pinned TensorFlow.js bundles and the recipe's sample image (cropped to `crop`,
+    [x, y, width, height], when given) into `folder`."""
     for path in PAGE.iterdir():
         shutil.copy2(path, folder / path.name)
     for package, names in BUNDLES.items():
@@ -54,7 +55,16 @@ def install(folder: Path, sample: str) -> None:
             if not source.is_file():
                 raise BuildError(f"{source} is missing; run 'npm ci' again")
             shutil.copy2(source, folder / name)
-    shutil.copy2(sample_source(sample), folder / sample_name(sample))
+    if not crop:
+        shutil.copy2(sample_source(sample), folder / sample_name(sample))
+        return
+    from PIL import Image  # noqa: PLC0415 - Pillow comes with scikit-image
+
+    with Image.open(sample_source(sample)) as image:
+        x, y, w, h = crop
+        if x + w > image.width or y + h > image.height:
+            raise BuildError(f"the sample's crop {list(crop)} leaves the {image.width}x{image.height} picture")
+        image.crop((x, y, x + w, y + h)).save(folder / sample_name(sample))
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):

@@ -78,6 +78,8 @@ class Model:
     published: dict = field(default_factory=dict, hash=False)
     # the sample picture's crop box [x, y, width, height] in its pixels, or empty for the whole picture
     sample_crop: tuple[int, ...] = ()
+    # pictures of what the model parses (patcher/pictures.py): name, source, crop, sha256 (for pypi:)
+    pictures: tuple = field(default=(), hash=False)
 
     @property
     def values(self) -> dict[str, str]:
@@ -114,7 +116,7 @@ MODEL_FIELDS = {
     "convert": (str, True), "graph": (str, True), "input": (dict, True), "outputs": (dict, True),
     "classes": (list, True), "palette": (list, True), "transparent": (list, False), "sample": (str, True),
     "checkpoint_help": (str, False), "moving_average": (dict, False), "env": (dict, False),
-    "published": (dict, False), "sample_crop": (list, False),
+    "published": (dict, False), "sample_crop": (list, False), "pictures": (list, False),
 }
 # a model's published weights: a TensorFlow.js graph model inside an npm package, as the registry serves it
 PUBLISHED_FIELDS = {"package": str, "version": str, "folder": str, "integrity": str, "license": str, "terms": str}
@@ -270,6 +272,17 @@ def _model(name: str, raw: dict, fail) -> Model:
     if crop and (len(crop) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in crop)
                  or min(crop[2:]) < 1):
         fail(where, "field 'sample_crop' must be [x, y, width, height] in pixels")
+    pictures = raw.get("pictures", [])
+    for i, entry in enumerate(pictures):
+        if not isinstance(entry, dict) or not {"name", "source"} <= set(entry) <= {"name", "source", "crop", "sha256"}:
+            fail(where, f"pictures[{i}] must be {{name, source, crop (optional), sha256 (for pypi:)}}")
+        source = entry["source"]
+        if not (source.startswith("package:") and "/" in source) and not (
+                source.startswith("pypi:") and "==" in source.split("/")[0] and re.fullmatch(r"[0-9a-f]{64}", entry.get("sha256", ""))):
+            fail(where, f"pictures[{i}].source must be 'package:PKG/PATH' or 'pypi:NAME==VERSION/PATH' with a sha256")
+        box = entry.get("crop", [0, 0, 1, 1])
+        if len(box) != 4 or not all(isinstance(v, int) and v >= 0 for v in box) or min(box[2:]) < 1:
+            fail(where, f"pictures[{i}].crop must be [x, y, width, height] in pixels")
     return Model(
         name=name, title=raw["title"], about=raw.get("about", ""), freeze_script=raw["freeze_script"],
         freeze_args=tuple(args), convert=raw["convert"], graph=raw["graph"],
@@ -278,7 +291,7 @@ def _model(name: str, raw: dict, fail) -> Model:
         labels=outputs["labels"], probabilities=outputs["probabilities"], classes=tuple(classes),
         palette=tuple(tuple(c) for c in palette), transparent=tuple(transparent), sample=sample,
         checkpoint_help=raw.get("checkpoint_help", ""), moving_average=dict(ema), env=dict(env),
-        published=dict(published), sample_crop=tuple(crop),
+        published=dict(published), sample_crop=tuple(crop), pictures=tuple(dict(p) for p in pictures),
     )
 
 

@@ -90,3 +90,20 @@ def test_real_face_model_builds_and_matches_tensorflow(mirror, tmp_path, capsys)
     capsys.readouterr()
     assert main(["check", "--model-dir", str(out), "--sizes", "128x128,100x90"]) == 0
     assert "checked: the web model matches TensorFlow on cpu at 2 sizes, wasm at 2 sizes" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed")
+def test_trained_face_model_matches_the_published_one(mirror, tmp_path, capsys):
+    """The checkpoint recovered from the seed's published package, built by patcher, parses the recipe's
+    pictures exactly as the published model does, at the four sizes of check --reference published."""
+    dest, out = tmp_path / "checkout", tmp_path / "web"
+    assert main(["apply", "--upstream", str(mirror), "--dest", str(dest)]) == 0
+    assert main(["build", "--dest", str(dest), "--weights", "published", "--out", str(out)]) == 0
+    meta = json.loads((out / "model.json").read_text())["userDefinedMetadata"]
+    assert meta["patcher"]["published"]["package"] == RECIPE.model("celebamask").published["package"]
+    assert "non-commercial" in meta["terms"]
+    capsys.readouterr()
+    assert main(["check", "--model-dir", str(out), "--reference", "published"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("wasm")]
+    assert [r[1] for r in rows] == ["288x288", "448x448", "448x320", "1024x1024"]
+    assert all(float(r[2].rstrip("%")) >= 99.9 for r in rows)
