@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -196,7 +195,10 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
         if options.published is not None:
             meta["patcher"]["published"] = provenance
             if "terms" in provenance:
+                # the page shows `about`: the weights' origin and the data's terms go wherever the model goes
                 meta["terms"] = provenance["terms"]
+                meta["about"] = (f"{meta['about']} Weights from {provenance['package']}@{provenance['version']} "
+                                 f"({provenance['license']}), {provenance['terms']}.").strip()
         if options.litert is not None:
             from patcher import litert  # noqa: PLC0415 - only for build --litert
 
@@ -233,8 +235,10 @@ def check_fits(dest: Path, model: Model, prefix: Path) -> None:
 def prepare_graph(source: Path, target: Path, fix_fusions: bool, optimize: bool) -> dict[str, list[str]]:
     """The graph handed to the converter: the freeze script's, with the converter's misread Adds swapped
     and (`optimize`) the simplifications of graphfix.simplify; what was edited."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tensorflow.core.framework import graph_pb2  # noqa: PLC0415 - TensorFlow only when building
+    from patcher.native import tensorflow  # noqa: PLC0415 - TensorFlow only when building
+
+    tensorflow()
+    from tensorflow.core.framework import graph_pb2  # noqa: PLC0415
 
     graph_def = graph_pb2.GraphDef()
     graph_def.ParseFromString(source.read_bytes())

@@ -285,7 +285,7 @@ def foreign(path: Path) -> bool:
 
 
 def compare_pictures(model_dir: Path, reference: Path, pictures, backend: str = "wasm",
-                     sizes=PICTURE_SIZES) -> list[Row]:
+                     sizes=PICTURE_SIZES, against: str | None = None) -> list[Row]:
     """Class maps of the build and of `reference` (a graph model with the same input and class-id output, such
     as the published one) on `pictures` ((name, RGB uint8 [H, W, 3]); patcher/pictures.py) at each size, on one
     tfjs backend in Node; one row per size, with the agreement over all pictures."""
@@ -319,7 +319,7 @@ def compare_pictures(model_dir: Path, reference: Path, pictures, backend: str = 
                 same += int(np.sum(a == b))
                 total += a.size
             rows.append(Row(backend, (h, w), same / total, 0.0, float(np.median([mine[k]["ms"][0] for k in range(
-                s * len(pictures), (s + 1) * len(pictures))])), 0.0, MIN_AGREEMENT, None, Path(reference).name,
+                s * len(pictures), (s + 1) * len(pictures))])), 0.0, MIN_AGREEMENT, None, against or Path(reference).name,
                 mine[0].get("runtime", backend)))
         return rows
     finally:
@@ -338,11 +338,11 @@ def report(rows: list[Row]) -> None:
 
 
 def check(model_dir: Path, backends=BACKENDS, sizes=SIZES, reference: Path | None = None,
-          floor: float | None = None, pictures=None) -> list[Row]:
+          floor: float | None = None, pictures=None, against: str | None = None) -> list[Row]:
     """Compare and report; ParityError when a row is out of bounds (with `floor`: only below it). With a
     `reference` patcher did not build: on `pictures` (compare_pictures)."""
     if reference is not None and foreign(reference):
-        rows = compare_pictures(model_dir, reference, pictures, backends[-1], sizes or PICTURE_SIZES)
+        rows = compare_pictures(model_dir, reference, pictures, backends[-1], sizes or PICTURE_SIZES, against)
     else:
         rows = compare(model_dir, backends, sizes, reference=reference)
     report(rows)

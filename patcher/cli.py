@@ -222,14 +222,16 @@ def main(argv: list[str] | None = None) -> int:
                 from patcher import pictures
 
                 spec = recipe.model(check.metadata(args.model_dir).get("patcher", {}).get("model", model))
+                against = None
                 if str(reference) == "published":
                     from patcher import weights
 
-                    reference, _ = weights.source(spec, "published")
+                    reference, entry = weights.source(spec, "published")
+                    against = f"the published model ({weights.describe(entry)})"
                 entries = spec.pictures or [{"name": "sample", "source": spec.sample}]
                 backend = "wasm" if args.backends == "cpu,wasm" else backends[-1]
                 check.check(args.model_dir, (backend,), args.sizes or check.PICTURE_SIZES, reference,
-                            pictures=pictures.pictures(entries, with_variants=False))
+                            pictures=pictures.pictures(entries, with_variants=False), against=against)
                 return 0
             check.check(args.model_dir, backends, check.plan(backends, sizes), reference)
             if args.reference is None and "litert" in check.metadata(args.model_dir):

@@ -1,5 +1,6 @@
 # Sourced by the scripts: make .venv (Python 3.10 to 3.12) with patcher and its extras, install the
-# pinned TensorFlow.js packages with npm ci and Debian's chromium (as root), and activate .venv.
+# pinned TensorFlow.js packages with npm ci and, where NEED_CHROMIUM is set, Debian's chromium (as root),
+# and activate .venv.
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "creating .venv with $($python --version)" >&2
@@ -16,13 +17,18 @@ if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.ins
   npm ci --no-audit --no-fund --loglevel=error >&2
   touch node_modules/.installed
 fi
-if [ ! -x /usr/bin/chromium ]; then
+# Chromium only for what runs a browser: the tests and build --litert (NEED_CHROMIUM=1 before sourcing)
+if [ -n "${NEED_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "installing Debian's chromium for the browser tests" >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2
+    echo "installing Debian's chromium (apt-get; its log: .venv/apt.log)" >&2
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        chromium; } > .venv/apt.log 2>&1; then
+      tail -n 5 .venv/apt.log >&2
+      echo "apt-get could not install chromium (see .venv/apt.log)" >&2
+      exit 1
+    fi
   else
-    echo "note: /usr/bin/chromium is missing (apt-get install chromium); the browser tests will be skipped" >&2
+    echo "note: /usr/bin/chromium is missing (apt-get install chromium); the browser steps will be skipped" >&2
   fi
 fi
 source .venv/bin/activate
