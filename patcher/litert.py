@@ -8,7 +8,8 @@ per precision:
 - float32;
 - int8: full integer (int8 weights and activations, TFLITE_BUILTINS_INT8 only), float input, int32
   class ids, calibrated on a representative set of images (`--calibration DIR`, or by default the
-  recipe's sample image, variants of it and generated pictures; the metadata says which).
+  recipe's pictures and their mirror images; for a recipe without pictures, its sample image, variants of
+  it and generated pictures; the metadata says which).
 
 Each model is compared with TensorFlow's frozen graph (DIR.tf) with the Python TFLite interpreter on
 check's test picture at its size: overall class-map agreement, agreement on pixels more than 2 px from a
@@ -150,10 +151,11 @@ def _generated(n: int, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def calibration_images(folder: Path | None, sample: Path | None, count: int = CALIBRATION_IMAGES,
-                       ) -> tuple[list[np.ndarray], dict]:
+                       pictures: list[tuple[str, np.ndarray]] | None = None) -> tuple[list[np.ndarray], dict]:
     """RGB uint8 pictures to calibrate the int8 models on, and how the metadata describes them: every image
-    in `folder` (the user's), or the recipe's `sample` image, crops, flips and brightness variants of it
-    and generated pictures (`count` in all, the same every build)."""
+    in `folder` (the user's); else the recipe's `pictures` (name, pixels) and their mirror images, when it
+    names some (patcher/pictures.py); else the recipe's `sample` image, crops, flips and brightness variants
+    of it and generated pictures (`count` in all, the same every build)."""
     from PIL import Image  # noqa: PLC0415
 
     if folder is not None:
@@ -171,6 +173,10 @@ def calibration_images(folder: Path | None, sample: Path | None, count: int = CA
         if not images:
             raise BuildError(f"--calibration {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return images, {"source": "user", "folder": str(folder.absolute()), "images": len(images)}
+    if pictures:
+        images = [p for _, p in pictures] + [p[:, ::-1].copy() for _, p in pictures]
+        about = f"the recipe's {len(pictures)} pictures ({', '.join(n for n, _ in pictures)}) and their mirror images"
+        return images, {"source": "recipe", "images": len(images), "description": about}
     rng = np.random.default_rng(0)
     images = []
     if sample is not None:
@@ -333,7 +339,8 @@ def _job_models(folder: Path, options: Options) -> list[dict]:
             for size in options.sizes for precision in options.precisions]
 
 
-def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Options, sample: Path | None) -> dict:
+def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Options, sample: Path | None,
+          pictures: list[tuple[str, np.ndarray]] | None = None) -> dict:
     """Convert `graph` (the edited frozen graph) into `folder`, compare each model with `reference` (the
     freeze script's graph), copy the runtime; the `litert` entry of model.json's metadata."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -341,7 +348,7 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
     try:
         images, calibration = ([], None)
         if "int8" in options.precisions:
-            images, calibration = calibration_images(options.calibration, sample)
+            images, calibration = calibration_images(options.calibration, sample, pictures=pictures)
         files = []
         for i, image in enumerate(images):
             np.save(work / f"calibration-{i}.npy", image)

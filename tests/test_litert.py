@@ -85,6 +85,13 @@ def test_default_calibration_is_the_sample_its_variants_and_generated_pictures(t
     assert all(np.array_equal(a, b) for a, b in zip(images, again))  # the same every build
 
 
+def test_calibration_takes_the_recipes_pictures_and_their_mirror_images():
+    pictures = [("a", picture_pixels(40, 30)), ("b", picture_pixels(30, 40))]
+    images, about = litert.calibration_images(None, None, pictures=pictures)
+    assert about["source"] == "recipe" and about["images"] == len(images) == 4 and "(a, b)" in about["description"]
+    assert np.array_equal(images[0], pictures[0][1]) and np.array_equal(images[2], pictures[0][1][:, ::-1])
+
+
 def test_calibration_takes_the_users_images_and_refuses_a_folder_without_any(tmp_path):
     from PIL import Image
 
@@ -126,7 +133,9 @@ class TestBuilt:
         meta = json.loads((litert_built / "model.json").read_text())["userDefinedMetadata"]
         entry = meta["litert"]
         assert entry["runtime"] == "@litertjs/core 2.5.3" and entry["sizes"] == [list(SIZE)]
-        assert entry["calibration"]["source"] == "default" and entry["calibration"]["images"] == 20
+        # the recipe names pictures of faces: they and their mirror images calibrate int8
+        assert entry["calibration"]["source"] == "recipe" and entry["calibration"]["images"] == 22
+        assert "astronaut" in entry["calibration"]["description"]
         files = {m["precision"]: m for m in entry["models"]}
         assert sorted(files) == ["float32", "int8"]
         for precision, m in files.items():
