@@ -1,0 +1,52 @@
+"""Screenshot a build's demo page in Debian's headless Chromium once it has segmented its sample picture.
+
+    python scripts/screenshot.py --model-dir webmodel-celebamask --out docs/page.png [--query 'backend=wasm']
+
+Serves the folder on 127.0.0.1 (with the headers wasm threads need), opens the page with `?debug`, waits for
+the first result and writes a PNG of the whole page.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from patcher.page import CHROMIUM, CHROMIUM_FLAGS, server  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--query", default="backend=wasm&mode=worker", help="page options (default: %(default)s)")
+    parser.add_argument("--width", type=int, default=1100)
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    httpd = server(args.model_dir, 0, quiet=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            tab = browser.new_page(viewport={"width": args.width, "height": 900})
+            tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/?debug&{args.query}")
+            tab.wait_for_function("window.patcherState && (patcherState.runs >= 1 || patcherState.error)",
+                                  timeout=300_000)
+            error = tab.evaluate("patcherState.error")
+            if error:
+                print(f"screenshot.py: the page reports an error: {error}", file=sys.stderr)
+                return 1
+            tab.wait_for_timeout(500)
+            tab.screenshot(path=str(args.out), full_page=True)
+            browser.close()
+    finally:
+        httpd.shutdown()
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
