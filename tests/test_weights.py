@@ -221,3 +221,14 @@ def test_unknown_quantization_is_refused_by_name(tmp_path):
     (tmp_path / "w.bin").write_bytes(b"\0\0")
     with pytest.raises(WeightsError, match="weight layer/q is quantized as int4"):
         weights.read_model(tmp_path)
+
+
+def test_an_existing_checkpoint_is_not_overwritten(published, checkouts, tmp_path, capsys):
+    prefix = tmp_path / "model.ckpt"
+    Path(f"{prefix}.index").write_bytes(b"mine")
+    capsys.readouterr()
+    code = main(["weights", "--dest", str(checkouts / "celebamask"), "--from", str(published), "--out", str(prefix)])
+    err = errors(capsys.readouterr().err)
+    assert code == 19 and len(err) == 1 and "exists (model.ckpt.index)" in err[0]
+    assert Path(f"{prefix}.index").read_bytes() == b"mine" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.ckpt.index"]
