@@ -101,4 +101,4 @@ class ServeError(PatcherError):
 class WeightsError(PatcherError):
     """Published weights cannot be fetched, are not what the recipe pins, or do not fit the graph."""
 
-    code = 19
+    code = 20

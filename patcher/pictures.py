@@ -26,7 +26,7 @@ from patcher.errors import PatcherError
 class PicturesError(PatcherError):
     """A recipe's pictures cannot be fetched or read."""
 
-    code = 19
+    code = 20
 
 
 _CHECKED: set[Path] = set()

@@ -15,7 +15,7 @@ weights and its batch norm becomes an identity plus the folded offset (moving me
 gamma sqrt(1 + epsilon), beta the offset); a lone batch norm gets gamma Scaled * sqrt(1 + epsilon) and
 beta Offset. The checkpoint is written under the names the freeze script restores, moving averages
 included. Every variable must be assigned and every published float weight used exactly once, with
-equal shapes; otherwise WeightsError (exit 19) names the first that does not match and nothing is
+equal shapes; otherwise WeightsError (exit 20) names the first that does not match and nothing is
 written.
 
 Published weights come from an npm package pinned by the recipe (`published`: package, exact version,

@@ -134,7 +134,7 @@ def test_bad_integrity_is_refused_and_nothing_cached(published, checkouts, tmp_p
     code = main(["weights", "--recipe", str(recipe), "--dest", str(checkouts / "celebamask"), "--from",
                  str(tarball), "--out", str(tmp_path / "ckpt" / "m.ckpt")])
     err = errors(capsys.readouterr().err)
-    assert code == WeightsError.code == 19
+    assert code == WeightsError.code == 20
     assert len(err) == 1 and err[0].startswith("patcher: error: seed@1.0.0: the tarball's integrity is sha512-")
     assert not (tmp_path / "cache" / "published").exists() or not any((tmp_path / "cache" / "published").iterdir())
     assert not (tmp_path / "ckpt").exists()
@@ -185,7 +185,7 @@ def test_a_model_that_does_not_fit_is_one_line_and_writes_nothing(published, che
                  "--out", str(prefix)])
     said = capsys.readouterr().err
     err = errors(said)
-    assert code == 19, said
+    assert code == 20, said
     assert len(err) == 1 and message in err[0] and said.strip().splitlines()[-1] == err[0]
     assert "Traceback" not in said
     assert not prefix.parent.exists()
@@ -196,7 +196,7 @@ def test_model_without_published_weights_names_the_alternatives(checkouts, tmp_p
     code = main(["build", "--model", "cityscapes", "--dest", str(checkouts / "cityscapes"), "--weights", "published",
                  "--out", str(tmp_path / "web")])
     err = capsys.readouterr().err.strip()
-    assert code == 19 and "no published weights" in err and "--checkpoint" in err and "--random-weights" in err
+    assert code == 20 and "no published weights" in err and "--checkpoint" in err and "--random-weights" in err
     assert not (tmp_path / "web").exists()
 
 
@@ -229,6 +229,6 @@ def test_an_existing_checkpoint_is_not_overwritten(published, checkouts, tmp_pat
     capsys.readouterr()
     code = main(["weights", "--dest", str(checkouts / "celebamask"), "--from", str(published), "--out", str(prefix)])
     err = errors(capsys.readouterr().err)
-    assert code == 19 and len(err) == 1 and "exists (model.ckpt.index)" in err[0]
+    assert code == 20 and len(err) == 1 and "exists (model.ckpt.index)" in err[0]
     assert Path(f"{prefix}.index").read_bytes() == b"mine" and sorted(p.name for p in tmp_path.iterdir()) == [
         "model.ckpt.index"]
