@@ -86,7 +86,7 @@ def outputs(model: Model, options: Options) -> list[dict]:
 
 
 def metadata(recipe: Recipe, dest: Path, model: Model, weights: str, options: Options) -> dict:
-    repo, pin, branch = patched(dest, model.name)
+    repo, pin, branch = patched(dest, model.name, recipe)
     inp = model.input
     meta = {
         "patcher": {
@@ -130,7 +130,7 @@ def build(recipe: Recipe, dest: Path, model: str, out: Path, options: Options) -
     dest = Path(dest).absolute()
     out = outdir.guard(out, dest, options.force)
     spec = recipe.model(model)
-    on_branch(dest, model)
+    on_branch(dest, model, recipe)
     if options.checkpoint is None and not options.random_weights:
         raise CheckpointError(f"no --checkpoint given; {where_from(spec)}")
     with outdir.output_errors(out), locked(dest), locked(out), locked(outdir.graph_dir(out)):
