@@ -19,11 +19,17 @@ def blocks(page: str) -> list[tuple[str, str, str]]:
     return [(m["lang"], m["note"] or "", m["body"]) for m in BLOCK.finditer(text)]
 
 
-def run_shell(script: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run a shell block as written, `patcher` and `python` being this test run's Python (and its patcher)."""
+def shell(script: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run a shell block as written, `patcher` and `python` being this
+    test run's Python (and its patcher); PATCHER_UPSTREAM unset."""
     prelude = (f'patcher() {{ "{sys.executable}" -m patcher "$@"; }}\n'
                f'python() {{ "{sys.executable}" "$@"; }}\nset -e\n')
     env = {k: v for k, v in os.environ.items() if k not in ("PATCHER_UPSTREAM", "VIRTUAL_ENV")}
     env["PYTHONPATH"] = str(PROJECT)
-    return subprocess.run(["bash", "-c", prelude + script], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return ["bash", "-c", prelude + script], env
+
+
+def run_shell(script: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run a shell block as written (see shell())."""
+    command, env = shell(script)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
