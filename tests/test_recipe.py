@@ -1,5 +1,5 @@
 """The recipe carries the whole model: it is checked when it loads, and a second recipe for another
-upstream (tests/synthetic_tiny.py, tests/recipes/tiny.toml) runs through the engine without edits."""
+upstream (the example, patcher/examples: tests/synthetic_tiny.py) runs through the engine without edits."""
 from __future__ import annotations
 
 import importlib.util
