@@ -27,7 +27,8 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.metadata import MetadataWrapper
 
-from patcher.codemods import CODEMODS
+from patcher.codemods import CODEMODS  # noqa: F401 - what Step.cls looks shipped codemods up in
+from patcher.codemods import SHIPPED_ORIGIN
 from patcher.codemods.base import Site
 from patcher.errors import DriftError, PatcherError, SourceError
 from patcher.recipe import Recipe, Step
@@ -111,8 +112,7 @@ class FileState:
 
 def run(step: Step, state: FileState) -> tuple[str, list[Site]]:
     """One codemod on one file state: the new text and the sites it changed."""
-    codemod = (step.impl.cls if step.impl else CODEMODS[step.codemod])(CodemodContext(filename=state.path),
-                                                                       **step.params)
+    codemod = step.cls(CodemodContext(filename=state.path), **step.params)
     code = codemod.transform_wrapped(state.wrapper).code
     return code, codemod.sites
 
@@ -330,8 +330,7 @@ def digest(recipe: Recipe, model: str, pin: str) -> str:
             name = file.relative_to(PACKAGE).as_posix() if file.is_relative_to(PACKAGE) else str(file)
             part(name, file.read_bytes())
     # codemods from outside patcher: the module file of each (by name, not path: moving it changes nothing)
-    external = {s.codemod: s.impl.file for s in recipe.steps if s.impl and s.impl.file
-                and not s.impl.file.is_relative_to(PACKAGE)}
+    external = {s.codemod: s.impl.file for s in recipe.steps if s.origin != SHIPPED_ORIGIN and s.impl.file}
     for name, file in sorted(external.items()):
         part(f"codemod {name}", file.read_bytes())
     return sha.hexdigest()
