@@ -20,6 +20,7 @@ class Applied:
     tip: str
     outcomes: list[Outcome]
     changed: bool
+    branch: str = ""
 
 
 def default_dest(recipe: Recipe, model: str) -> Path:
@@ -41,15 +42,28 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
         if fresh:
             checkout.checkout_pin(repo, pin)
             checkout.fault("after-clone")
-        branch = checkout.branch_name(model)
+        branch = checkout.branch_name(recipe.name, model)
+        old = branch_of(repo, recipe, model)
+        if old != branch:
+            repo.git.branch("-m", old, branch)
+            print(f"renamed the branch {old} to {branch} (branches are named by recipe and model now)",
+                  file=sys.stderr)
         name = recipe_name or recipe.path.name
         digest = runner.digest(recipe, model, pin)
         # Nothing to do costs nothing: a branch whose commits carry this digest is what the codemods
-        # would make again, so its tip and recorded sites are taken as they are.
-        found = None if fresh else checkout.recorded(repo, pin, branch, steps, digest, name)
+        # would make again, so its tip and recorded sites are taken as they are. The digest does not
+        # depend on the recipe's file name: a copy of the recipe under another name finds the original's
+        # branch in the same checkout.
+        found, source = None, branch
+        if not fresh:
+            others = sorted(h.name for h in repo.heads if h.name.startswith("patcher/") and h.name != branch)
+            for source in [branch, *others]:
+                found = checkout.recorded(repo, pin, source, steps, digest)
+                if found:
+                    break
         if found:
             tip, outcomes = found
-            print(f"pinned at {pin}; {branch} is this recipe's result (digest {digest[:12]}), "
+            print(f"pinned at {pin}; {source} is this recipe's result (digest {digest[:12]}), "
                   "no codemod to run", file=sys.stderr)
         else:
             print(f"pinned at {pin}; running {len(steps)} codemods", file=sys.stderr)
@@ -60,7 +74,7 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
         on_branch = not repo.head.is_detached and repo.active_branch.name == branch
         edits = checkout.local_edits(repo, [pin, tip])
         if on_branch and repo.head.commit.hexsha == tip and not edits and not repo.is_dirty(untracked_files=False):
-            return Applied(repo, pin, tip, outcomes, changed=False)
+            return Applied(repo, pin, tip, outcomes, changed=False, branch=branch)
         foreign = checkout.foreign_commits(repo, pin, branch)
         if (edits or foreign) and not force:
             what = [f"edited files: {', '.join(edits)}"] if edits else []
@@ -72,32 +86,45 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
         checkout.switch(repo, branch, tip)
         repo.git.config("patcher.pin", pin)
         repo.git.config("patcher.model", model)
-        return Applied(repo, pin, tip, outcomes, changed=True)
+        return Applied(repo, pin, tip, outcomes, changed=True, branch=branch)
 
 
-def patched(dest: Path, model: str) -> tuple[git.Repo, str, str]:
-    """(repo, pin, branch) of a checkout that `apply` has patched."""
+def branch_of(repo: git.Repo, recipe: Recipe, model: str) -> str:
+    """The branch of `recipe`'s `model` in `repo`: patcher/RECIPE/MODEL; or, when only it exists, the
+    branch patcher/MODEL of the layout before, if its tip was made by a recipe of the same file name."""
+    branch = checkout.branch_name(recipe.name, model)
+    legacy = checkout.legacy_branch(model)
+    heads = {h.name for h in repo.heads}
+    if branch not in heads and legacy in heads and recipe.path is not None:
+        if f"Applied by patcher ({recipe.path.name})." in repo.commit(legacy).message.splitlines():
+            return legacy
+    return branch
+
+
+def patched(dest: Path, model: str, recipe: Recipe) -> tuple[git.Repo, str, str]:
+    """(repo, pin, branch) of a checkout that `apply` has patched with `recipe` for `model`."""
     try:
         repo = git.Repo(dest)
         pin = repo.git.config("patcher.pin")
     except (git.NoSuchPathError, git.InvalidGitRepositoryError, git.GitCommandError):
         raise NotApplied(f"{dest} is not a patched checkout; run 'python -m patcher apply' first") from None
-    branch = checkout.branch_name(model)
+    branch = branch_of(repo, recipe, model)
     if branch not in [h.name for h in repo.heads]:
-        raise NotApplied(f"{dest} has no branch {branch}; run 'python -m patcher apply --model {model}' first")
+        raise NotApplied(f"{dest} has no branch {branch}; run 'python -m patcher apply --recipe {recipe.path} "
+                         f"--model {model}' first")
     return repo, pin, branch
 
 
-def diff(dest: Path, model: str) -> str:
+def diff(dest: Path, model: str, recipe: Recipe) -> str:
     """The whole change as a unified diff against the pin, ending in a newline."""
-    repo, pin, branch = patched(dest, model)
+    repo, pin, branch = patched(dest, model, recipe)
     return repo.git.diff("--no-color", "--no-ext-diff", pin, branch) + "\n"
 
 
 def outcomes(recipe: Recipe, dest: Path, model: str) -> list[Outcome]:
     """What each step does at the checkout's pin: as its branch's commits record it when they carry this
     recipe's digest (no codemod runs), else by running the codemods."""
-    repo, pin, branch = patched(dest, model)
+    repo, pin, branch = patched(dest, model, recipe)
     steps = recipe.for_model(model)
     found = checkout.recorded(repo, pin, branch, steps, runner.digest(recipe, model, pin))
     if found:

@@ -88,7 +88,7 @@ def outputs(model: Model, options: Options) -> list[dict]:
 
 
 def metadata(recipe: Recipe, dest: Path, model: Model, weights: str, options: Options) -> dict:
-    repo, pin, branch = patched(dest, model.name)
+    repo, pin, branch = patched(dest, model.name, recipe)
     inp = model.input
     meta = {
         "patcher": {
@@ -132,7 +132,7 @@ def build(recipe: Recipe, dest: Path, model: str, out: Path, options: Options) -
     dest = Path(dest).absolute()
     out = outdir.guard(out, dest, options.force)
     spec = recipe.model(model)
-    on_branch(dest, model)
+    on_branch(dest, model, recipe)
     if options.checkpoint is None and not options.random_weights and options.published is None:
         raise CheckpointError(f"no weights given (--weights published, --checkpoint or --random-weights); "
                               f"{where_from(spec)}")

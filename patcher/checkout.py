@@ -27,7 +27,14 @@ SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:[\w./~][\w./~-]*$")
 SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
-def branch_name(model: str) -> str:
+def branch_name(recipe: str, model: str) -> str:
+    """The branch of a recipe's model: patcher/RECIPE/MODEL, RECIPE being the recipe's name with any
+    character but letters, digits, '_' and '-' made '_' (model names are checked when a recipe loads)."""
+    return f"patcher/{re.sub(r'[^A-Za-z0-9_-]', '_', recipe)}/{model}"
+
+
+def legacy_branch(model: str) -> str:
+    """The branch of a model in the layout before branches were named by recipe: patcher/MODEL."""
     return f"patcher/{model}"
 
 

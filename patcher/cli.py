@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -60,11 +61,16 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("apply", help="clone the pinned upstream and apply the recipe's codemods")
     _common(p)
-    p.add_argument("--upstream", help="URL or path of the upstream (default: the recipe's GitHub URL)")
+    p.add_argument("--upstream", help="URL or path of the upstream (default: $PATCHER_UPSTREAM if set, else the "
+                                      "recipe's URL)")
     p.add_argument("--commit", help="commit SHA to pin (default: the recipe's)")
     p.add_argument("--force", action="store_true", help="back up local edits (stash/branch) and reset")
 
     sub.add_parser("recipes", help="list the recipes that ship with patcher and their models")
+
+    p = sub.add_parser("example", help="write the worked second example into a new folder: a tiny upstream "
+                                       "(a git repository), its recipe and the codemod the recipe brings")
+    p.add_argument("folder", type=Path, help="a new (or empty) folder")
 
     p = sub.add_parser("diff", help="print the whole change as a unified diff against the pinned commit")
     _common(p)
@@ -149,20 +155,30 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "recipes":
             _print_recipes()
             return 0
+        if args.command == "example":
+            from patcher import examples
+
+            upstream, recipe_file = examples.write(args.folder)
+            print(f"wrote {upstream} (a git repository) and its recipe {recipe_file}; next: "
+                  f"patcher apply --recipe {recipe_file}")
+            return 0
         recipe = recipes.load(args.recipe)
         model = getattr(args, "model", None) or next(iter(recipe.models))
         recipe.model(model)
         dest = getattr(args, "dest", None) or applying.default_dest(recipe, model)
         if args.command == "apply":
-            done = applying.apply(recipe, model, dest, args.upstream, args.commit, args.force)
+            upstream = args.upstream or os.environ.get("PATCHER_UPSTREAM") or None
+            if upstream and not args.upstream:
+                print(f"upstream {upstream} (from PATCHER_UPSTREAM)", file=sys.stderr)
+            done = applying.apply(recipe, model, dest, upstream, args.commit, args.force)
             _print_outcomes(done.outcomes)
             if done.changed:
-                print(f"applied {len(done.outcomes)} codemods to {dest} on branch patcher/{model} "
+                print(f"applied {len(done.outcomes)} codemods to {dest} on branch {done.branch} "
                       f"({done.pin[:12]}..{done.tip[:12]}); review with 'git -C {dest} log -p'")
             else:
                 print(f"already applied: {dest} is at {done.tip[:12]}; nothing changed")
         elif args.command == "diff":
-            sys.stdout.write(applying.diff(dest, model))
+            sys.stdout.write(applying.diff(dest, model, recipe))
         elif args.command == "list":
             print(f"recipe {recipe.path} (model {model})")
             _print_outcomes(applying.outcomes(recipe, dest, model))
@@ -185,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "weights":
             from patcher import weights
 
-            done = weights.write(dest, recipe.model(model), args.source, args.out)
+            done = weights.write(recipe, dest, recipe.model(model), args.source, args.out)
             origin = weights.describe(done["package"]) if done["package"] else done["from"]
             print(f"wrote checkpoint {args.out} from {origin}: {done['assigned']} variables assigned "
                   f"({done['variables']} names restored), {done['used']} of {done['published']} published float "
@@ -252,6 +268,6 @@ def _print_recipes() -> None:
 
 def _print_outcomes(outcomes) -> None:
     for outcome in outcomes:
-        print(f"{outcome.step.codemod}: {outcome.step.description}")
+        print(f"{outcome.step.codemod}: {outcome.step.description} (from {outcome.step.origin})")
         for site in outcome.sites:
             print(f"  {site}")

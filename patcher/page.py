@@ -33,7 +33,12 @@ def sample_name(spec: str) -> str:
 
 
 def sample_source(spec: str) -> Path:
-    """The file a recipe's `sample = "package:PACKAGE/PATH"` names, inside that installed package."""
+    """The file a recipe's `sample` names: `package:PACKAGE/PATH`, inside that installed package, or the
+    absolute path the recipe made of a file next to it."""
+    if not spec.startswith("package:"):
+        if not Path(spec).is_file():
+            raise BuildError(f"the sample image {spec} is missing")
+        return Path(spec)
     package, _, path = spec.removeprefix("package:").partition("/")
     try:
         found = Path(str(importlib.resources.files(package) / path))

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 import time
+import traceback
 
 
 def emit(**fields) -> None:
@@ -239,6 +241,24 @@ def frozen(tf, np, script, args) -> None:
             emit(stage="frozen", input=i, ms=times[1:], shapes=[list(v.shape) for v in values])
 
 
+def upstream_line(exc: BaseException) -> str | None:
+    """Where in the upstream's code (the working directory) `exc` came from, as `PATH:LINE (in FUNCTION)`:
+    the innermost frame inside the checkout of the stack that created the failing TensorFlow op (an
+    error raised when the graph runs), else of the exception's own traceback (one raised while building)."""
+    root = os.path.realpath(os.getcwd()) + os.sep
+    op = getattr(exc, "op", None)
+    stacks = [getattr(op, "traceback", None) or [], traceback.extract_tb(exc.__traceback__)]
+    for stack in stacks:
+        inside = []
+        for frame in stack:
+            path = os.path.realpath(frame.filename)
+            if path.startswith(root):
+                inside.append(f"{path[len(root):]}:{frame.lineno} (in {frame.name})")
+        if inside:
+            return inside[-1]
+    return None
+
+
 class Stage(Exception):
     def __init__(self, stage: str, cause: Exception) -> None:
         super().__init__(stage)
@@ -277,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, Stage):
             stage, exc = exc.stage, exc.cause
         lines = str(exc).strip().splitlines() or [""]
-        emit(error="failed", stage=stage, message=f"{type(exc).__name__}: {lines[0]}")
+        emit(error="failed", stage=stage, message=f"{type(exc).__name__}: {lines[0]}", where=upstream_line(exc))
         return 1
     return 0
 

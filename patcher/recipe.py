@@ -2,7 +2,8 @@
 which parameters and site counts; and for each model how it is frozen, built, fed and read.
 
 A recipe is checked when it loads: any unknown or missing field, codemod or parameter is one error
-naming the file, the step or model and the field (exit 13).
+naming the file, the step or model and the field (exit 13). Its `[codemods]` table names codemod modules
+of its own (patcher/codemods/__init__.py); installed packages add theirs through entry points.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from patcher.codemods import CODEMODS
+from patcher import codemods as registry
+from patcher.codemods import CODEMODS, Codemod
 from patcher.errors import PatcherError
 
 if sys.version_info >= (3, 11):
@@ -37,10 +39,21 @@ class Step:
     files: tuple[str, ...]
     sites: int
     params: dict = field(default_factory=dict, hash=False)
+    # the codemod's class and origin; None for a shipped codemod named in a Step made by hand
+    impl: Codemod | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def cls(self) -> type:
+        return self.impl.cls if self.impl else CODEMODS[self.codemod]
 
     @property
     def description(self) -> str:
-        return CODEMODS[self.codemod].DESCRIPTION
+        return self.cls.DESCRIPTION
+
+    @property
+    def origin(self) -> str:
+        """Where the codemod comes from: `patcher`, `recipe file PATH`, `module NAME` or `entry point ...`."""
+        return self.impl.origin if self.impl else registry.SHIPPED_ORIGIN
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,8 @@ class Recipe:
     def for_model(self, name: str) -> list[Step]:
         """The steps with the model's own files filled in."""
         values = self.model(name).values
-        return [Step(s.codemod, tuple(f.format(**values) for f in s.files), s.sites, s.params) for s in self.steps]
+        return [Step(s.codemod, tuple(f.format(**values) for f in s.files), s.sites, s.params, s.impl)
+                for s in self.steps]
 
 
 # field: (type, required); types are checked, and nothing else is allowed in a model table
@@ -123,6 +137,11 @@ PUBLISHED_FIELDS = {"package": str, "version": str, "folder": str, "integrity": 
 INPUT_FIELDS = {"name": str, "layout": str, "color": str, "scale": (int, float), "offset": (int, float),
                 "default_size": list}
 FREEZE_PLACEHOLDERS = {"checkpoint", "frozen", "optimized"}
+COMMIT = re.compile(r"[0-9a-fA-F]{40}")
+# model names go into branch names (patcher/RECIPE/MODEL) and folder names
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 
 
 def shipped() -> list[Path]:
@@ -170,22 +189,53 @@ def parse(data: dict, path: Path) -> Recipe:
     def fail(where: str, what: str):
         raise RecipeError(f"{path}: {where}: {what}")
 
-    unknown = set(data) - {"upstream", "defaults", "models", "step"}
+    unknown = set(data) - {"upstream", "defaults", "models", "step", "codemods"}
     if unknown:
         fail("top level", f"unknown table {sorted(unknown)[0]!r}")
     upstream = data.get("upstream")
     if not isinstance(upstream, dict) or not all(isinstance(upstream.get(k), str) for k in ("url", "commit")):
         fail("[upstream]", "needs url and commit (strings)")
+    if not COMMIT.fullmatch(upstream["commit"]):
+        fail("[upstream]", f"commit must be the full SHA, 40 hex digits, not {upstream['commit']!r}")
     models_raw = data.get("models")
     if not isinstance(models_raw, dict) or not models_raw:
         fail("[models]", "no model")
+    for name in models_raw:
+        if not MODEL_NAME.fullmatch(name):
+            fail(f"model {name!r}", "a model's name is letters, digits, '_' and '-' (it names a branch and a folder)")
+    folder = Path(path).parent
     defaults = data.get("defaults", {})
-    models = {name: _model(name, _merge(defaults, raw), fail) for name, raw in models_raw.items()}
+    models = {name: _model(name, _merge(defaults, raw), fail, folder) for name, raw in models_raw.items()}
+    known = _codemods(data.get("codemods", {}), folder, fail)
     steps_raw = data.get("step")
     if not isinstance(steps_raw, list) or not steps_raw:
         fail("[[step]]", "no step")
-    steps = tuple(_step(i + 1, raw, models, fail) for i, raw in enumerate(steps_raw))
-    return Recipe(upstream["url"], upstream["commit"], models, steps, Path(path))
+    steps = tuple(_step(i + 1, raw, models, known, fail) for i, raw in enumerate(steps_raw))
+    return Recipe(upstream["url"], upstream["commit"].lower(), models, steps, Path(path))
+
+
+def _codemods(raw: dict, folder: Path, fail) -> dict[str, Codemod]:
+    """The codemods this recipe can name: the shipped ones, its `[codemods] modules`, the installed ones."""
+    where = "[codemods]"
+    if not isinstance(raw, dict):
+        fail(where, "must be a table")
+    for key in set(raw) - {"modules"}:
+        fail(where, f"unknown field {key!r}")
+    modules = raw.get("modules", [])
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        fail(where, "field 'modules' must be a list of module names and .py files")
+    for item in modules:
+        if item.endswith(".py"):
+            if PurePosixPath(item).is_absolute() or "\\" in item:
+                fail(where, f"module file {item!r} must be a path relative to the recipe")
+            if not (folder / item).is_file():
+                fail(where, f"module file {item!r} is not a file next to the recipe ({folder / item})")
+        elif not MODULE_NAME.fullmatch(item):
+            fail(where, f"{item!r} is neither an importable module name (such as mypkg.codemods.fix) nor a .py file")
+    try:
+        return registry.catalog(modules, folder)
+    except registry.LoadError as exc:
+        fail(where, str(exc))
 
 
 def _merge(defaults: dict, raw: dict) -> dict:
@@ -195,7 +245,7 @@ def _merge(defaults: dict, raw: dict) -> dict:
     return merged
 
 
-def _model(name: str, raw: dict, fail) -> Model:
+def _model(name: str, raw: dict, fail, folder: Path) -> Model:
     where = f"model {name!r}"
     for key in raw:
         if key not in MODEL_FIELDS:
@@ -254,9 +304,7 @@ def _model(name: str, raw: dict, fail) -> Model:
     env = raw.get("env", {})
     if not all(isinstance(v, str) for v in env.values()):
         fail(where, "field 'env' must map names to strings")
-    sample = raw["sample"]
-    if not (sample.startswith("package:") and sample.count(":") == 1 and "/" in sample):
-        fail(where, "field 'sample' must be 'package:PACKAGE/PATH' (an image shipped in an installed package)")
+    sample = _sample(raw["sample"], folder, lambda what: fail(where, what))
     published = raw.get("published", {})
     if published:
         for key in set(published) ^ set(PUBLISHED_FIELDS):
@@ -295,21 +343,44 @@ def _model(name: str, raw: dict, fail) -> Model:
     )
 
 
+def _sample(sample: str, folder: Path, fail) -> str:
+    """`package:PACKAGE/PATH` as it is, or an image file relative to the recipe (inside its folder, links
+    resolved) as an absolute path."""
+    if sample.startswith("package:"):
+        if sample.count(":") != 1 or "/" not in sample:
+            fail("field 'sample' must be 'package:PACKAGE/PATH' (an image shipped in an installed package) "
+                 "or an image file relative to the recipe")
+        return sample
+    pure = PurePosixPath(sample)
+    if not sample or pure.is_absolute() or ".." in pure.parts or "\\" in sample or ":" in sample:
+        fail(f"field 'sample' must be 'package:PACKAGE/PATH' or an image file inside the recipe's folder, "
+             f"not {sample!r}")
+    if pure.suffix.lower() not in SAMPLE_SUFFIXES:
+        fail(f"field 'sample' must be an image ({', '.join(SAMPLE_SUFFIXES)}), not {sample!r}")
+    base = folder.resolve()
+    found = (base / sample).resolve()
+    if not found.is_relative_to(base):
+        fail(f"field 'sample' {sample!r} leaves the recipe's folder (it resolves to {found})")
+    if not found.is_file():
+        fail(f"field 'sample' {sample!r} is not a file in the recipe's folder {base}")
+    return str(found)
+
+
 def _placeholders(text: str) -> set[str]:
     import string
 
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-def _step(number: int, raw: dict, models: dict[str, Model], fail) -> Step:
+def _step(number: int, raw: dict, models: dict[str, Model], known: dict[str, Codemod], fail) -> Step:
     where = f"step {number}"
     if not isinstance(raw, dict):
         fail(where, "must be a table")
     for key in set(raw) - {"codemod", "files", "sites", "params"}:
         fail(where, f"unknown field {key!r}")
     codemod = raw.get("codemod")
-    if codemod not in CODEMODS:
-        fail(where, f"unknown codemod {codemod!r} (known: {', '.join(sorted(CODEMODS))})")
+    if not isinstance(codemod, str) or codemod not in known:
+        fail(where, f"unknown codemod {codemod!r} (known: {', '.join(sorted(known))})")
     where = f"step {number} ({codemod})"
     files, sites, params = raw.get("files"), raw.get("sites"), raw.get("params", {})
     if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
@@ -326,8 +397,12 @@ def _step(number: int, raw: dict, models: dict[str, Model], fail) -> Step:
                 fail(where, f"file {f!r} names an unknown field (known: {', '.join('{' + k + '}' for k in model.values)})")
             if not inside(filled):
                 fail(where, f"file {filled!r} leaves the checkout")
-    _check_params(CODEMODS[codemod], params, lambda what: fail(where, what))
-    return Step(codemod, tuple(files), sites, dict(params))
+    try:
+        impl = registry.resolve(known[codemod])
+    except registry.LoadError as exc:
+        fail(where, str(exc))
+    _check_params(impl.cls, params, lambda what: fail(where, what))
+    return Step(codemod, tuple(files), sites, dict(params), impl)
 
 
 def _check_params(codemod: type, params: dict, fail) -> None:

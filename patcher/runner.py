@@ -27,7 +27,8 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.metadata import MetadataWrapper
 
-from patcher.codemods import CODEMODS
+from patcher.codemods import CODEMODS  # noqa: F401 - what Step.cls looks shipped codemods up in
+from patcher.codemods import SHIPPED_ORIGIN
 from patcher.codemods.base import Site
 from patcher.errors import DriftError, PatcherError, SourceError
 from patcher.recipe import Recipe, Step
@@ -111,7 +112,7 @@ class FileState:
 
 def run(step: Step, state: FileState) -> tuple[str, list[Site]]:
     """One codemod on one file state: the new text and the sites it changed."""
-    codemod = CODEMODS[step.codemod](CodemodContext(filename=state.path), **step.params)
+    codemod = step.cls(CodemodContext(filename=state.path), **step.params)
     code = codemod.transform_wrapped(state.wrapper).code
     return code, codemod.sites
 
@@ -307,9 +308,10 @@ def default_jobs() -> int:
 
 
 def digest(recipe: Recipe, model: str, pin: str) -> str:
-    """SHA-256 of everything a run's result depends on: the recipe file's bytes and the steps it gives
-    for `model`, the model's name, the pin, the libcst version and the source of every codemod, this
-    runner and checkout.py. Equal digests mean `apply` would make the same commits."""
+    """SHA-256 of everything a run's result depends on: the recipe file's bytes (not its name or folder)
+    and the steps it gives for `model`, the model's name, the pin, the libcst version and the source of
+    every shipped codemod, this runner and checkout.py, and the module file of each codemod the recipe
+    brings from outside patcher. Equal digests mean `apply` would make the same commits."""
     sha = hashlib.sha256()
 
     def part(name: str, data: bytes) -> None:
@@ -327,4 +329,8 @@ def digest(recipe: Recipe, model: str, pin: str) -> str:
         for file in sorted(source.glob("*.py")) if source.is_dir() else [source]:
             name = file.relative_to(PACKAGE).as_posix() if file.is_relative_to(PACKAGE) else str(file)
             part(name, file.read_bytes())
+    # codemods from outside patcher: the module file of each (by name, not path: moving it changes nothing)
+    external = {s.codemod: s.impl.file for s in recipe.steps if s.origin != SHIPPED_ORIGIN and s.impl.file}
+    for name, file in sorted(external.items()):
+        part(f"codemod {name}", file.read_bytes())
     return sha.hexdigest()

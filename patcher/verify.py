@@ -33,9 +33,10 @@ def graph_args(model: Model) -> list[str]:
 
 def run_probe(dest: Path, mode: str, *args: str, error=VerifyError, model: Model | None = None) -> list[dict]:
     """Run patcher.probe MODE in `dest` (with `model`'s environment); its JSON records, or `error` with the
-    one it reported."""
+    one it reported: its stage, the upstream file and line it came from (when it came from upstream code)
+    and the exception's first line."""
     return run_child("patcher.probe", mode, list(args), dest, upstream_env(dest, model), error,
-                     lambda r: f"{r['stage']}: {r['message']}")
+                     lambda r: f"{r['stage']}: " + (f"{r['where']}: " if r.get("where") else "") + r["message"])
 
 
 def run_child(module: str, mode: str, args: list[str], cwd: Path, env: dict[str, str], error, describe,
@@ -64,15 +65,15 @@ def run_child(module: str, mode: str, args: list[str], cwd: Path, env: dict[str,
     return records
 
 
-def on_branch(dest: Path, model: str) -> None:
-    """Stop unless `dest` is a patched checkout with the model's branch checked out."""
-    repo, _, branch = patched(dest, model)
+def on_branch(dest: Path, model: str, recipe: Recipe) -> None:
+    """Stop unless `dest` is a patched checkout with the branch of `recipe`'s model checked out."""
+    repo, _, branch = patched(dest, model, recipe)
     if repo.head.is_detached or repo.active_branch.name != branch:
         raise NotApplied(f"{dest} is not on {branch}; run 'python -m patcher apply --model {model}' first")
 
 
 def verify(recipe: Recipe, dest: Path, model: str, sizes: list[tuple[int, int]]) -> list[dict]:
-    on_branch(dest, model)
+    on_branch(dest, model, recipe)
     spec = recipe.model(model)
     classes = len(spec.classes)
     print(f"building the {model} graph in {dest} (a subprocess; TensorFlow takes a while to start)", file=sys.stderr)

@@ -208,12 +208,12 @@ def _describe(record: dict) -> str:
     return f"{record['stage']}: {record['message']}"
 
 
-def write(dest: Path, model: Model, given: str | Path, out: Path) -> dict:
+def write(recipe, dest: Path, model: Model, given: str | Path, out: Path) -> dict:
     """`patcher weights --from DIR_OR_PACKAGE --out PREFIX`: the checkpoint PREFIX recovered from a published
     graph model; refuses a PREFIX that has files already (nothing is overwritten)."""
     from patcher.verify import on_branch  # noqa: PLC0415
 
-    on_branch(dest, model.name)
+    on_branch(dest, model.name, recipe)
     out = Path(out).absolute()
     clash = sorted(p.name for p in out.parent.glob(f"{out.name}.*")) if out.parent.is_dir() else []
     if clash:

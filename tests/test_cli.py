@@ -42,7 +42,7 @@ def test_apply_pins_the_older_commit_and_commits_one_step_each(synthetic_upstrea
     assert apply(path, dest, "--commit", old) == 0
     out = capsys.readouterr().out
     repo = git.Repo(dest)
-    assert repo.active_branch.name == "patcher/celebamask"
+    assert repo.active_branch.name == "patcher/bisenetv2/celebamask"
     commits = list(repo.iter_commits(f"{old}..HEAD"))[::-1]
     assert [c.message.split(":")[0] for c in commits] == [s.codemod for s in STEPS]
     assert repo.commit(f"HEAD~{len(STEPS)}").hexsha == old
@@ -116,7 +116,7 @@ def test_cityscapes_model_patches_its_own_freeze_script(synthetic_upstream, tmp_
     dest = tmp_path / "checkout"
     assert apply(path, dest, "--commit", old, "--model", "cityscapes") == 0
     repo = git.Repo(dest)
-    assert repo.active_branch.name == "patcher/cityscapes"
+    assert repo.active_branch.name == "patcher/bisenetv2/cityscapes"
     changed = repo.git.diff("--name-only", old, "HEAD").splitlines()
     assert "tools/cityscapes/freeze_cityscapes_bisenetv2_model.py" in changed
     assert FREEZE not in changed

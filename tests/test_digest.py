@@ -93,14 +93,14 @@ def test_recorded_outcomes_equal_a_run(patched):
     _, old, dest = patched
     repo = git.Repo(dest)
     digest = runner.digest(recipes.load(), "celebamask", old)
-    found = checkout.recorded(repo, old, "patcher/celebamask", STEPS, digest)
+    found = checkout.recorded(repo, old, "patcher/bisenetv2/celebamask", STEPS, digest)
     assert found and found[0] == repo.head.commit.hexsha
     ran = runner.run_steps(lambda p: checkout.read_at(repo, old, p), STEPS)
     assert [(o.step, o.sites, o.files) for o in found[1]] == [(o.step, o.sites, o.files) for o in ran]
-    assert checkout.recorded(repo, old, "patcher/celebamask", STEPS, "0" * 64) is None
-    assert checkout.recorded(repo, old, "patcher/celebamask", STEPS, digest, "other.toml") is None
-    assert checkout.recorded(repo, old, "patcher/cityscapes", STEPS, digest) is None
-    assert checkout.recorded(repo, old, "patcher/celebamask", STEPS[:-1], digest) is None
+    assert checkout.recorded(repo, old, "patcher/bisenetv2/celebamask", STEPS, "0" * 64) is None
+    assert checkout.recorded(repo, old, "patcher/bisenetv2/celebamask", STEPS, digest, "other.toml") is None
+    assert checkout.recorded(repo, old, "patcher/bisenetv2/cityscapes", STEPS, digest) is None
+    assert checkout.recorded(repo, old, "patcher/bisenetv2/celebamask", STEPS[:-1], digest) is None
 
 
 def test_an_edited_recipe_runs_every_codemod_again(patched, runs, tmp_path, capsys):
@@ -179,7 +179,7 @@ def test_a_branch_without_the_digest_is_rebuilt(patched, runs, capsys):
     repo = git.Repo(dest)
     outcomes = runner.run_steps(lambda p: checkout.read_at(repo, old, p), STEPS)
     untagged = checkout.build_commits(repo, old, outcomes, "bisenetv2.toml")
-    checkout.switch(repo, "patcher/celebamask", untagged)
+    checkout.switch(repo, "patcher/bisenetv2/celebamask", untagged)
     runs.clear()
     capsys.readouterr()
     assert apply(path, dest, "--commit", old) == 0

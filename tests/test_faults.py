@@ -35,7 +35,7 @@ def reference(synthetic_upstream, tmp_path_factory):
 
 def assert_patched(dest: Path, tip: str) -> None:
     repo = git.Repo(dest)
-    assert repo.head.commit.hexsha == tip and repo.active_branch.name == "patcher/celebamask"
+    assert repo.head.commit.hexsha == tip and repo.active_branch.name == "patcher/bisenetv2/celebamask"
     assert not repo.is_dirty(untracked_files=False)
 
 

@@ -433,7 +433,7 @@ def test_a_recipe_file_outside_the_checkout_is_refused(files, synthetic_upstream
     code, err = run(capsys, "apply", "--recipe", str(bad_recipe(tmp_path, files)), "--upstream", str(path),
                     "--commit", old, "--dest", str(dest))
     one_error(err, code, 13, files)
-    assert not dest.exists() or "patcher/celebamask" not in [h.name for h in git.Repo(dest).heads]
+    assert not dest.exists() or not [h for h in git.Repo(dest).heads if h.name.startswith("patcher/")]
 
 
 @pytest.mark.parametrize("files", ["../x.py", "/etc/passwd", "a/../../x.py", "", "a\0b"])
@@ -505,7 +505,7 @@ def test_odd_upstream_files_are_a_clear_error_and_nothing_is_written(case, upstr
     one_error(err, code, expected, phrase)
     assert time.monotonic() - started < 60
     repo = git.Repo(dest)
-    assert "patcher/celebamask" not in [h.name for h in repo.heads], "no patched branch was made"
+    assert not [h for h in repo.heads if h.name.startswith("patcher/")], "no patched branch was made"
     assert repo.head.commit.hexsha == commit and not repo.is_dirty(untracked_files=True)
 
 

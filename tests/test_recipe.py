@@ -1,5 +1,5 @@
 """The recipe carries the whole model: it is checked when it loads, and a second recipe for another
-upstream (tests/synthetic_tiny.py, tests/recipes/tiny.toml) runs through the engine without edits."""
+upstream (the example, patcher/examples: tests/synthetic_tiny.py) runs through the engine without edits."""
 from __future__ import annotations
 
 import importlib.util
@@ -52,7 +52,33 @@ BAD = [
                  r"step 8 \(floor_division\): file '/etc/passwd' leaves the checkout", id="absolute-file"),
     pytest.param('[upstream]', '[upstreams]', r"top level: unknown table 'upstreams'", id="unknown-table"),
     pytest.param('sample = "package:skimage/data/astronaut.png"', 'sample = "astronaut.png"',
-                 r"model 'celebamask': field 'sample' must be 'package:PACKAGE/PATH'", id="sample-not-a-package-file"),
+                 r"model 'celebamask': field 'sample' 'astronaut.png' is not a file in the recipe's folder",
+                 id="sample-missing-next-to-the-recipe"),
+    pytest.param('sample = "package:skimage/data/astronaut.png"', 'sample = "../astronaut.png"',
+                 r"model 'celebamask': field 'sample' must be 'package:PACKAGE/PATH' or an image file inside "
+                 r"the recipe's folder", id="sample-leaves-the-folder"),
+    pytest.param('sample = "package:skimage/data/astronaut.png"', 'sample = "/etc/passwd"',
+                 r"model 'celebamask': field 'sample' must be", id="sample-absolute"),
+    pytest.param('sample = "package:skimage/data/astronaut.png"', 'sample = "recipe.toml"',
+                 r"model 'celebamask': field 'sample' must be an image", id="sample-not-an-image"),
+    pytest.param('sample = "package:skimage/data/astronaut.png"', 'sample = "package:skimage"',
+                 r"model 'celebamask': field 'sample' must be 'package:PACKAGE/PATH'", id="sample-package-without-path"),
+    pytest.param('commit = "710db8646ceb505999b9283c0837c0b5cf67876d"', 'commit = "710db86"',
+                 r"\[upstream\]: commit must be the full SHA, 40 hex digits, not '710db86'", id="short-commit"),
+    pytest.param('[models.cityscapes]', '[models."city scapes"]',
+                 r"model 'city scapes': a model's name is letters, digits", id="model-name-not-a-branch-name"),
+    pytest.param('[upstream]', '[codemods]\nmodule = ["x.py"]\n\n[upstream]',
+                 r"\[codemods\]: unknown field 'module'", id="codemods-unknown-field"),
+    pytest.param('[upstream]', '[codemods]\nmodules = ["fix.py"]\n\n[upstream]',
+                 r"\[codemods\]: module file 'fix.py' is not a file next to the recipe", id="codemod-file-missing"),
+    pytest.param('[upstream]', '[codemods]\nmodules = ["my-fixes/fix"]\n\n[upstream]',
+                 r"\[codemods\]: 'my-fixes/fix' is neither an importable module name", id="codemod-not-a-module-name"),
+    pytest.param('[upstream]', '[codemods]\nmodules = ["patcher_no_such_module_here"]\n\n[upstream]',
+                 r"\[codemods\]: codemod module 'patcher_no_such_module_here': cannot import it: ModuleNotFoundError",
+                 id="codemod-module-not-importable"),
+    pytest.param('[upstream]', '[codemods]\nmodules = ["patcher.codemods.binary_write"]\n\n[upstream]',
+                 r"\[codemods\]: codemod 'binary_write' is defined twice: by patcher and by module "
+                 r"patcher.codemods.binary_write", id="codemod-defined-twice"),
     pytest.param('input = { name = "input_tensor", layout = "NHWC", color = "RGB", scale',
                  'input = { name = "input_tensor", layout = "NHWC", colour = "RGB", scale',
                  r"model '\w+': missing field 'input.color'", id="input-field-misspelled"),

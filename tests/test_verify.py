@@ -74,7 +74,7 @@ def test_each_compatibility_step_is_needed(codemod, message, synthetic_upstream,
 def test_legacy_keras_setting_from_the_recipe_is_needed(patched, tmp_path, capsys):
     text = recipes.default().read_text()
     assert 'env = { TF_USE_LEGACY_KERAS = "1" }' in text
-    path = tmp_path / "recipe.toml"
+    path = tmp_path / "bisenetv2.toml"  # the recipe, edited: its name is the branch's (patcher/RECIPE/MODEL)
     path.write_text(text.replace('env = { TF_USE_LEGACY_KERAS = "1" }', 'env = { TF_USE_LEGACY_KERAS = "0" }'))
     assert main(["verify", "--recipe", str(path), "--dest", str(patched), "--sizes", "64x64"]) == 8
     assert "Keras" in capsys.readouterr().err

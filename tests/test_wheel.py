@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import synthetic_tiny
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -36,8 +35,11 @@ def installed(tmp_path_factory):
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
+    # without PYTHONPATH: a source tree on it (with the patcher.egg-info the wheel build leaves there) would
+    # make pip take patcher for installed already and skip the wheel
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
-                   capture_output=True)
+                   capture_output=True, env=clean)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
@@ -53,17 +55,18 @@ def run(venv: Path, cwd: Path, *args: str, env: dict) -> subprocess.CompletedPro
 
 
 def test_the_installed_wheel_runs_the_main_job_outside_the_checkout(installed, tmp_path):
-    upstream, commits = synthetic_tiny.make_upstream(tmp_path / "upstream")
     work = tmp_path / "work"
     work.mkdir()
-    recipe = shutil.copy(synthetic_tiny.RECIPE, work / "tiny.toml")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PATCHER_UPSTREAM")}
     env.update(PATCHER_CACHE=str(tmp_path / "cache"), PATH=f"{installed / 'bin'}{os.pathsep}{env['PATH']}")
 
     where = run(installed, work, "recipes", env=env).stdout
     assert where.startswith("bisenetv2: ") and str(installed) in where, "the shipped recipe comes from the wheel"
-    common = ["--recipe", str(recipe), "--dest", "checkout"]
-    run(installed, work, "apply", *common, "--upstream", str(upstream), "--commit", commits[0], env=env)
+    # the example (upstream, recipe, the recipe's own codemod) ships in the wheel too
+    run(installed, work, "example", "tiny", env=env)
+    common = ["--recipe", "tiny/tiny.toml", "--dest", "checkout"]
+    applied = run(installed, work, "apply", *common, env=env)
+    assert "(from recipe file contrib_initializer.py)" in applied.stdout
     run(installed, work, "verify", *common, "--sizes", "64x64", env=env)
     built = run(installed, work, "build", *common, "--random-weights", "--out", "web", env=env)
     assert f"into {tmp_path / 'cache'}" in built.stderr, "stderr says where npm installed TensorFlow.js"
