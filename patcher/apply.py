@@ -78,9 +78,13 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
 def patched(dest: Path, model: str) -> tuple[git.Repo, str, str]:
     """(repo, pin, branch) of a checkout that `apply` has patched."""
     try:
-        repo = git.Repo(dest)
-        pin = repo.git.config("patcher.pin")
-    except (git.NoSuchPathError, git.InvalidGitRepositoryError, git.GitCommandError):
+        repo = checkout.open_repo(dest)  # git's refusal of the folder is its own error (19), not this one
+        pin = repo.git.config("--get", "patcher.pin")
+    except git.GitCommandError as exc:
+        if exc.status != 1:  # 1: the setting is absent
+            raise checkout.git_error(exc, f"cannot read {dest}'s settings", dest) from None
+        raise NotApplied(f"{dest} is not a patched checkout; run 'python -m patcher apply' first") from None
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
         raise NotApplied(f"{dest} is not a patched checkout; run 'python -m patcher apply' first") from None
     branch = checkout.branch_name(model)
     if branch not in [h.name for h in repo.heads]:

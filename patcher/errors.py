@@ -96,3 +96,10 @@ class ServeError(PatcherError):
     """`serve` cannot listen: the port is in use or not a port."""
 
     code = 18
+
+
+class GitError(PatcherError):
+    """Git refused or failed a command in the checkout (ownership, permissions, a corrupt object store, a
+    lock held by another git): the message quotes git's own first line and says what to do."""
+
+    code = 19

@@ -53,11 +53,15 @@ def patched(synthetic_upstream, tmp_path):
 
 
 def trailers(dest: Path, pin: str) -> set[str]:
+    """The digest trailers of the commits after `pin`; each commit's last line must name its own tree."""
     repo = git.Repo(dest)
-    return {c.message.rstrip("\n").splitlines()[-1] for c in repo.iter_commits(f"{pin}..HEAD")}
+    commits = list(repo.iter_commits(f"{pin}..HEAD"))
+    assert [c.message.rstrip("\n").splitlines()[-1] for c in commits] == [f"Patcher-Tree: {c.tree.hexsha}"
+                                                                          for c in commits]
+    return {c.message.rstrip("\n").splitlines()[-2] for c in commits}
 
 
-def test_every_commit_carries_the_digest(patched):
+def test_every_commit_carries_the_digest_and_its_tree(patched):
     _, old, dest = patched
     recipe = recipes.load()
     assert trailers(dest, old) == {f"Patcher-Digest: {runner.digest(recipe, 'celebamask', old)}"}
