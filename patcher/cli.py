@@ -13,12 +13,6 @@ from patcher import recipe as recipes
 from patcher import outdir
 from patcher.errors import GitError, NotApplied, PatcherError, ServeError
 
-# The largest height or width `verify`, `check` and `build --litert-sizes` take. The rule is the one
-# segmenter.js applies to `size` (whole pixels, at least 1), bounded so that a typo cannot ask TensorFlow
-# for a tensor of gigabytes.
-MAX_SIDE = 8192
-
-
 class Parser(argparse.ArgumentParser):
     """argparse with one line for a bad command line: `patcher: error: ...` and where to read the usage."""
 
@@ -28,14 +22,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
-    """`448x448,450x301` as [(448, 448), (450, 301)]: whole pixels from 1 to MAX_SIDE, as segmenter.js
-    takes them (it refuses anything else)."""
+    """`448x448,450x301` as [(448, 448), (450, 301)]. The one rule for sizes, segmenter.js's own: whole
+    pixels, at least 1 (`verify` and `check` run the model at 1x1 as well as at 448x448)."""
     try:
         sizes = [tuple(int(v) for v in part.lower().split("x")) for part in text.split(",")]
     except ValueError:
         sizes = []
-    if not sizes or any(len(s) != 2 or not 1 <= min(s) <= max(s) <= MAX_SIDE for s in sizes):
-        raise argparse.ArgumentTypeError(f"HEIGHTxWIDTH pairs of whole pixels from 1 to {MAX_SIDE}, such as "
+    if not sizes or any(len(s) != 2 or min(s) < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"HEIGHTxWIDTH pairs of whole pixels (at least 1), such as "
                                          f"448x448,450x301; not {text!r}")
     return sizes
 
@@ -223,9 +217,11 @@ def main(argv: list[str] | None = None) -> int:
                 litert.check(args.model_dir, args.int8_floor)
     except git.GitCommandError as exc:  # a git command patcher did not expect to fail
         return _fail(checkout.git_error(exc, f"git {_verb(exc)} failed in {dest}", dest))
-    except BrokenPipeError:
-        # not stdout (patcher.__main__ tells that apart by what was written): a git process GitPython
-        # keeps running (cat-file) ended, which git does when it refuses the folder
+    except (BrokenPipeError, ValueError) as exc:
+        # not stdout (patcher.__main__ tells that apart by what was written): a git process GitPython keeps
+        # running (cat-file) ended, which git does when it refuses the folder or meets a damaged object
+        if not _raised_by_git(exc):
+            raise
         return _fail(_why_git_ended(dest))
     except PatcherError as exc:
         return _fail(exc)
@@ -240,6 +236,15 @@ def _fail(exc: PatcherError) -> int:
 def _verb(exc: git.GitCommandError) -> str:
     command = exc.command if isinstance(exc.command, (list, tuple)) else str(exc.command).split()
     return next((str(c) for c in command[1:] if not str(c).startswith("-")), "command")
+
+
+def _raised_by_git(exc: BaseException) -> bool:
+    """True when `exc` was raised inside GitPython or gitdb (its innermost frame is theirs)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = Path(tb.tb_frame.f_code.co_filename).parts if tb is not None else ()
+    return "git" in where or "gitdb" in where
 
 
 def _why_git_ended(dest) -> GitError:
