@@ -100,5 +100,5 @@ def test_parameters_are_required_keywords():
 def test_sites_name_file_line_and_column():
     source = "import tensorflow as tf\n\n\nx = tf.placeholder(tf.float32, [1, 2, 2, 3], name='input_tensor')\n"
     _, sites = run(CODEMOD, source, **PARAMS)
-    assert [(s.path, s.line, s.column) for s in sites] == [("m.py", 4, 5)]
-    assert str(sites[0]).startswith("m.py:4:5: ")
+    assert [(s.path, s.line, s.column) for s in sites] == [("m.py", 4, 32)]  # the shape list it edits
+    assert str(sites[0]).startswith("m.py:4:32: ")
