@@ -423,3 +423,12 @@ def test_verify_runs_down_to_one_pixel(checkouts, capsys):
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert ["1x1", "1x1"] == [r[:2] for r in rows if r and r[0] == "1x1"][0]
     assert ["3x2", "3x2"] == [r[:2] for r in rows if r and r[0] == "3x2"][0]
+
+
+@pytest.mark.tf
+@pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed")
+@pytest.mark.skipif(not (PROJECT / "node_modules/@tensorflow/tfjs").is_dir(), reason="run 'npm ci' in the project")
+def test_check_runs_down_to_one_pixel(built, capsys):
+    assert main(["check", "--model-dir", str(built), "--backends", "wasm", "--sizes", "1x1,3x2"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.split()[:1] == ["wasm"]]
+    assert [r[1] for r in rows] == ["1x1", "3x2"] and all(r[2] == "100.000%" for r in rows), rows
