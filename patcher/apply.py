@@ -35,11 +35,10 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
     steps = recipe.for_model(model)
     dest = Path(dest).absolute()
     with checkout.locked(dest):
-        repo, fresh = checkout.open_or_clone(source, dest)
+        repo, fresh = checkout.open_or_clone(source, dest, wanted)  # a new clone is at the pin
         checkout.recover(repo)
         pin = checkout.resolve_pin(repo, wanted, source)
         if fresh:
-            checkout.checkout_pin(repo, pin)
             checkout.fault("after-clone")
         branch = checkout.branch_name(model)
         name = recipe_name or recipe.path.name

@@ -144,10 +144,12 @@ class Progress(git.RemoteProgress):
             print(f"  {self._cur_line.strip()}", file=sys.stderr)
 
 
-def open_or_clone(source: str, dest: Path) -> tuple[git.Repo, bool]:
+def open_or_clone(source: str, dest: Path, commit: str | None = None) -> tuple[git.Repo, bool]:
     """The checkout at `dest`, cloned from `source` first if absent. True when it was cloned now.
 
-    The clone goes to a hidden folder beside `dest` and is renamed into place only when complete.
+    The clone goes to a hidden folder beside `dest` and is renamed into place only when complete: with
+    `commit`, only once that commit is checked out in it (a run killed before then leaves no checkout
+    without a work tree).
     """
     for stale in dest.parent.glob(f".{dest.name}.partial-[0-9]*"):
         if not stale.name.rpartition("-")[2].isdigit():
@@ -168,6 +170,13 @@ def open_or_clone(source: str, dest: Path) -> tuple[git.Repo, bool]:
         # with a progress handler GitPython leaves stderr empty: git's lines are the handler's error lines
         said = progress.error_lines[0].strip() if progress.error_lines else reason(exc)
         raise UpstreamError(f"cannot clone {source}: git says: {said}") from None
+    if commit is not None:
+        try:
+            checkout_pin(repo, resolve_pin(repo, commit, source))
+        except BaseException:
+            repo.close()
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     repo.close()
     fault("before-rename")
     partial.rename(dest)
