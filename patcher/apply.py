@@ -36,11 +36,10 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
     steps = recipe.for_model(model)
     dest = Path(dest).absolute()
     with checkout.locked(dest):
-        repo, fresh = checkout.open_or_clone(source, dest)
+        repo, fresh = checkout.open_or_clone(source, dest, wanted)  # a new clone is at the pin
         checkout.recover(repo)
         pin = checkout.resolve_pin(repo, wanted, source)
         if fresh:
-            checkout.checkout_pin(repo, pin)
             checkout.fault("after-clone")
         branch = checkout.branch_name(recipe.name, model)
         old = branch_of(repo, recipe, model)
@@ -104,9 +103,13 @@ def branch_of(repo: git.Repo, recipe: Recipe, model: str) -> str:
 def patched(dest: Path, model: str, recipe: Recipe) -> tuple[git.Repo, str, str]:
     """(repo, pin, branch) of a checkout that `apply` has patched with `recipe` for `model`."""
     try:
-        repo = git.Repo(dest)
-        pin = repo.git.config("patcher.pin")
-    except (git.NoSuchPathError, git.InvalidGitRepositoryError, git.GitCommandError):
+        repo = checkout.open_repo(dest)  # git's refusal of the folder is its own error (19), not this one
+        pin = repo.git.config("--get", "patcher.pin")
+    except git.GitCommandError as exc:
+        if exc.status != 1:  # 1: the setting is absent
+            raise checkout.git_error(exc, f"cannot read {dest}'s settings", dest) from None
+        raise NotApplied(f"{dest} is not a patched checkout; run 'python -m patcher apply' first") from None
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
         raise NotApplied(f"{dest} is not a patched checkout; run 'python -m patcher apply' first") from None
     branch = branch_of(repo, recipe, model)
     if branch not in [h.name for h in repo.heads]:

@@ -17,7 +17,7 @@ from gitdb.base import IStream
 
 from patcher import outdir
 from patcher.codemods.base import Site
-from patcher.errors import DriftError, LockedError, PinError, SourceError, UnsafeInput, UpstreamError
+from patcher.errors import DriftError, GitError, LockedError, PinError, SourceError, UnsafeInput, UpstreamError
 from patcher.recipe import RecipeError, Step
 from patcher.runner import Outcome
 
@@ -25,6 +25,8 @@ IDENTITY = {"name": "patcher", "email": "patcher@localhost"}
 SCHEMES = ("https", "http", "ssh", "git", "file")
 SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:[\w./~][\w./~-]*$")
 SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
+# where resolve_pin keeps the upstream's branches and tags it fetched to find a commit
+FETCHED = "refs/patcher-upstream"
 
 
 def branch_name(recipe: str, model: str) -> str:
@@ -67,15 +69,71 @@ def check_commit(commit: str) -> str:
 
 @contextlib.contextmanager
 def locked(dest: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `dest` (a file beside it) or stop at once if another run holds it."""
+    """Hold an exclusive lock on `dest` (a file beside it) or stop at once if another run holds it.
+
+    The lock file is removed when the run ends. So that a run which opened it just before is not
+    fooled, a lock counts only while the file at that name is the one locked (same inode).
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     lock = dest.parent / f".{dest.name}.lock"
-    with open(lock, "a+") as handle:
+    while True:
+        handle = open(lock, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.close()
             raise LockedError(f"another patcher run is using {dest} (lock {lock}); try again when it ends") from None
+        try:
+            current = os.stat(lock).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # the run that held it removed it as we opened it: lock the new one
+    try:
         yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+        handle.close()
+
+
+def reason(exc: Exception) -> str:
+    """The first line git gave for a failed command (GitPython keeps it in `stderr`), or the error itself."""
+    text = getattr(exc, "stderr", "") or ""
+    text = text.strip()
+    if text.startswith("stderr: '"):
+        text = text[len("stderr: '"):].removesuffix("'")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def git_error(exc: Exception, doing: str, where: Path | str | None = None) -> GitError:
+    """One line for a git command that failed: what patcher was doing, git's own first line, what to do."""
+    first = reason(exc)
+    hint = ""
+    if "dubious ownership" in first:
+        place = where or first.rpartition(" at ")[2].strip("'")
+        hint = (f"; the folder belongs to another user: if you trust it, run 'git config --global --add "
+                f"safe.directory {place}' yourself (patcher does not change git's settings), or run as its owner")
+    elif "index.lock" in first or "File exists" in first:
+        hint = "; another git is running in that checkout (or one crashed): when none runs, remove the lock file"
+    elif "ermission denied" in first or "insufficient permission" in first:
+        hint = "; check the owner and permissions of the checkout and its .git folder"
+    return GitError(f"{doing}: git says: {first}{hint}")
+
+
+def open_repo(dest: Path) -> git.Repo:
+    """The git checkout at `dest`, after one git command shows that git will work in it (ownership,
+    permissions). Raises git.InvalidGitRepositoryError/NoSuchPathError as git.Repo does, GitError (19)
+    when git refuses the folder."""
+    repo = git.Repo(dest)
+    try:
+        repo.git.rev_parse("--git-dir")
+    except git.GitCommandError as exc:
+        repo.close()
+        raise git_error(exc, f"git refuses {dest}", dest) from None
+    return repo
 
 
 class Progress(git.RemoteProgress):
@@ -93,10 +151,12 @@ class Progress(git.RemoteProgress):
             print(f"  {self._cur_line.strip()}", file=sys.stderr)
 
 
-def open_or_clone(source: str, dest: Path) -> tuple[git.Repo, bool]:
+def open_or_clone(source: str, dest: Path, commit: str | None = None) -> tuple[git.Repo, bool]:
     """The checkout at `dest`, cloned from `source` first if absent. True when it was cloned now.
 
-    The clone goes to a hidden folder beside `dest` and is renamed into place only when complete.
+    The clone goes to a hidden folder beside `dest` and is renamed into place only when complete: with
+    `commit`, only once that commit is checked out in it (a run killed before then leaves no checkout
+    without a work tree).
     """
     for stale in dest.parent.glob(f".{dest.name}.partial-[0-9]*"):
         if not stale.name.rpartition("-")[2].isdigit():
@@ -104,17 +164,26 @@ def open_or_clone(source: str, dest: Path) -> tuple[git.Repo, bool]:
         shutil.rmtree(stale, ignore_errors=True)
     if dest.exists():
         try:
-            return git.Repo(dest), False
+            return open_repo(dest), False
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise UpstreamError(f"{dest} exists and is not a git checkout; move it away or pick another --dest") from None
     partial = dest.parent / f".{dest.name}.partial-{os.getpid()}"
     print(f"cloning {source} into {dest}", file=sys.stderr)
+    progress = Progress()
     try:
-        repo = git.Repo.clone_from(source, partial, progress=Progress(), no_checkout=True)
+        repo = git.Repo.clone_from(source, partial, progress=progress, no_checkout=True)
     except git.GitCommandError as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        reason = (exc.stderr or str(exc)).strip().splitlines()
-        raise UpstreamError(f"cannot clone {source}: {reason[-1] if reason else exc}") from None
+        # with a progress handler GitPython leaves stderr empty: git's lines are the handler's error lines
+        said = progress.error_lines[0].strip() if progress.error_lines else reason(exc)
+        raise UpstreamError(f"cannot clone {source}: git says: {said}") from None
+    if commit is not None:
+        try:
+            checkout_pin(repo, resolve_pin(repo, commit, source))
+        except BaseException:
+            repo.close()
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     repo.close()
     fault("before-rename")
     partial.rename(dest)
@@ -122,20 +191,41 @@ def open_or_clone(source: str, dest: Path) -> tuple[git.Repo, bool]:
 
 
 def resolve_pin(repo: git.Repo, commit: str, source: str) -> str:
-    """The full SHA of `commit`, fetched from `source` if the checkout lacks it."""
+    """The full id of the commit whose id starts with the hex digits `commit`, fetched from `source` when
+    the checkout lacks it.
+
+    Only object names count, never refs: git's own rev-parse takes a branch or tag named `710db86` before
+    the commit 710db86..., so the digits are matched with `git rev-parse --disambiguate`, which lists the
+    objects whose id starts with them and ignores refs. Two objects starting with them: refused (4), as
+    is one that is not a commit.
+    """
+    fetched = None
     for attempt in range(2):
+        found = repo.git.rev_parse(f"--disambiguate={commit}").split()
+        if found or attempt:
+            break
+        print(f"fetching {source} for commit {commit}", file=sys.stderr)
         try:
-            return repo.rev_parse(f"{commit}^{{commit}}").hexsha
-        except (git.BadName, ValueError, git.GitCommandError):
-            if attempt:
-                break
-            with contextlib.suppress(git.GitCommandError):
-                repo.git.fetch(source, commit)
-    raise PinError(f"commit {commit} is not in the upstream {source}")
+            repo.git.fetch("--no-tags", "--", source, f"+refs/heads/*:{FETCHED}/heads/*",
+                           f"+refs/tags/*:{FETCHED}/tags/*")
+        except git.GitCommandError as exc:
+            fetched = reason(exc)
+    if len(found) > 1:
+        raise PinError(f"commit {commit} is ambiguous in {source}: {len(found)} objects start with it "
+                       f"({', '.join(f[:12] for f in found[:4])}); give more digits")
+    if not found:
+        why = f" (fetching it failed: git says: {fetched})" if fetched else ""
+        raise PinError(f"commit {commit} is not in the upstream {source}{why}")
+    full = found[0]
+    kind = repo.git.cat_file("-t", full)
+    if kind != "commit" or not full.startswith(commit):
+        raise PinError(f"{commit} names a {kind} ({full}) in {source}, not a commit")
+    return full
 
 
 def checkout_pin(repo: git.Repo, pin: str) -> None:
-    repo.git.checkout("--detach", "-f", pin)
+    with writing(repo):
+        repo.git.checkout("--detach", "-f", pin)
     if repo.head.commit.hexsha != pin:
         raise PinError(f"HEAD is {repo.head.commit.hexsha} after checking out the pin {pin}")
 
@@ -184,8 +274,10 @@ def build_commits(repo: git.Repo, pin: str, outcomes: Sequence[Outcome], recipe_
     """Commit each outcome on top of the pin without touching the work tree; the tip's SHA.
 
     Author, committer and dates are fixed (the pin's date), so the same recipe gives the same SHAs. Each
-    message ends with the trailer `Patcher-Digest: DIGEST` (runner.digest) when `digest` is given: what
-    recorded() compares to know, without running a codemod, that the branch is this recipe's result.
+    message ends with the trailers `Patcher-Digest: DIGEST` (runner.digest) when `digest` is given, and
+    `Patcher-Tree: TREE`, the id of the commit's own tree: what recorded() compares to know, without
+    running a codemod, that the branch is this recipe's result, and ours() to know that a commit is
+    patcher's as patcher wrote it (an amended commit keeps the message but not the tree).
     """
     base = repo.commit(pin)
     date = f"{base.committed_date} +0000"
@@ -198,8 +290,7 @@ def build_commits(repo: git.Repo, pin: str, outcomes: Sequence[Outcome], recipe_
         repo.git.read_tree(pin, env=env)
         parent = pin
         for outcome in outcomes:
-            for path, text in outcome.files.items():
-                data = text.encode("utf-8")
+            for path, data in outcome.files.items():
                 blob = repo.odb.store(IStream(git.Blob.type, len(data), io.BytesIO(data))).hexsha
                 mode = f"{(base.tree / path).mode:o}"
                 repo.git.update_index("--cacheinfo", f"{mode},{blob.decode()},{path}", env=env)
@@ -207,7 +298,8 @@ def build_commits(repo: git.Repo, pin: str, outcomes: Sequence[Outcome], recipe_
             step = outcome.step
             message = "\n".join(
                 [f"{step.codemod}: {step.description}", ""] + [str(s) for s in outcome.sites]
-                + ["", f"Applied by patcher ({recipe_name})."] + (["", f"{TRAILER}: {digest}"] if digest else [])
+                + ["", f"Applied by patcher ({recipe_name}).", ""]
+                + ([f"{TRAILER}: {digest}"] if digest else []) + [f"{TREE}: {tree}"]
             )
             parent = repo.git.commit_tree(tree, "-p", parent, "-m", message, env=env)
     finally:
@@ -216,50 +308,67 @@ def build_commits(repo: git.Repo, pin: str, outcomes: Sequence[Outcome], recipe_
 
 
 TRAILER = "Patcher-Digest"
+TREE = "Patcher-Tree"
 RECORDED_SITE = re.compile(r"(\d+):(\d+): (.*)")
+_FIELDS = ("sha", "parents", "tree", "an", "ae", "ad", "cn", "ce", "cd", "body")
+
+
+def _log(repo: git.Repo, *args: str) -> list[dict[str, str]]:
+    """`git log ARGS`, oldest first: each commit's id, parents, tree, people, raw dates and message."""
+    fmt = "%x1f".join(["%H", "%P", "%T", "%an", "%ae", "%ad", "%cn", "%ce", "%cd", "%B"])
+    log = repo.git.log("-z", "--date=raw", f"--format={fmt}", *args, "--")
+    return [dict(zip(_FIELDS, entry.split("\x1f", len(_FIELDS) - 1))) for entry in log.split("\0") if entry][::-1]
+
+
+def _ours(commit: dict[str, str]) -> bool:
+    """True when a commit is what build_commits writes: by patcher (author and committer, one date),
+    a message of patcher's form whose `Patcher-Tree` trailer is the commit's own tree. The author alone
+    proves nothing: `git commit --amend` keeps it and the message, and changes the tree or the committer."""
+    lines = commit.get("body", "").rstrip("\n").split("\n")
+    return ([commit["an"], commit["ae"], commit["cn"], commit["ce"]] == [IDENTITY["name"], IDENTITY["email"]] * 2
+            and commit["ad"] == commit["cd"] and len(lines) >= 4 and ": " in lines[0]
+            and any(line.startswith("Applied by patcher (") for line in lines)
+            and lines[-1] == f"{TREE}: {commit['tree']}")
 
 
 def recorded(repo: git.Repo, pin: str, branch: str, steps: Sequence[Step], digest: str,
              recipe_name: str | None = None) -> tuple[str, list[Outcome]] | None:
     """(tip, outcomes) of `branch` as its commits record them, when the branch is exactly what
     build_commits makes of `steps` on `pin` with code of this `digest`: one commit per step, in order, on
-    the pin, each by patcher (author and committer), headed by its codemod and description, listing the
-    step's sites (as many per file as the recipe says), ending with `Patcher-Digest: DIGEST` (and
-    naming `recipe_name` when given). None otherwise: then the codemods must run.
+    the pin, each patcher's as it wrote it (see _ours: its tree is the one its message records), headed by
+    its codemod and description, listing the step's sites (as many per file as the recipe says), with
+    `Patcher-Digest: DIGEST` (and naming `recipe_name` when given). None otherwise: then the codemods must run.
 
     One `git log`, and a blob read per edited file: no codemod runs.
     """
     if not steps:
         return None
-    fields = "%H%x1f%P%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%B"
     try:
-        log = repo.git.log("-z", f"-n{len(steps)}", "--first-parent", f"--format={fields}",
-                           f"refs/heads/{branch}", "--")
+        commits = _log(repo, f"-n{len(steps)}", "--first-parent", f"refs/heads/{branch}")
     except git.GitCommandError:
         return None
-    commits = [entry.split("\x1f", 6) for entry in log.split("\0") if entry][::-1]
-    if len(commits) != len(steps) or any(len(c) != 7 for c in commits):
+    if len(commits) != len(steps) or any(len(c) != len(_FIELDS) for c in commits):
         return None
     outcomes = []
     parent = pin
-    for (sha, parents, *people, body), step in zip(commits, steps):
-        if parents != parent or people != [IDENTITY["name"], IDENTITY["email"]] * 2:
+    for commit, step in zip(commits, steps):
+        if commit["parents"] != parent or not _ours(commit):
             return None
-        lines = body.rstrip("\n").split("\n")
-        if (lines[0] != f"{step.codemod}: {step.description}" or lines[-1] != f"{TRAILER}: {digest}"
+        lines = commit["body"].rstrip("\n").split("\n")
+        if (lines[0] != f"{step.codemod}: {step.description}" or lines[-2] != f"{TRAILER}: {digest}"
                 or (recipe_name is not None and f"Applied by patcher ({recipe_name})." not in lines)):
             return None
         end = lines.index("", 2) if "" in lines[2:] else len(lines)
         sites = [_recorded_site(line, step.files) for line in lines[2:end]]
         if None in sites or any(sum(s.path == f for s in sites) != step.sites for f in step.files):
             return None
-        tree = repo.commit(sha).tree
+        tree = repo.commit(commit["sha"]).tree
         try:
-            files = {path: (tree / path).data_stream.read().decode("utf-8") for path in step.files}
-        except (KeyError, UnicodeDecodeError):
+            files = {path: (tree / path).data_stream.read() for path in step.files}
+        except KeyError:
             return None
         outcomes.append(Outcome(step, sites, files))
-        parent = sha
+        parent = commit["sha"]
     return parent, outcomes
 
 
@@ -292,23 +401,27 @@ def local_edits(repo: git.Repo, allowed: Sequence[str]) -> list[str]:
 
 
 def foreign_commits(repo: git.Repo, pin: str, branch: str) -> list[str]:
-    """Commits on `branch` after the pin that patcher did not make."""
+    """Commits on `branch` after the pin that are not patcher's as it wrote them (see _ours)."""
     if branch not in [h.name for h in repo.heads]:
         return []
-    return [c.hexsha[:12] for c in repo.iter_commits(f"{pin}..refs/heads/{branch}")
-            if c.author.email != IDENTITY["email"]]
+    return [c["sha"][:12] for c in _log(repo, f"{pin}..refs/heads/{branch}") if not _ours(c)]
 
 
 def back_up(repo: git.Repo, branch: str, dirty: bool) -> list[str]:
     """Keep the user's work before a forced reset: a stash for edits, a branch for commits. Where it went."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kept = []
-    if branch in [h.name for h in repo.heads]:
-        backup = f"patcher-backup/{stamp}"
+    heads = [h.name for h in repo.heads]
+    if branch in heads:
+        backup, n = f"patcher-backup/{stamp}", 1
+        while backup in heads:  # two backups in one second
+            n += 1
+            backup = f"patcher-backup/{stamp}-{n}"
         repo.git.branch(backup, branch)
         kept.append(f"branch {backup}")
     if dirty:
-        repo.git.stash("push", "-m", f"patcher backup {stamp}")
+        with writing(repo):
+            repo.git.stash("push", "-m", f"patcher backup {stamp}")
         kept.append(f"stash 'patcher backup {stamp}' (git stash list)")
     return kept
 
@@ -319,22 +432,41 @@ def fault(stage: str) -> None:
     outdir.fault(stage)
 
 
-def recover(repo: git.Repo) -> None:
-    """Clear what a killed run left in the checkout: git's index lock and patcher's temporary indexes.
+BUSY = "patcher-busy"
 
-    Called under patcher's own lock on the folder, so no other patcher run is using it.
+
+@contextlib.contextmanager
+def writing(repo: git.Repo) -> Iterator[None]:
+    """Mark the checkout while a git command of patcher's writes git's index, so that recover() knows an
+    index.lock left by a kill is patcher's own (and one without the mark belongs to another git)."""
+    marker = Path(repo.git_dir) / BUSY
+    marker.write_text(f"{os.getpid()}\n")
+    yield
+    marker.unlink(missing_ok=True)
+
+
+def recover(repo: git.Repo) -> None:
+    """Clear what a killed run left in the checkout: patcher's temporary indexes, and git's index lock
+    when a patcher run was killed while its git held it (the mark of writing() is there).
+
+    Called under patcher's own lock on the folder, so no other patcher run is using it. An index.lock
+    without the mark is another git's (running, or crashed): it stays, and git's refusal is the error.
     """
     gitdir = Path(repo.git_dir)
     for stale in gitdir.glob("patcher-index-*"):
         stale.unlink(missing_ok=True)
-    lock = gitdir / "index.lock"
-    if lock.exists():
-        print(f"removing {lock} left by an interrupted run", file=sys.stderr)
-        lock.unlink()
+    marker = gitdir / BUSY
+    if marker.exists():
+        lock = gitdir / "index.lock"
+        if lock.exists():
+            print(f"removing {lock} left by an interrupted run", file=sys.stderr)
+            lock.unlink()
+        marker.unlink()
 
 
 def switch(repo: git.Repo, branch: str, tip: str) -> None:
-    fault("before-checkout")
-    repo.git.checkout("-f", "-B", branch, tip)
+    with writing(repo):
+        fault("before-checkout")
+        repo.git.checkout("-f", "-B", branch, tip)
     if repo.head.commit.hexsha != tip:
         raise PinError(f"HEAD is {repo.head.commit.hexsha} after checking out {branch} at {tip}")

@@ -6,19 +6,32 @@ import os
 import sys
 from pathlib import Path
 
+import git
+
 from patcher import apply as applying
+from patcher import checkout
 from patcher import recipe as recipes
 from patcher import outdir
-from patcher.errors import NotApplied, PatcherError, ServeError
+from patcher.errors import GitError, NotApplied, PatcherError, ServeError
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one line for a bad command line: `patcher: error: ...` and where to read the usage."""
+
+    def error(self, message: str):
+        print(f"patcher: error: {message} (usage: 'python -m {self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
+    """`448x448,450x301` as [(448, 448), (450, 301)]. The one rule for sizes, segmenter.js's own: whole
+    pixels, at least 1 (`verify` and `check` run the model at 1x1 as well as at 448x448)."""
     try:
         sizes = [tuple(int(v) for v in part.lower().split("x")) for part in text.split(",")]
     except ValueError:
         sizes = []
-    if not sizes or any(len(s) != 2 or min(s) < 32 for s in sizes):
-        raise argparse.ArgumentTypeError(f"HEIGHTxWIDTH pairs of at least 32, such as 448x448,450x301; not {text!r}")
+    if not sizes or any(len(s) != 2 or min(s) < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"HEIGHTxWIDTH pairs of whole pixels (at least 1), such as "
+                                         f"448x448,450x301; not {text!r}")
     return sizes
 
 
@@ -55,7 +68,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="patcher", description=__doc__.split(":")[0] + ": patch a TF1 research "
+    top = Parser(prog="patcher", description=__doc__.split(":")[0] + ": patch a TF1 research "
                                   "repository with reviewed codemods and prove the result.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -151,6 +164,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    dest = getattr(args, "dest", None)
     try:
         if args.command == "recipes":
             _print_recipes()
@@ -254,10 +268,46 @@ def main(argv: list[str] | None = None) -> int:
                 from patcher import litert
 
                 litert.check(args.model_dir, args.int8_floor)
+    except git.GitCommandError as exc:  # a git command patcher did not expect to fail
+        return _fail(checkout.git_error(exc, f"git {_verb(exc)} failed in {dest}", dest))
+    except (BrokenPipeError, ValueError) as exc:
+        # not stdout (patcher.__main__ tells that apart by what was written): a git process GitPython keeps
+        # running (cat-file) ended, which git does when it refuses the folder or meets a damaged object
+        if not _raised_by_git(exc):
+            raise
+        return _fail(_why_git_ended(dest))
     except PatcherError as exc:
-        print(f"patcher: error: {exc}", file=sys.stderr)
-        return exc.code
+        return _fail(exc)
     return 0
+
+
+def _fail(exc: PatcherError) -> int:
+    print(f"patcher: error: {exc}", file=sys.stderr)
+    return exc.code
+
+
+def _verb(exc: git.GitCommandError) -> str:
+    command = exc.command if isinstance(exc.command, (list, tuple)) else str(exc.command).split()
+    return next((str(c) for c in command[1:] if not str(c).startswith("-")), "command")
+
+
+def _raised_by_git(exc: BaseException) -> bool:
+    """True when `exc` was raised inside GitPython or gitdb (its innermost frame is theirs)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = Path(tb.tb_frame.f_code.co_filename).parts if tb is not None else ()
+    return "git" in where or "gitdb" in where
+
+
+def _why_git_ended(dest) -> GitError:
+    """Git's reason, asked again with a fresh git command, for a git process that ended under GitPython."""
+    try:
+        git.Repo(dest).git.rev_parse("--git-dir")
+        git.Repo(dest).git.fsck("--connectivity-only", "--no-progress")
+    except (git.GitCommandError, git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        return checkout.git_error(exc, f"git stopped working in {dest}", dest)
+    return GitError(f"a git process ended unexpectedly in {dest}; run 'git -C {dest} fsck' to look for damage")
 
 
 def _print_recipes() -> None:

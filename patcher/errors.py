@@ -98,6 +98,13 @@ class ServeError(PatcherError):
     code = 18
 
 
+class GitError(PatcherError):
+    """Git refused or failed a command in the checkout (ownership, permissions, a corrupt object store, a
+    lock held by another git): the message quotes git's own first line and says what to do."""
+
+    code = 19
+
+
 class WeightsError(PatcherError):
     """Published weights cannot be fetched, are not what the recipe pins, or do not fit the graph."""
 

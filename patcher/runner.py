@@ -10,13 +10,18 @@ the same time (see _Pipeline).
 """
 from __future__ import annotations
 
+import ast
+import difflib
 import hashlib
 import heapq
 import importlib.metadata
+import io
 import json
 import multiprocessing
 import os
+import re
 import signal
+import tokenize
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import ExitStack
@@ -41,26 +46,130 @@ SOURCES = (PACKAGE / "codemods", PACKAGE / "runner.py", PACKAGE / "checkout.py")
 
 @dataclass
 class Outcome:
-    """What one step did: the sites it changed and the new text of each file it edited."""
+    """What one step did: the sites it changed and the new bytes of each file it edited (in the file's
+    own encoding, byte-order mark and line endings)."""
 
     step: Step
     sites: list[Site]
-    files: dict[str, str]
+    files: dict[str, bytes]
 
 
 def parse(text: str, path: str) -> cst.Module:
+    """The module; SourceError (7) naming the line and column (1-based) of a syntax error. LibCST puts
+    its tokenizer's errors at 1:0, so Python's own parser is asked where the problem is."""
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        raise SourceError(f"{path}:{exc.raw_line}:{exc.raw_column}: libcst cannot parse it: {exc.message}") from exc
+        line, column, message = exc.raw_line, exc.raw_column + 1, exc.message
+        try:
+            compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        except SyntaxError as python:  # Python sees the problem too, and knows where it is
+            line, column, message = python.lineno or line, python.offset or column, python.msg
+        except (ValueError, RecursionError, MemoryError):
+            pass
+        first = (message.strip().splitlines() or ["syntax error"])[0]
+        raise SourceError(f"{path}:{line}:{column}: libcst cannot parse it: {first}") from None
 
 
-def decode(data: bytes, path: str) -> str:
+@dataclass(frozen=True)
+class Form:
+    """How a file's bytes became the text the codemods read: the codec (`utf-8-sig` when the file starts
+    with a byte-order mark, the PEP 263 coding line's when it has one, else UTF-8), and whether its lone
+    CR line endings were read as LF (libcst drops a final lone CR)."""
+
+    encoding: str
+    lone_cr: bool = False
+
+
+def decode(data: bytes, path: str) -> tuple[str, Form]:
+    """The text of a source file and its Form, as Python itself decodes it: a byte-order mark or a PEP 263
+    coding line names the codec, else UTF-8. SourceError (7) naming the line and byte that do not decode,
+    or the unknown codec."""
     try:
-        return data.decode("utf-8")
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        if "invalid or missing encoding declaration" not in str(exc):  # an unknown codec, a mark and a cookie at odds
+            raise SourceError(f"{path}: {exc.msg}") from None
+        encoding = "utf-8"  # no coding line, and its first lines are not UTF-8: decoding says where
+    try:
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SourceError(f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x})") from exc
+        line = len(NEWLINE_BYTES.findall(data, 0, exc.start)) + 1
+        name = "UTF-8" if encoding.startswith("utf-8") else encoding
+        raise SourceError(f"{path}:{line}: not {name} (byte {data[exc.start]:#04x})") from None
+    lone_cr = "\r" in text and "\n" not in text
+    return (text.replace("\r", "\n") if lone_cr else text), Form(encoding, lone_cr)
+
+
+def encode(text: str, form: Form, path: str) -> bytes:
+    """The bytes of `text` as the file was written (see Form); SourceError when the codemod wrote a
+    character the file's codec cannot hold."""
+    if form.lone_cr:
+        text = text.replace("\n", "\r")
+    try:
+        return text.encode(form.encoding)
+    except UnicodeEncodeError as exc:
+        raise SourceError(f"{path}: the codemods wrote {text[exc.start]!r}, which {form.encoding} cannot "
+                          "hold; nothing was written") from None
+
+
+NEWLINE_BYTES = re.compile(rb"\r\n|\r|\n")
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _ending(line: str) -> str:
+    return line[len(line.rstrip("\r\n")):]
+
+
+def _trailing(line: str) -> str:
+    body = line.rstrip("\r\n")
+    return body[len(body.rstrip()):]
+
+
+def unsited(step: Step, path: str, before: str, after: str, sites: Sequence[Site]) -> PatcherError | None:
+    """What a step changed outside its sites, as an error, or None.
+
+    Each hunk of the line diff must hold a site the codemod reported (an inserted hunk: a site on a line
+    next to it); and the layout is kept: line endings (LF, CRLF, lone CR, mixed), trailing whitespace and
+    tabs are as they were line for line where a hunk keeps its line count, and otherwise as a whole
+    (only endings and tabs the hunk or its neighbours had, the same trailing whitespace); the file ends
+    with a newline if and only if it did.
+    """
+    old, new = LINE.findall(before), LINE.findall(after)
+    lines = {s.line for s in sites if s.path == path}
+
+    def fault(line: int, what: str) -> PatcherError:
+        return PatcherError(f"{step.codemod}: {path}:{line}: changed {what} outside the sites it reported; "
+                            "nothing was written (a fault of the codemod)")
+
+    if old and new and bool(_ending(old[-1])) != bool(_ending(new[-1])):
+        return fault(len(old), "the final newline")
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        first, last = (i1 + 1, i2) if i2 > i1 else (i1, i1 + 1)
+        if not any(first <= line <= last for line in lines):
+            return fault(first if i2 > i1 else i1 + 1, "a line")
+        was, now = old[i1:i2], new[j1:j2]
+        near = old[max(i1 - 1, 0):i1] + old[i2:i2 + 1]
+        if len(was) == len(now):
+            for k, (a, b) in enumerate(zip(was, now)):
+                for what, get in (("the line ending", _ending), ("trailing whitespace", _trailing),
+                                  ("tabs", lambda x: x.count("\t"))):
+                    if get(a) != get(b):
+                        return fault(i1 + k + 1, what)
+            continue
+        endings = {_ending(x) for x in was + near} - {""}
+        if any(_ending(x) not in endings for x in now if _ending(x)):
+            return fault(first, "the line ending")
+        if sorted(filter(None, map(_trailing, was))) != sorted(filter(None, map(_trailing, now))):
+            return fault(first, "trailing whitespace")
+        tabs = any("\t" in x for x in was)
+        if (tabs and not any("\t" in x for x in now)) or (
+                any("\t" in x for x in now) and not tabs and not any("\t" in x for x in near)):
+            return fault(first, "tabs")
+    return None
 
 
 class Wrapper(MetadataWrapper):
@@ -137,6 +246,9 @@ def step_file(step: Step, state: FileState) -> tuple[FileState, list[Site]]:
     code, sites = run(step, state)
     if len(sites) != step.sites:
         raise drift(step, state.path, len(sites))
+    outside = unsited(step, state.path, state.text, code, sites)
+    if outside:
+        raise outside
     if code == state.text:
         # the output is the input: running the codemod on it again would give exactly this run again
         after, again, more = state, code, sites
@@ -158,15 +270,21 @@ def run_steps(read: Callable[[str], bytes], steps: Sequence[Step], jobs: int = 1
     for index, step in enumerate(steps):
         for path in step.files:
             chains.setdefault(path, []).append((index, step))
+    forms: dict[str, Form] = {}
+
+    def text_of(path: str) -> str:
+        text, forms[path] = decode(read(path), path)
+        return text
+
     if jobs > 1:
-        done = _Pipeline(steps, chains, read).run(jobs)
+        done = _Pipeline(steps, chains, text_of).run(jobs)
     else:
         done = {path: {} for path in chains}
         states: dict[str, FileState] = {}
         for index, step in enumerate(steps):
             for path in step.files:
                 if path not in states:
-                    states[path] = FileState(path, decode(read(path), path))
+                    states[path] = FileState(path, text_of(path))
                 states[path], sites = step_file(step, states[path])
                 done[path][index] = (states[path].text, sites)
     outcomes = []
@@ -175,7 +293,7 @@ def run_steps(read: Callable[[str], bytes], steps: Sequence[Step], jobs: int = 1
         for path in step.files:
             text, sites = done[path][index]
             outcome.sites.extend(sites)
-            outcome.files[path] = text
+            outcome.files[path] = encode(text, forms[path], path)
         outcomes.append(outcome)
     return outcomes
 
@@ -192,7 +310,7 @@ class _Pipeline:
     """
 
     def __init__(self, steps: Sequence[Step], chains: dict[str, list[tuple[int, Step]]],
-                 read: Callable[[str], bytes]) -> None:
+                 read: Callable[[str], str]) -> None:
         self.steps, self.chains, self.read = steps, chains, read
         self.done: dict[str, dict[int, tuple[str, list[Site]]]] = {path: {} for path in chains}
         self.errors: list[tuple[int, int, BaseException]] = []
@@ -221,7 +339,7 @@ class _Pipeline:
     def run(self, jobs: int) -> dict[str, dict[int, tuple[str, list[Site]]]]:
         for path, chain in self.chains.items():
             try:
-                self.push("run", path, 0, decode(self.read(path), path))
+                self.push("run", path, 0, self.read(path))
             except PatcherError as exc:
                 self.fail(path, chain[0][0], exc)
         import ctypes  # noqa: F401 - here, so that a forked process imports nothing (see _worker_init)
@@ -257,6 +375,10 @@ class _Pipeline:
             return
         if len(sites) != step.sites:
             self.fail(path, index, drift(step, path, len(sites)))
+            return
+        outside = unsited(step, path, text, code, sites)
+        if outside:
+            self.fail(path, index, outside)
             return
         self.done[path][index] = (code, sites)
         if code == text:

@@ -8,7 +8,7 @@ import pytest
 
 from patcher.codemods import CODEMODS
 from patcher.recipe import Step
-from patcher.runner import transform
+from patcher.runner import transform, unsited
 
 
 def run(codemod: str, source: str, /, **params) -> tuple[str, list]:
@@ -16,12 +16,16 @@ def run(codemod: str, source: str, /, **params) -> tuple[str, list]:
     return transform(Step(codemod, ("m.py",), 1, params), "m.py", textwrap.dedent(source))
 
 
-def assert_fix(codemod: str, params: dict, before: str, after: str, sites: int) -> None:
+def assert_fix(codemod: str, params: dict, before: str, after: str, sites: list[tuple[int, int]]) -> None:
+    """The codemod turns `before` into `after` (both dedented), reporting a site at each (line, column) of
+    `sites` (1-based, in `before`), each at the node it changes: every changed line is at a site (the
+    runner's own check)."""
     code, found = run(codemod, before, **params)
     assert code == textwrap.dedent(after)
-    assert len(found) == sites, [str(s) for s in found]
-    lines = code.count("\n") + 1
-    assert all(s.path == "m.py" and 1 <= s.line <= lines and s.column >= 1 and s.reason for s in found)
+    assert [(s.line, s.column) for s in found] == sites, [str(s) for s in found]
+    assert all(s.path == "m.py" and s.reason for s in found)
+    step = Step(codemod, ("m.py",), len(sites), params)
+    assert unsited(step, "m.py", textwrap.dedent(before), code, found) is None
 
 
 def assert_noop(codemod: str, params: dict, source: str) -> None:

@@ -1,6 +1,7 @@
 """Nothing to do costs nothing: a branch recorded with this recipe's digest is taken as it is, no codemod runs."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import git
@@ -53,11 +54,15 @@ def patched(synthetic_upstream, tmp_path):
 
 
 def trailers(dest: Path, pin: str) -> set[str]:
+    """The digest trailers of the commits after `pin`; each commit's last line must name its own tree."""
     repo = git.Repo(dest)
-    return {c.message.rstrip("\n").splitlines()[-1] for c in repo.iter_commits(f"{pin}..HEAD")}
+    commits = list(repo.iter_commits(f"{pin}..HEAD"))
+    assert [c.message.rstrip("\n").splitlines()[-1] for c in commits] == [f"Patcher-Tree: {c.tree.hexsha}"
+                                                                          for c in commits]
+    return {c.message.rstrip("\n").splitlines()[-2] for c in commits}
 
 
-def test_every_commit_carries_the_digest(patched):
+def test_every_commit_carries_the_digest_and_its_tree(patched):
     _, old, dest = patched
     recipe = recipes.load()
     assert trailers(dest, old) == {f"Patcher-Digest: {runner.digest(recipe, 'celebamask', old)}"}
@@ -133,6 +138,20 @@ def test_a_changed_parameter_with_the_same_sites_runs_again(patched, runs, tmp_p
     assert "dynamic_resize" in runs and "applied 10 codemods" in capsys.readouterr().out
 
 
+def test_the_digest_covers_each_steps_parameters_not_only_the_recipe_bytes():
+    """Two recipes read from the same bytes whose steps differ in one parameter have different digests."""
+    recipe = recipes.load()
+    index = next(i for i, s in enumerate(recipe.steps) if s.codemod == "dynamic_resize")
+    step = recipe.steps[index]
+    functions = list(reversed(step.params["functions"]))
+    changed = dataclasses.replace(step, params={**step.params, "functions": functions})
+    other = dataclasses.replace(recipe, steps=(*recipe.steps[:index], changed, *recipe.steps[index + 1:]))
+    assert other.path.read_bytes() == recipe.path.read_bytes()
+    assert runner.digest(other, "celebamask", "0" * 40) != runner.digest(recipe, "celebamask", "0" * 40)
+    same = dataclasses.replace(recipe, steps=tuple(recipe.steps))
+    assert runner.digest(same, "celebamask", "0" * 40) == runner.digest(recipe, "celebamask", "0" * 40)
+
+
 def test_changed_codemod_source_runs_every_codemod_again(patched, runs, monkeypatch, tmp_path, capsys):
     path, old, dest = patched
     before = runner.digest(recipes.load(), "celebamask", old)
@@ -192,6 +211,26 @@ def test_a_commit_amended_by_someone_else_is_not_trusted(patched, runs, capsys):
     repo = git.Repo(dest)
     repo.git.commit("--amend", "--no-edit", "--allow-empty",
                     env={"GIT_COMMITTER_NAME": "me", "GIT_COMMITTER_EMAIL": "me@localhost"})
+    amended = repo.head.commit.hexsha
     runs.clear()
-    assert apply(path, dest, "--commit", old) in (0, 6)
+    capsys.readouterr()
+    assert apply(path, dest, "--commit", old) == 6  # not patcher's: kept, and named
     assert runs  # the codemods ran: the amended tip's digest was not taken on trust
+    assert f"commits on patcher/celebamask not made by patcher: {amended[:12]}" in capsys.readouterr().err
+    assert repo.head.commit.hexsha == amended
+
+
+def test_a_commit_whose_tree_is_not_the_one_it_records_is_not_trusted(patched, runs, capsys):
+    """Amended with patcher's own name and date: the message (and its digest) stay, the tree does not."""
+    path, old, dest = patched
+    repo = git.Repo(dest)
+    tip = repo.head.commit
+    (dest / "notes.txt").write_text("mine\n")
+    repo.git.add("notes.txt")
+    env = {"GIT_COMMITTER_NAME": "patcher", "GIT_COMMITTER_EMAIL": "patcher@localhost",
+           "GIT_COMMITTER_DATE": f"{tip.committed_date} +0000"}
+    repo.git.commit("--amend", "--no-edit", env=env)
+    assert repo.head.commit.message == tip.message and repo.head.commit.committer.email == "patcher@localhost"
+    runs.clear()
+    assert apply(path, dest, "--commit", old) == 6
+    assert runs and repo.head.commit.tree.hexsha != tip.tree.hexsha

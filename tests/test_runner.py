@@ -62,13 +62,33 @@ def test_parallel_runs_raise_the_first_error_in_step_order(changes, expected):
 
 
 class Appender(SiteCodemod):
-    """Not idempotent: appends a comment every time."""
+    """Not idempotent: puts a comment above the first line every time (its site)."""
 
-    DESCRIPTION = "Append a comment."
+    DESCRIPTION = "Add a comment."
 
     def leave_Module(self, original, updated):
         self.record(original.body[0], "appended")
-        return updated.with_changes(footer=[*updated.footer, cst.EmptyLine(comment=cst.Comment("# again"))])
+        return updated.with_changes(header=[cst.EmptyLine(comment=cst.Comment("# again")), *updated.header])
+
+
+class Stray(SiteCodemod):
+    """Reports its site at the first statement and appends a comment at the end of the file."""
+
+    DESCRIPTION = "Append a comment elsewhere."
+
+    def leave_Module(self, original, updated):
+        self.record(original.body[0], "appended")
+        return updated.with_changes(footer=[*updated.footer, cst.EmptyLine(comment=cst.Comment("# stray"))])
+
+
+def test_a_codemod_that_changes_a_line_outside_its_sites_is_stopped_in_either_mode(monkeypatch):
+    monkeypatch.setitem(runner.CODEMODS, "stray", Stray)
+    steps = [*STEPS[:2], Step("stray", ("bisenet_model/bisenet_v2.py",), 1, {})]
+    sequential = outcome(reader(), steps)
+    lines = synthetic.files()["bisenet_model/bisenet_v2.py"].count("\n")
+    assert sequential[1] == (PatcherError, f"stray: bisenet_model/bisenet_v2.py:{lines + 1}: changed a line outside "
+                                           "the sites it reported; nothing was written (a fault of the codemod)")
+    assert outcome(reader(), steps, jobs=2) == sequential
 
 
 def test_a_codemod_that_is_not_idempotent_is_stopped_in_either_mode(monkeypatch):
@@ -76,7 +96,7 @@ def test_a_codemod_that_is_not_idempotent_is_stopped_in_either_mode(monkeypatch)
     steps = [*STEPS[:2], Step("appender", ("bisenet_model/bisenet_v2.py",), 1, {})]
     sequential = outcome(reader(), steps)
     message = ("appender: bisenet_model/bisenet_v2.py: not idempotent; a second run changed "
-               "[Site(path='bisenet_model/bisenet_v2.py', line=1, column=1, reason='appended')]")
+               "[Site(path='bisenet_model/bisenet_v2.py', line=2, column=1, reason='appended')]")  # below the first run's comment
     assert sequential[1] == (PatcherError, message)
     assert outcome(reader(), steps, jobs=2) == sequential
 

@@ -33,5 +33,5 @@ class BinaryWrite(SiteCodemod):
         quote = mode.value.quote
         new_mode = mode.with_changes(value=cst.SimpleString(f"{quote}wb{quote}"))
         new_opener = opener.with_changes(args=[new_mode if a is mode else a for a in opener.args])
-        self.record(original, "file written with serialized bytes opened 'w' -> 'wb'")
+        self.record(argument(original.items[0].item, 1, "mode") or original, "file written with serialized bytes opened 'w' -> 'wb'")
         return updated.with_changes(items=[updated.items[0].with_changes(item=new_opener)])

@@ -35,5 +35,5 @@ class DynamicResize(SiteCodemod):
             return updated
         tensor = size.value.value.value
         dynamic = size.value.with_changes(value=tf_shape_of(self.tf, tensor))
-        self.record(original, f"resize size {cst.Module([]).code_for_node(size.value)} -> tf.shape at run time")
+        self.record(argument(original, 1, "size") or original, f"resize size {cst.Module([]).code_for_node(size.value)} -> tf.shape at run time")
         return updated.with_changes(args=[a.with_changes(value=dynamic) if a is size else a for a in updated.args])

@@ -35,6 +35,6 @@ class FloorDivision(SiteCodemod):
         if not self.inside or not isinstance(updated.operator, cst.Divide):
             return updated
         op = updated.operator
-        self.record(original, f"'/' -> '//' in {self.target}")
+        self.record(original.operator, f"'/' -> '//' in {self.target}")
         return updated.with_changes(operator=cst.FloorDivide(whitespace_before=op.whitespace_before,
                                                              whitespace_after=op.whitespace_after))

@@ -59,7 +59,7 @@ class HeadToInput(SiteCodemod):
         args.append(last.with_changes(keyword=cst.Name(self.keyword), value=size,
                                       equal=last.equal if last.keyword else cst.AssignEqual(
                                           cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
-        self.record(original, f"head call passes {self.keyword}=tf.shape({self.source})[1:3]")
+        self.record(original.args[-1], f"head call passes {self.keyword}=tf.shape({self.source})[1:3]")
         return updated.with_changes(args=args)
 
     def _take_size(self, original: cst.Call, updated: cst.Call) -> cst.Call:
@@ -73,5 +73,5 @@ class HeadToInput(SiteCodemod):
                           comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
                   cst.Arg(size.value)],
         )
-        self.record(original, f"head resizes to kwargs '{self.keyword}' when given")
+        self.record(argument(original, 1, "size") or original, f"head resizes to kwargs '{self.keyword}' when given")
         return updated.with_changes(args=[a.with_changes(value=value) if a is size else a for a in updated.args])

@@ -39,6 +39,6 @@ class OpenPlaceholder(SiteCodemod):
             return updated
         for i in self.dims:
             elements[i] = elements[i].with_changes(value=cst.Name("None"))
-        self.record(original, f"placeholder '{self.name}': dimensions {list(self.dims)} -> None")
+        self.record(argument(original, 1, "shape") or original, f"placeholder '{self.name}': dimensions {list(self.dims)} -> None")
         new_shape = shape.with_changes(value=shape.value.with_changes(elements=elements))
         return updated.with_changes(args=[new_shape if a is shape else a for a in updated.args])

@@ -11,11 +11,13 @@ from libcst.codemod import CodemodContext
 from patcher.codemods.base import SiteCodemod
 
 
-def _uncomment(lines: Sequence[cst.EmptyLine]) -> str:
-    """The code in comment lines: without '#', and without the space after it where every line has one."""
+def _uncomment(lines: Sequence[cst.EmptyLine], newline: str) -> str:
+    """The code in comment lines: without '#', and without the space after it where every line has one;
+    each line ends as its comment line did (`newline` is the file's default)."""
     bodies = [line.comment.value[1:] for line in lines]
     cut = 1 if all(b.startswith(" ") or not b for b in bodies) else 0
-    return textwrap.dedent("\n".join(b[cut:] for b in bodies)) + "\n"
+    code = textwrap.dedent("\n".join(b[cut:] for b in bodies)).split("\n")
+    return "".join(text + (line.newline.value or newline) for text, line in zip(code, lines))
 
 
 class UncommentCall(SiteCodemod):
@@ -34,10 +36,14 @@ class UncommentCall(SiteCodemod):
             end = start
             while end < len(lines) and lines[end].comment is not None:
                 end += 1
+                newline = self.context.wrapper.module.default_newline
+                # libcst takes the default line ending from the first line it reads (not from its config) and
+                # records the others: a first line `pass` ending as the file's default keeps every line's own
                 try:
-                    stmt = cst.parse_statement(_uncomment(lines[start:end]))
+                    body = cst.parse_module(f"pass{newline}" + _uncomment(lines[start:end], newline)).body
                 except cst.ParserSyntaxError:
                     continue
+                stmt = body[1] if len(body) == 2 else None
                 call = m.SimpleStatementLine(body=[m.Expr(value=m.Call(func=m.Name(self.function)))])
                 if m.matches(stmt, call):
                     return start, end, stmt

@@ -27,14 +27,14 @@ FIX = [
         import tensorflow as tf
         with tf.gfile.GFile(path, 'wb') as f:
             f.write(graph.SerializeToString())
-        """, 1, id="tf.gfile.GFile"),
+        """, [(2, 27)], id="tf.gfile.GFile"),
     pytest.param("""\
         with open(path, mode="w") as out:
             out.write(g.SerializeToString())
         """, """\
         with open(path, mode="wb") as out:
             out.write(g.SerializeToString())
-        """, 1, id="open, mode keyword, double quotes"),
+        """, [(1, 17)], id="open, mode keyword, double quotes"),
     pytest.param("""\
         import tensorflow.compat.v1 as v1
         def save(g):
@@ -49,7 +49,7 @@ FIX = [
                 f.write(g.SerializeToString())
             with v1.gfile.Open('b.pb', 'wb') as f:
                 f.write(g.SerializeToString())
-        """, 2, id="compat.v1 io.gfile and gfile.Open"),
+        """, [(3, 36), (5, 32)], id="compat.v1 io.gfile and gfile.Open"),
 ]
 
 

@@ -25,8 +25,8 @@ FIX = [
         tf.disable_v2_behavior()
 
         X = 1
-        """, 1, id="compat.v1, after the last import"),
-    pytest.param("import tensorflow as tf\n", "import tensorflow as tf\ntf.compat.v1.disable_v2_behavior()\n", 1,
+        """, [(2, 1)], id="compat.v1, after the last import"),
+    pytest.param("import tensorflow as tf\n", "import tensorflow as tf\ntf.compat.v1.disable_v2_behavior()\n", [(1, 1)],
                  id="tensorflow"),
     pytest.param('''\
         """Doc."""
@@ -43,7 +43,7 @@ FIX = [
         v1.disable_v2_behavior()
         def main():
             pass
-        ''', 1, id="own alias, after a later import"),
+        ''', [(4, 1)], id="own alias, after a later import"),
 ]
 
 

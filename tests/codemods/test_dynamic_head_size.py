@@ -64,7 +64,7 @@ FIX = [
                 size = tf.shape(x)[1:3]
                 big = tf.multiply(size, ratio)
                 return tf.image.resize_bilinear(x, big)
-        """, 2, id="method"),
+        """, [(4, 9), (5, 9)], id="method"),
     pytest.param({"function": "upsample"}, """\
         import tensorflow.compat.v1 as v1
         def upsample(x):
@@ -77,7 +77,7 @@ FIX = [
             hw = v1.shape(x)[1:3]
             out = v1.multiply(hw, 8)
             return out
-        """, 2, id="function, compat.v1 alias, literal ratio"),
+        """, [(3, 5), (4, 5)], id="function, compat.v1 alias, literal ratio"),
 ]
 
 

@@ -57,7 +57,7 @@ FIX = [
         class Agg:
             def __call__(self, a, b):
                 return tf.image.resize_bilinear(a, tf.shape(b)[1:3], name='up')
-        """, 1, id="positional size"),
+        """, [(4, 44)], id="positional size"),
     pytest.param({**PARAMS, "scope": "Agg.__call__"}, """\
         import tensorflow.compat.v1 as t1
         class Agg:
@@ -68,7 +68,7 @@ FIX = [
         class Agg:
             def __call__(self, a, b):
                 return t1.image.resize_bilinear(a, size=t1.shape(self.b)[1:3])
-        """, 1, id="keyword size, compat.v1 alias, method scope"),
+        """, [(4, 44)], id="keyword size, compat.v1 alias, method scope"),
     pytest.param(PARAMS, """\
         import tensorflow as tf
         class Agg:
@@ -81,7 +81,7 @@ FIX = [
             def __call__(self, a, b):
                 up = tf.image.resize(a, tf.shape(b)[1:3])
                 return tf.image.resize_bilinear(b, tf.shape(a)[1:3])
-        """, 2, id="both listed functions"),
+        """, [(4, 33), (5, 44)], id="both listed functions"),
     pytest.param({"scope": "", "functions": ["tensorflow.image.resize_nearest_neighbor"]}, """\
         import tensorflow as tf
         def up(a, b):
@@ -90,7 +90,7 @@ FIX = [
         import tensorflow as tf
         def up(a, b):
             return tf.image.resize_nearest_neighbor(a, tf.shape(b)[1:3])
-        """, 1, id="empty scope is the whole module"),
+        """, [(3, 48)], id="empty scope is the whole module"),
 ]
 
 

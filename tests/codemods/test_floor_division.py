@@ -46,7 +46,7 @@ FIX = [
                 else:
                     shape = [1, 1, c//s, (c + 1) // s]
                 return shape
-        """, 3, id="both branches, spacing kept"),
+        """, [(4, 33), (6, 29), (6, 41)], id="both branches, spacing kept"),
     pytest.param({"function": "CNNBaseModel.conv2d", "target": "filter_shape"}, """\
         class CNNBaseModel:
             def conv2d(self, inputdata, out_channel, split=1):
@@ -59,7 +59,7 @@ FIX = [
                 in_channel = inputdata.get_shape().as_list()[3]
                 filter_shape = [3, 3] + [in_channel // split, out_channel]
                 return filter_shape
-        """, 1, id="one division"),
+        """, [(4, 45)], id="one division"),
     pytest.param(PARAMS, """\
         class Base:
             def conv(self, c, s):
@@ -70,7 +70,7 @@ FIX = [
             def conv(self, c, s):
                 def inner():
                     shape = [c // s // 2]
-        """, 2, id="nested function, chained division"),
+        """, [(4, 24), (4, 28)], id="nested function, chained division"),
 ]
 
 

@@ -65,7 +65,7 @@ FIX = [
                     ratio=8,
                     output_size=tf.shape(input_tensor)[1:3]
                 )
-        """, 2, id="one argument a line"),
+        """, [(4, 54), (9, 13)], id="one argument a line"),
     pytest.param(PARAMS, """\
         import tensorflow as tf
         class Head:
@@ -82,7 +82,7 @@ FIX = [
         class Net:
             def run(self, input_tensor):
                 return self.head(x=input_tensor, ratio=8, output_size=tf.shape(input_tensor)[1:3],)
-        """, 2, id="one line, trailing comma, size keyword"),
+        """, [(4, 45), (7, 42)], id="one line, trailing comma, size keyword"),
     pytest.param({**PARAMS, "source": "image", "keyword": "out_hw"}, """\
         import tensorflow.compat.v1 as v1
         class Net:
@@ -93,7 +93,7 @@ FIX = [
         class Net:
             def run(self, image):
                 return self.head(image, out_hw=v1.shape(image)[1:3])
-        """, 1, id="caller only, own source and keyword"),
+        """, [(4, 26)], id="caller only, own source and keyword"),
     pytest.param({**PARAMS, "keyword": "out_hw"}, """\
         import tensorflow as tf
         class Head:
@@ -104,7 +104,7 @@ FIX = [
         class Head:
             def __call__(self, x, **kwargs):
                 return tf.image.resize_bilinear(x, kwargs.get('out_hw', [64, 64]))
-        """, 1, id="head only"),
+        """, [(4, 44)], id="head only"),
 ]
 
 

@@ -35,14 +35,14 @@ FIX = [
         """, """\
         import tensorflow as tf
         x = tf.placeholder(dtype=tf.float32, shape=[1, None, None, 3], name='input_tensor')
-        """, 1, id="keywords"),
+        """, [(2, 38)], id="keywords"),
     pytest.param(PARAMS, """\
         import tensorflow.compat.v1 as tfv
         x = tfv.placeholder(tfv.float32, [1, 64, 32, 3], 'input_tensor')
         """, """\
         import tensorflow.compat.v1 as tfv
         x = tfv.placeholder(tfv.float32, [1, None, None, 3], 'input_tensor')
-        """, 1, id="positional, compat.v1 alias"),
+        """, [(2, 34)], id="positional, compat.v1 alias"),
     pytest.param({"name": "image", "dims": [2]}, """\
         from tensorflow import placeholder
         x = placeholder(shape=[1, 9, 9, 3],  # fixed
@@ -51,14 +51,14 @@ FIX = [
         from tensorflow import placeholder
         x = placeholder(shape=[1, 9, None, 3],  # fixed
                         dtype='float32', name="image")
-        """, 1, id="imported name, one dimension, comment kept"),
+        """, [(2, 17)], id="imported name, one dimension, comment kept"),
     pytest.param(PARAMS, """\
         import tensorflow as tf
         x = tf.placeholder(tf.float32, [1, None, 448, 3], name='input_tensor')
         """, """\
         import tensorflow as tf
         x = tf.placeholder(tf.float32, [1, None, None, 3], name='input_tensor')
-        """, 1, id="half open"),
+        """, [(2, 32)], id="half open"),
     pytest.param(PARAMS, """\
         import tensorflow as tf
         a = tf.placeholder(tf.float32, [1, 8, 8, 3], name='input_tensor')
@@ -69,7 +69,7 @@ FIX = [
         a = tf.placeholder(tf.float32, [1, None, None, 3], name='input_tensor')
         b = tf.placeholder(tf.int32, [1, 8, 8], name='label')
         c = tf.placeholder(tf.float32, [2, None, None, 3], name='input_tensor')
-        """, 2, id="every placeholder of that name"),
+        """, [(2, 32), (4, 32)], id="every placeholder of that name"),
 ]
 
 
@@ -100,5 +100,5 @@ def test_parameters_are_required_keywords():
 def test_sites_name_file_line_and_column():
     source = "import tensorflow as tf\n\n\nx = tf.placeholder(tf.float32, [1, 2, 2, 3], name='input_tensor')\n"
     _, sites = run(CODEMOD, source, **PARAMS)
-    assert [(s.path, s.line, s.column) for s in sites] == [("m.py", 4, 5)]
-    assert str(sites[0]).startswith("m.py:4:5: ")
+    assert [(s.path, s.line, s.column) for s in sites] == [("m.py", 4, 32)]  # the shape list it edits
+    assert str(sites[0]).startswith("m.py:4:32: ")

@@ -15,14 +15,14 @@ NOOP = [
 ]
 
 FIX = [
-    pytest.param(PARAMS, "from a.b import c\n", "from x.y import c\n", 1, id="plain"),
-    pytest.param(PARAMS, "from a.b import (c)  # keep\n", "from x.y import (c)  # keep\n", 1,
+    pytest.param(PARAMS, "from a.b import c\n", "from x.y import c\n", [(1, 1)], id="plain"),
+    pytest.param(PARAMS, "from a.b import (c)  # keep\n", "from x.y import (c)  # keep\n", [(1, 1)],
                  id="parenthesized, comment kept"),
     pytest.param(PARAMS, "from a.b import c as d\ndef f():\n    from a.b import c\n",
-                 "from x.y import c as d\ndef f():\n    from x.y import c\n", 2, id="alias, inside a function"),
+                 "from x.y import c as d\ndef f():\n    from x.y import c\n", [(1, 1), (3, 5)], id="alias, inside a function"),
     pytest.param({"module": "tensorflow.python.framework", "name": "graph_util", "new_module": "tensorflow.compat.v1"},
                  "from tensorflow.python.framework import graph_util\n",
-                 "from tensorflow.compat.v1 import graph_util\n", 1, id="graph_util"),
+                 "from tensorflow.compat.v1 import graph_util\n", [(1, 1)], id="graph_util"),
 ]
 
 

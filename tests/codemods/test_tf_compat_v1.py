@@ -13,11 +13,11 @@ NOOP = [
 ]
 
 FIX = [
-    pytest.param("import tensorflow as tf\n", "import tensorflow.compat.v1 as tf\n", 1, id="tf"),
-    pytest.param("import os, tensorflow as tflow  # tf\n", "import os, tensorflow.compat.v1 as tflow  # tf\n", 1,
+    pytest.param("import tensorflow as tf\n", "import tensorflow.compat.v1 as tf\n", [(1, 1)], id="tf"),
+    pytest.param("import os, tensorflow as tflow  # tf\n", "import os, tensorflow.compat.v1 as tflow  # tf\n", [(1, 1)],
                  id="among other imports, comment kept"),
     pytest.param("def f():\n    import tensorflow as tf\n    return tf\n",
-                 "def f():\n    import tensorflow.compat.v1 as tf\n    return tf\n", 1, id="inside a function"),
+                 "def f():\n    import tensorflow.compat.v1 as tf\n    return tf\n", [(2, 5)], id="inside a function"),
 ]
 
 

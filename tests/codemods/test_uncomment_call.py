@@ -36,7 +36,7 @@ FIX = [
                 b=[2,
                    3],
             )
-        """, 1, id="several lines at the end of a block"),
+        """, [(4, 1)], id="several lines at the end of a block"),
     pytest.param(PARAMS, """\
         run()
         # a note that stays
@@ -49,7 +49,7 @@ FIX = [
         optimize(x)
         # another note
         done()
-        """, 1, id="between notes"),
+        """, [(3, 1)], id="between notes"),
     pytest.param(PARAMS, """\
         def main():
             run()
@@ -60,7 +60,7 @@ FIX = [
             run()
             optimize(
                 1)
-        """, 1, id="no space after the hash"),
+        """, [(3, 1)], id="no space after the hash"),
     pytest.param(PARAMS, """\
         run()
         # optimize(a)
@@ -69,7 +69,7 @@ FIX = [
         run()
         optimize(a)
         optimize(b)
-        """, 2, id="two calls in a row"),
+        """, [(2, 1), (3, 1)], id="two calls in a row"),
     pytest.param({"function": "optimize_inference_model"}, """\
         def main():
             # optimize_inference_model(args.weights_path)
@@ -78,7 +78,7 @@ FIX = [
         def main():
             optimize_inference_model(args.weights_path)
             return 0
-        """, 1, id="before a statement"),
+        """, [(2, 1)], id="before a statement"),
 ]
 
 
