@@ -52,8 +52,7 @@ def sample_source(spec: str) -> Path:
 def install(folder: Path, sample: str, crop: tuple[int, ...] = ()) -> None:
     """Copy the page, the pinned TensorFlow.js bundles and the recipe's sample image (cropped to `crop`,
     [x, y, width, height], when given) into `folder`."""
-    for path in PAGE.iterdir():
-        shutil.copy2(path, folder / path.name)
+    shutil.copytree(PAGE, folder, dirs_exist_ok=True)
     for package, names in BUNDLES.items():
         for name in names:
             source = nodejs.modules() / package / name

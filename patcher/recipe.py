@@ -93,6 +93,9 @@ class Model:
     sample_crop: tuple[int, ...] = ()
     # pictures of what the model parses (patcher/pictures.py): name, source, crop, sha256 (for pypi:)
     pictures: tuple = field(default=(), hash=False)
+    # the npm package the build folder is (empty: RECIPE-MODEL) and its licence (an SPDX expression)
+    package: str = ""
+    license: str = ""  # noqa: A003 - npm's and the recipe's word
 
     @property
     def values(self) -> dict[str, str]:
@@ -131,6 +134,7 @@ MODEL_FIELDS = {
     "classes": (list, True), "palette": (list, True), "transparent": (list, False), "sample": (str, True),
     "checkpoint_help": (str, False), "moving_average": (dict, False), "env": (dict, False),
     "published": (dict, False), "sample_crop": (list, False), "pictures": (list, False),
+    "package": (str, False), "license": (str, False),
 }
 # a model's published weights: a TensorFlow.js graph model inside an npm package, as the registry serves it
 PUBLISHED_FIELDS = {"package": str, "version": str, "folder": str, "integrity": str, "license": str, "terms": str}
@@ -331,6 +335,13 @@ def _model(name: str, raw: dict, fail, folder: Path) -> Model:
         box = entry.get("crop", [0, 0, 1, 1])
         if len(box) != 4 or not all(isinstance(v, int) and v >= 0 for v in box) or min(box[2:]) < 1:
             fail(where, f"pictures[{i}].crop must be [x, y, width, height] in pixels")
+    if "package" in raw:
+        from patcher import npm  # noqa: PLC0415 - the name rule lives with the package writer
+
+        try:
+            npm.check_name(raw["package"])
+        except ValueError as exc:
+            fail(where, f"field 'package': {exc}")
     return Model(
         name=name, title=raw["title"], about=raw.get("about", ""), freeze_script=raw["freeze_script"],
         freeze_args=tuple(args), convert=raw["convert"], graph=raw["graph"],
@@ -340,6 +351,7 @@ def _model(name: str, raw: dict, fail, folder: Path) -> Model:
         palette=tuple(tuple(c) for c in palette), transparent=tuple(transparent), sample=sample,
         checkpoint_help=raw.get("checkpoint_help", ""), moving_average=dict(ema), env=dict(env),
         published=dict(published), sample_crop=tuple(crop), pictures=tuple(dict(p) for p in pictures),
+        package=raw.get("package", ""), license=raw.get("license", ""),
     )
 
 

@@ -83,7 +83,7 @@ window.attempt = async (body) => {
   try {
     return {ok: true, value: await Promise.race([body(segmenter), hung])};
   } catch (err) {
-    return {ok: false, name: err.name, code: err.code, message: err.message};
+    return {ok: false, name: err.name, code: err.code, message: err.message, hint: err.hint};
   }
 };
 window.ready = true;
@@ -102,8 +102,12 @@ def snippet() -> str:
 
 @pytest.fixture(scope="module")
 def folder(built, tmp_path_factory):
+    return make_folder(built, tmp_path_factory.mktemp("consumer") / "site")
+
+
+def make_folder(built: Path, target: Path) -> Path:
     """A copy of the build with the consumer's files, the test picture, and broken variants in subfolders."""
-    root = copy_build(built, tmp_path_factory.mktemp("consumer") / "site")
+    root = copy_build(built, target)
     pixels = sample_pixels(HEIGHT, WIDTH)
     rgba = np.concatenate([pixels, np.full((HEIGHT, WIDTH, 1), 255, np.uint8)], axis=-1)
     (root / "pixels.rgba").write_bytes(rgba.tobytes())
@@ -323,11 +327,11 @@ def test_bad_options_and_sources_are_rejected(probe):
 
 
 def test_the_module_ships_with_the_build(built):
-    page_files = {p.name for p in PAGE.iterdir()}
-    assert {"segmenter.js", "app.js", "index.html", "style.css"} <= page_files
-    assert not {"engine.js", "worker.js"} & page_files
+    page_files = {p.relative_to(PAGE).as_posix() for p in PAGE.rglob("*") if p.is_file()}
+    assert {"segmenter.js", "app.js", "index.html", "style.css", "lib/worker.js", "lib/engine.js"} <= page_files
     for name in page_files:
         assert (built / name).is_file(), name
+        assert len((PAGE / name).read_text().splitlines()) <= 350, f"{name} is over 350 lines"
     assert '<script type="module" src="app.js">' in (built / "index.html").read_text()
     assert "from './segmenter.js'" in (built / "app.js").read_text()
     assert json.loads((built / "model.json").read_text())["userDefinedMetadata"]["outputs"][0]["kind"] == "labels"
