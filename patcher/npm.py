@@ -5,6 +5,7 @@ wherever its folder is served (a sub-path such as node_modules/NAME/ included) w
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import re
@@ -40,7 +41,12 @@ def version(meta: dict) -> str:
         base = "0.0.0"
     info = meta["patcher"]
     weights = info.get("weights", "")
-    made = f"w.{weights.split(':', 1)[1][:12]}" if weights.startswith("sha256:") else f"random.seed{info.get('seed', 0)}"
+    if info.get("published", {}).get("integrity"):
+        made = "published." + hashlib.sha256(info["published"]["integrity"].encode()).hexdigest()[:12]
+    elif weights.startswith("sha256:"):
+        made = f"w.{weights.split(':', 1)[1][:12]}"
+    else:
+        made = f"random.seed{info.get('seed', 0)}"
     return f"{base}+{made}.{info.get('quantization', 'float32')}"
 
 
@@ -73,6 +79,9 @@ def manifest(folder: Path, meta: dict, name: str, license: str) -> dict:  # noqa
 
 def readme(package: dict, meta: dict) -> str:
     """README.md for the package, from its manifest and the model's metadata."""
+    published = meta.get("patcher", {}).get("published", {})
+    terms = (f"\n\nThe weights come from {published['package']}@{published['version']} ({published['license']}); "
+             f"they were {published['terms']}." if published.get("terms") else "")
     name, info = package["name"], meta["patcher"]
     classes = meta.get("classes", [])
     palette = meta.get("palette", [])
@@ -127,7 +136,7 @@ Apache-2.0){'; LiteRT.js (`litert/`, Apache-2.0), models: ' + ', '.join(sizes) i
 ## Licence
 
 {package['license']} (the package's code and model as the recipe states it; the runtimes keep their own
-licences).
+licences).{terms}
 """
 
 
