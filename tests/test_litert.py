@@ -23,6 +23,8 @@ from patcher.cli import main
 from patcher.errors import BuildError, ParityError
 
 SIZE = (96, 96)
+# the largest difference between the int8 model's softmax of its logits and TensorFlow's probabilities
+INT8_PROBABILITY_BOUND = 0.05
 HAS_TF = importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("tensorflowjs") is not None
 HAS_RUNTIME = all((Path("node_modules") / package / name).is_file() for package, name, _ in litert.RUNTIME_FILES)
 needs_build = [
@@ -126,13 +128,17 @@ class TestBuilt:
         meta = json.loads((litert_built / "model.json").read_text())["userDefinedMetadata"]
         entry = meta["litert"]
         assert entry["runtime"] == "@litertjs/core 2.5.3" and entry["sizes"] == [list(SIZE)]
+        assert entry["logits"]["dtype"] == "float32" and entry["logits"]["shape"] == [1, "H", "W", len(meta["classes"])]
         assert entry["calibration"]["source"] == "default" and entry["calibration"]["images"] == 20
         files = {m["precision"]: m for m in entry["models"]}
         assert sorted(files) == ["float32", "int8"]
         for precision, m in files.items():
             path = litert_built / m["file"]
             assert m["file"] == f"litert/model-96x96-{precision}.tflite" and path.stat().st_size == m["bytes"]
-            assert m["input_dtype"] == "float32" and m["output_dtype"] == "int32"
+            assert m["input_dtype"] == "float32" and m["output_dtype"] == "int32" and m["outputs"] == 2
+            # the second output, the logits: their softmax against TensorFlow's probabilities
+            print(f"{precision}: probabilities within {m['accuracy']['probabilities_max_diff']:.2e} of TensorFlow's")
+            assert m["accuracy"]["probabilities_max_diff"] < (1e-4 if precision == "float32" else INT8_PROBABILITY_BOUND)
             a = m["accuracy"]
             assert a["pixels"] == 96 * 96 and 0 < a["away_pixels"] <= a["pixels"] and a["confident_pixels"] <= a["pixels"]
         assert files["float32"]["accurate"] and files["float32"]["accuracy"]["overall"] >= 0.999
