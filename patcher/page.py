@@ -46,8 +46,7 @@ def sample_source(spec: str) -> Path:
 
 def install(folder: Path, sample: str) -> None:
     """Copy the page, the pinned TensorFlow.js bundles and the recipe's sample image into `folder`."""
-    for path in PAGE.iterdir():
-        shutil.copy2(path, folder / path.name)
+    shutil.copytree(PAGE, folder, dirs_exist_ok=True)
     for package, names in BUNDLES.items():
         for name in names:
             source = nodejs.modules() / package / name

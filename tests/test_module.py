@@ -323,11 +323,11 @@ def test_bad_options_and_sources_are_rejected(probe):
 
 
 def test_the_module_ships_with_the_build(built):
-    page_files = {p.name for p in PAGE.iterdir()}
-    assert {"segmenter.js", "app.js", "index.html", "style.css"} <= page_files
-    assert not {"engine.js", "worker.js"} & page_files
+    page_files = {p.relative_to(PAGE).as_posix() for p in PAGE.rglob("*") if p.is_file()}
+    assert {"segmenter.js", "app.js", "index.html", "style.css", "lib/worker.js", "lib/engine.js"} <= page_files
     for name in page_files:
         assert (built / name).is_file(), name
+        assert len((PAGE / name).read_text().splitlines()) <= 350, f"{name} is over 350 lines"
     assert '<script type="module" src="app.js">' in (built / "index.html").read_text()
     assert "from './segmenter.js'" in (built / "app.js").read_text()
     assert json.loads((built / "model.json").read_text())["userDefinedMetadata"]["outputs"][0]["kind"] == "labels"

@@ -1,0 +1,95 @@
+// choose.js: which runtime runs a size, from the build's measurements (model.json's
+// userDefinedMetadata.litert). Pure: no browser needed.
+import {SegmenterError} from './errors.js';
+import {checkChoice} from './options.js';
+
+export const same = (a, b) => Boolean(a && b) && a[0] === b[0] && a[1] === b[1];
+export const sizeText = (s) => (s ? `${s[0]}x${s[1]}` : "the source's size");
+const pct = (v) => `${(100 * v).toFixed(2)}%`;
+
+// The built size nearest `size` (by area and aspect ratio); the first one without a size.
+export function nearestSize(sizes, size) {
+  if (!size) return sizes[0];
+  const area = size[0] * size[1];
+  const gap = (s) => Math.abs(Math.log((s[0] * s[1]) / area)) + Math.abs(Math.log((s[0] / s[1]) / (size[0] / size[1])));
+  return sizes.reduce((best, s) => (gap(s) < gap(best) ? s : best));
+}
+
+// What runs the model at `size` ([height, width], or null for the source's own), given the options
+// {runtime, precision, backend}: {runtime, precision, size, file, reason}. `auto` takes the fastest of
+// what the build measured in Chromium at that size (tfjs-wasm, LiteRT.js float32, LiteRT.js int8 where the
+// build recorded int8 as accurate); with no measurement, tfjs. A size without a LiteRT.js model runs on
+// tfjs (runtime 'auto') or on the nearest size that has one (runtime 'litert'). Throws SegmenterError
+// 'options' for a choice the build cannot serve.
+export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backend = 'wasm'} = {}, size = null) {
+  const bad = (message) => new SegmenterError(message, 'options');
+  checkChoice(runtime, precision);
+  const lite = meta && typeof meta.litert === 'object' && meta.litert ? meta.litert : null;
+  const models = lite && Array.isArray(lite.models) ? lite.models.filter((m) => m && Array.isArray(m.size)) : [];
+  const tfjsPrecision = (meta && meta.patcher && meta.patcher.quantization) || 'float32';
+  const tfjs = (reason) => ({runtime: 'tfjs', precision: tfjsPrecision, size, file: null, reason});
+  if (runtime === 'tfjs') {
+    if (precision === 'int8') throw bad("precision 'int8' is a LiteRT.js model: use runtime 'litert' or 'auto'");
+    return tfjs('runtime tfjs was asked for');
+  }
+  if (!models.length) {
+    if (runtime === 'litert' || precision === 'int8') {
+      throw bad("this build has no LiteRT.js models (build it with 'python -m patcher build --litert')");
+    }
+    return tfjs('this build has no LiteRT.js models');
+  }
+  if (runtime === 'auto' && backend !== 'wasm' && precision !== 'int8') {
+    return tfjs(`backend ${backend} was asked for (the build measured LiteRT.js against tfjs on wasm)`);
+  }
+  const sizes = [];
+  for (const m of models) if (!sizes.some((s) => same(s, m.size))) sizes.push(m.size);
+  let at = sizes.find((s) => same(s, size)) || null;
+  let moved = '';
+  if (!at) {
+    const built = sizes.map(sizeText).join(', ');
+    if (runtime === 'auto' && precision !== 'int8') {
+      return tfjs(`no LiteRT.js model at ${sizeText(size)} (built: ${built}); tfjs runs any size`);
+    }
+    at = nearestSize(sizes, size);
+    moved = `no LiteRT.js model at ${sizeText(size)}, so the nearest built size, ${sizeText(at)}; `;
+  }
+  const here = models.filter((m) => same(m.size, at));
+  const timing = (Array.isArray(lite.timings) ? lite.timings : []).find((t) => t && same(t.size, at) && t.ms);
+  const ms = (key) => (timing && typeof timing.ms[key] === 'number' ? timing.ms[key] : null);
+  const lite8 = here.find((m) => m.precision === 'int8');
+  const lite32 = here.find((m) => m.precision === 'float32');
+  const litert = (m, reason) => ({runtime: 'litert', precision: m.precision, size: at, file: m.file, reason: moved + reason});
+  const accuracy = (m) => {
+    const a = m.accuracy || {};
+    const share = a.away_from_boundary != null ? a.away_from_boundary : a.overall;
+    return typeof share === 'number' ? `${pct(share)} agreement with TensorFlow away from class boundaries` : 'no measured agreement';
+  };
+  if (precision !== 'auto') {
+    const m = precision === 'int8' ? lite8 : lite32;
+    if (!m) throw bad(`this build has no ${precision} LiteRT.js model at ${sizeText(at)}`);
+    if (precision === 'int8') {
+      return litert(m, `precision int8 was asked for (${accuracy(m)}${m.accurate ? '' : ', under the build\'s floor'})`);
+    }
+    if (runtime === 'litert' || !same(at, size)) return litert(m, 'runtime litert, precision float32 were asked for');
+  }
+  // the candidates, with what the build measured
+  const candidates = [];
+  if (lite32) candidates.push({key: 'float32', pick: lite32, ms: ms('float32')});
+  if (lite8 && lite8.accurate && precision === 'auto') candidates.push({key: 'int8', pick: lite8, ms: ms('int8')});
+  if (runtime === 'auto' && same(at, size)) candidates.push({key: 'tfjs', pick: null, ms: ms('tfjs')});
+  const left = lite8 && !lite8.accurate && precision === 'auto' ? `; int8 left out: ${accuracy(lite8)}, under the build's floor` : '';
+  const measured = candidates.filter((c) => c.ms != null);
+  if (!measured.length) {
+    if (runtime === 'auto') return tfjs(`the build measured no speeds at ${sizeText(at)}${left}`);
+    const pick = candidates.find((c) => c.key === 'int8') || candidates[0];
+    if (!pick) throw bad(`this build has no LiteRT.js model at ${sizeText(at)}`);
+    return litert(pick.pick, `runtime litert was asked for; the build measured no speeds, so int8 where accurate${left}`);
+  }
+  measured.sort((a, b) => a.ms - b.ms);
+  const label = (c) => (c.key === 'tfjs' ? 'tfjs wasm' : `LiteRT.js ${c.key}`);
+  const threads = timing.threads ? `, ${timing.threads} thread${timing.threads === 1 ? '' : 's'}` : '';
+  const why = `fastest the build measured at ${sizeText(at)} (${timing.browser || 'Chromium'}${threads}): ` +
+    measured.map((c) => `${label(c)} ${c.ms.toFixed(c.ms < 10 ? 1 : 0)} ms`).join(', ') + left;
+  const best = measured[0];
+  return best.key === 'tfjs' ? tfjs(why) : litert(best.pick, why);
+}

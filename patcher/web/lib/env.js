@@ -1,0 +1,7 @@
+// env.js: where this code runs.
+
+// True inside a Web Worker (the module worker of worker.js, or a caller's own worker).
+export const IN_WORKER = typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
+
+// Logical cores (navigator.hardwareConcurrency; 1 where it is unknown).
+export const cores = () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1;

@@ -1,0 +1,120 @@
+// litert.js: the LiteRT.js engine: the runtime loaded once per thread from the build's litert/ folder, each
+// size's .tflite model compiled on first use, and run on RGBA pixels.
+//
+// LiteRT.js's loader runs emscripten's glue with importScripts, which a module worker lacks; there,
+// classicImports supplies one that needs eval. Where the page's Content-Security-Policy forbids eval, the
+// load fails with code 'litert' and the caller moves to the main thread or to tfjs.
+import {IN_WORKER} from './env.js';
+import {SegmenterError} from './errors.js';
+
+// wasm-utils (LiteRT.js's loader) runs emscripten's glue with importScripts, which a module worker lacks:
+// there, a synchronous fetch and a global eval stand in (the glue declares `var ModuleFactory`).
+function classicImports() {
+  if (!IN_WORKER || globalThis.patcherImportScripts) return;
+  globalThis.patcherImportScripts = true;
+  globalThis.importScripts = (...urls) => {
+    for (const url of urls) {
+      const xhr = new XMLHttpRequest();
+      xhr.open('GET', String(url), false);
+      xhr.send();
+      if (xhr.status !== 200) throw new Error(`cannot load ${url} (HTTP ${xhr.status})`);
+      (0, eval)(`${xhr.responseText}\n//# sourceURL=${url}`);
+    }
+  };
+}
+
+let liteRt = null;  // {api, threaded, relaxedSimd}: LiteRT.js loads once per thread
+
+async function loadLiteRtOnce(folder, threaded) {
+  if (!liteRt) {
+    liteRt = (async () => {
+      let api;
+      try {
+        api = await import(`${folder}litert.js`);
+      } catch (err) {
+        throw new SegmenterError(`cannot load ${folder}litert.js: ${err.message}`, 'litert');
+      }
+      const relaxedSimd = Boolean(await api.supportsFeature('relaxedSimd'));
+      const useThreads = threaded && relaxedSimd;
+      classicImports();
+      const wasm = `${folder}wasm/`;
+      // emscripten finds its .wasm (and, with threads, its own script for the pool) through Module, which
+      // wasm-utils hands to it: needed where the page's or worker's location is not the wasm folder
+      globalThis.Module = {locateFile: (name) => wasm + name,
+                           mainScriptUrlOrBlob: `${wasm}litert_wasm_${useThreads ? 'threaded_' : ''}internal.js`};
+      try {
+        await api.loadLiteRt(wasm, {threads: useThreads});
+      } catch (err) {
+        throw new SegmenterError(`LiteRT.js could not start ${IN_WORKER ? 'in a Web Worker' : 'here'}: ${err.message}`, 'litert');
+      }
+      return {api, threaded: useThreads, relaxedSimd};
+    })();
+    liteRt.catch(() => { liteRt = null; });
+  }
+  return liteRt;
+}
+
+export class LiteEngine {
+  static async create({model, threads}, meta) {
+    const folder = new URL(`${meta.litert.folder || 'litert'}/`, model).href;
+    const cores = navigator.hardwareConcurrency || 1;
+    // LiteRT.js sizes its thread pool by the cores: more threads than that would wait on workers to start
+    const wanted = Math.min(threads > 0 ? threads : cores, cores);
+    const isolated = Boolean(globalThis.crossOriginIsolated);
+    const {api, threaded, relaxedSimd} = await loadLiteRtOnce(folder, isolated && wanted > 1);
+    const runtime = String(meta.litert.runtime || '');
+    const info = {runtime: 'litert', version: runtime.split(' ').pop() || null, backend: 'wasm', worker: IN_WORKER,
+                  threadsRequested: wanted, threads: threaded ? wanted : 1, simd: relaxedSimd, isolated, cores};
+    return new LiteEngine(api, info, model, threaded ? wanted : 1);
+  }
+
+  constructor(api, info, model, threads) {
+    Object.assign(this, {api, info, model, threads, compiled: new Map()});
+  }
+
+  // The compiled model of `file` (fetched and compiled on first use).
+  async compile(file) {
+    if (!this.compiled.has(file)) {
+      const url = new URL(file, this.model).href;
+      const made = this.api.loadAndCompile(url, {accelerator: 'wasm', cpuOptions: {numThreads: this.threads}})
+        .catch((err) => {
+          this.compiled.delete(file);
+          throw new SegmenterError(`LiteRT.js cannot load ${url}: ${err.message}`, 'litert');
+        });
+      this.compiled.set(file, made);
+    }
+    return this.compiled.get(file);
+  }
+
+  // Class ids (h * w) of RGBA `pixels` (h x w) with the model `file`.
+  async infer(pixels, h, w, file, spec) {
+    const model = await this.compile(file);
+    const shape = Array.from(model.getInputDetails()[0].shape);
+    if (shape.length !== 4 || shape[1] !== h || shape[2] !== w) {
+      throw new SegmenterError(`${file} takes [${shape}], not [1, ${h}, ${w}, 3]`, 'model');
+    }
+    const {scale, offset, bgr} = spec;
+    const rgba = pixels.data;
+    const x = new Float32Array(h * w * 3);
+    const [r, b] = bgr ? [2, 0] : [0, 2];
+    for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+      x[j + r] = rgba[i] * scale + offset;
+      x[j + 1] = rgba[i + 1] * scale + offset;
+      x[j + b] = rgba[i + 2] * scale + offset;
+    }
+    const input = new this.api.Tensor(x, [1, h, w, 3]);
+    let outputs = [];
+    try {
+      outputs = await model.run(input);
+      return outputs[0].toTypedArray().slice();
+    } finally {
+      input.delete();
+      for (const t of outputs) t.delete();
+    }
+  }
+
+  free() {
+    for (const made of this.compiled.values()) made.then((m) => m.delete(), () => {});
+    this.compiled.clear();
+  }
+}

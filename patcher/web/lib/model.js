@@ -1,0 +1,104 @@
+// model.js: model.json fetched, its metadata read and checked, and its weight shards fetched, each
+// checked against the manifest's size before TensorFlow.js sees it.
+import {SegmenterError} from './errors.js';
+
+const BYTES = {float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2};
+
+// What the module needs from model.json's userDefinedMetadata `meta` (fetched from `url`): {input, scale,
+// offset, bgr, output, argmax, classes, palette, transparent, title, about, sample}; SegmenterError 'model'
+// when it is not a patcher model's.
+export function readMetadata(meta, url) {
+  const bad = (what) => new SegmenterError(
+    `${url}: its userDefinedMetadata ${what}; rebuild the model with a current patcher`, 'model');
+  if (!meta || typeof meta !== 'object') throw bad('is missing');
+  const input = meta.input || {};
+  if (typeof input.scale !== 'number' || typeof input.offset !== 'number') {
+    throw bad('gives no input.scale and input.offset (preprocessing x * scale + offset)');
+  }
+  const color = String(input.color || 'RGB').toUpperCase();
+  if (color !== 'RGB' && color !== 'BGR') throw bad(`has input.color ${input.color}; RGB or BGR expected`);
+  if (!Array.isArray(meta.outputs)) throw bad('has no list of outputs');
+  const labels = meta.outputs.find((o) => o && o.kind === 'labels');
+  const probabilities = meta.outputs.find((o) => o && o.kind === 'probabilities');
+  if (!labels && !probabilities) throw bad('names no output of kind "labels" (or "probabilities")');
+  const classes = meta.classes;
+  const palette = meta.palette;
+  if (!Array.isArray(classes) || !classes.length) throw bad('has no classes');
+  if (!Array.isArray(palette) || palette.length !== classes.length ||
+      !palette.every((c) => Array.isArray(c) && c.length >= 3)) {
+    throw bad(`has no palette of ${classes.length} [r, g, b] colours`);
+  }
+  const transparent = Array.isArray(meta.transparent) ? meta.transparent.filter(Number.isInteger) : [];
+  return {
+    input: input.name || null, scale: input.scale, offset: input.offset, bgr: color === 'BGR',
+    output: (labels || probabilities).name, argmax: !labels,
+    classes: classes.map(String), palette: palette.map((c) => [c[0] | 0, c[1] | 0, c[2] | 0]), transparent,
+    title: typeof meta.title === 'string' ? meta.title : null,
+    about: typeof meta.about === 'string' ? meta.about : null,
+    sample: typeof meta.sample === 'string' && meta.sample ? new URL(meta.sample, url).href : null,
+  };
+}
+
+// model.json alone (the weights are fetched only when tfjs runs): {json, spec, meta}.
+export async function fetchModel(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new SegmenterError(`cannot fetch ${url}: ${err.message}`, 'not-found');
+  }
+  if (!response.ok) {
+    throw new SegmenterError(response.status === 404 ? `model.json not found at ${url} (HTTP 404)`
+      : `cannot fetch ${url} (HTTP ${response.status})`, 'not-found');
+  }
+  let json;
+  try {
+    json = await response.json();
+  } catch (err) {
+    throw new SegmenterError(`${url} is not a model.json (not JSON: ${err.message})`, 'model');
+  }
+  if (!json || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new SegmenterError(`${url} is not a TensorFlow.js graph model (no modelTopology or weightsManifest)`, 'model');
+  }
+  return {json, spec: readMetadata(json.userDefinedMetadata, url), meta: json.userDefinedMetadata};
+}
+
+// The weights model.json lists, each shard's size checked against the manifest: {specs, data}.
+export async function fetchWeights(url, json) {
+  const specs = [];
+  const groups = await Promise.all(json.weightsManifest.map(async (group) => {
+    let expected = 0;
+    for (const w of group.weights) {
+      const dtype = w.quantization ? w.quantization.dtype : w.dtype;
+      if (!(dtype in BYTES)) throw new SegmenterError(`${url}: weight ${w.name} has an unknown dtype ${dtype}`, 'model');
+      expected += w.shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
+      if (w.dtype === 'string') throw new SegmenterError(`${url}: string weights are not supported`, 'model');
+    }
+    const parts = await Promise.all(group.paths.map(async (path) => {
+      const shard = new URL(path, url).href;
+      let reply;
+      try {
+        reply = await fetch(shard);
+      } catch (err) {
+        throw new SegmenterError(`weight shard ${path} is missing: cannot fetch ${shard} (${err.message})`, 'shard-missing');
+      }
+      if (!reply.ok) throw new SegmenterError(`weight shard ${path} is missing (HTTP ${reply.status} at ${shard})`, 'shard-missing');
+      return new Uint8Array(await reply.arrayBuffer());
+    }));
+    const actual = parts.reduce((n, p) => n + p.byteLength, 0);
+    if (actual !== expected) {
+      throw new SegmenterError(`weight shard${group.paths.length > 1 ? 's' : ''} ${group.paths.join(', ')} ` +
+        `hold${group.paths.length > 1 ? '' : 's'} ${actual} bytes; model.json describes ${expected} ` +
+        '(a truncated or stale file?)', 'shard-size');
+    }
+    return {weights: group.weights, parts};
+  }));
+  const total = groups.reduce((n, g) => n + g.parts.reduce((m, p) => m + p.byteLength, 0), 0);
+  const data = new Uint8Array(total);
+  let at = 0;
+  for (const group of groups) {
+    specs.push(...group.weights);
+    for (const p of group.parts) { data.set(p, at); at += p.byteLength; }
+  }
+  return {specs, data: data.buffer};
+}

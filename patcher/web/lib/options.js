@@ -1,0 +1,38 @@
+// options.js: createSegmenter's options checked and completed. Pure: no browser needed.
+import {SegmenterError} from './errors.js';
+
+export const RUNTIMES = ['auto', 'tfjs', 'litert'];
+export const PRECISIONS = ['auto', 'float32', 'int8'];
+
+// SegmenterError 'options' unless `runtime` and `precision` are among RUNTIMES and PRECISIONS.
+export function checkChoice(runtime, precision) {
+  if (!RUNTIMES.includes(runtime)) {
+    throw new SegmenterError(`options.runtime must be ${RUNTIMES.join(', ')}, not ${runtime}`, 'options');
+  }
+  if (!PRECISIONS.includes(precision)) {
+    throw new SegmenterError(`options.precision must be ${PRECISIONS.join(', ')}, not ${precision}`, 'options');
+  }
+}
+
+// `size` ([height, width], whole pixels) as given, or null; SegmenterError 'options' naming `what` otherwise.
+export function checkSize(size, what) {
+  if (size == null) return null;
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new SegmenterError(`${what} must be [height, width] in whole pixels, not ${JSON.stringify(size)}`, 'options');
+  }
+  return size;
+}
+
+// createSegmenter's options with the defaults filled in, `model` and `assets` as absolute URLs against
+// `base` (the page's URL), `assets` defaulting to `here` (segmenter.js's folder); SegmenterError 'options'.
+export function options(given, {base, here}) {
+  const o = {model: 'model.json', backend: 'wasm', worker: true, threads: 0, size: null, assets: here,
+             runtime: 'auto', precision: 'auto', ...given};
+  if (typeof o.model !== 'string' && !(o.model instanceof URL)) throw new SegmenterError('options.model must be a URL', 'options');
+  if (typeof o.backend !== 'string' || !o.backend) throw new SegmenterError('options.backend must be a backend name such as wasm, webgl or cpu', 'options');
+  if (!Number.isInteger(o.threads) || o.threads < 0) throw new SegmenterError(`options.threads must be 0 (one per core) or a whole number of threads, not ${o.threads}`, 'options');
+  checkSize(o.size, 'options.size');
+  checkChoice(o.runtime, o.precision);
+  return {...o, model: new URL(o.model, base).href, assets: new URL(o.assets, base).href.replace(/\/?$/, '/'),
+          worker: Boolean(o.worker)};
+}

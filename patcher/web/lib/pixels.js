@@ -1,0 +1,90 @@
+// pixels.js: reading a source's size and pixels, mapping a class map to another size, and painting one.
+// sourceSize, resizeLabels and paint need no browser.
+import {SegmenterError} from './errors.js';
+
+function makeCanvas(width, height) {
+  if (typeof OffscreenCanvas !== 'undefined') return new OffscreenCanvas(width, height);
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  return canvas;
+}
+
+export function isImageData(source) {
+  return typeof ImageData !== 'undefined' && source instanceof ImageData;
+}
+
+// The RGBA pixels (ImageData) of `source` drawn at width x height; `holder` keeps the canvas between calls.
+export async function pixelsOf(source, width, height, holder) {
+  if (isImageData(source) && source.width === width && source.height === height) return source;
+  let drawable = source;
+  if (isImageData(source)) drawable = await createImageBitmap(source);
+  if (!holder.canvas) holder.canvas = makeCanvas(width, height);
+  const canvas = holder.canvas;
+  if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+  if (!holder.context) holder.context = canvas.getContext('2d', {willReadFrequently: true});
+  holder.context.clearRect(0, 0, width, height);
+  holder.context.drawImage(drawable, 0, 0, width, height);
+  if (drawable !== source) drawable.close();
+  return holder.context.getImageData(0, 0, width, height);
+}
+
+// Class ids of h x w mapped to sh x sw by nearest neighbour (pixel centres).
+export function resizeLabels(labels, h, w, sh, sw) {
+  if (h === sh && w === sw) return labels;
+  const out = new labels.constructor(sh * sw);
+  const xs = new Int32Array(sw);
+  for (let x = 0; x < sw; x++) xs[x] = Math.min(w - 1, Math.floor((x + 0.5) * w / sw));
+  for (let y = 0; y < sh; y++) {
+    const row = Math.min(h - 1, Math.floor((y + 0.5) * h / sh)) * w;
+    const at = y * sw;
+    for (let x = 0; x < sw; x++) out[at + x] = labels[row + xs[x]];
+  }
+  return out;
+}
+
+// [width, height] of an image, video, canvas, ImageBitmap, ImageData or VideoFrame; SegmenterError
+// 'source' for anything else, an image not loaded, a video without a frame, or an empty source.
+export function sourceSize(source) {
+  if (!source || typeof source !== 'object') {
+    throw new SegmenterError('segment() needs an image, video, canvas, ImageBitmap or ImageData', 'source');
+  }
+  let width;
+  let height;
+  if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
+    [width, height] = [source.naturalWidth, source.naturalHeight];
+    if (!source.complete || !width) throw new SegmenterError('the image has not loaded (or cannot be decoded)', 'source');
+  } else if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
+    [width, height] = [source.videoWidth, source.videoHeight];
+    if (source.readyState < 2 || !width) throw new SegmenterError('the video has no frame yet', 'source');
+  } else if (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame) {
+    [width, height] = [source.displayWidth, source.displayHeight];
+  } else {
+    [width, height] = [source.width, source.height];
+  }
+  if (!Number.isInteger(width) || !Number.isInteger(height)) {
+    throw new SegmenterError('segment() needs an image, video, canvas, ImageBitmap or ImageData', 'source');
+  }
+  if (!width || !height) throw new SegmenterError(`the source is empty (${width} x ${height} pixels)`, 'source');
+  return [width, height];
+}
+
+// RGBA bytes (width * height * 4) of `labels` in `palette`'s colours ([r, g, b] per class) at opacity
+// `alpha` (0..1), the classes in `transparent` fully clear (and ids beyond the palette white).
+export function paint(labels, palette, transparent, alpha) {
+  const rgba = new Uint8ClampedArray(labels.length * 4);
+  const out = new Uint32Array(rgba.buffer);
+  const a = Math.round(255 * Math.min(1, Math.max(0, alpha)));
+  const hidden = new Set(transparent);
+  // One RGBA word per class, in the platform's byte order.
+  const bytes = new Uint8Array(4);
+  const word = new Uint32Array(bytes.buffer);
+  const table = new Uint32Array(Math.max(256, palette.length));
+  for (let i = 0; i < table.length; i++) {
+    const c = palette[i] || [255, 255, 255];
+    bytes.set([c[0], c[1], c[2], hidden.has(i) ? 0 : a]);
+    table[i] = hidden.has(i) ? 0 : word[0];
+  }
+  for (let i = 0; i < labels.length; i++) out[i] = table[labels[i]];
+  return rgba;
+}

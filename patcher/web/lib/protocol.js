@@ -1,0 +1,81 @@
+// protocol.js: the messages between the page and the module worker (worker.js). Pure: no browser needed.
+//
+// The page sends {id, type, ...}: type 'init' with {options} (createSegmenter's, checked), type 'segment'
+// with {h, w, sh, sw} and either {pixels} (RGBA bytes of an ImageData of sw x sh, transferred) or {bitmap}
+// (an ImageBitmap, transferred). The worker answers each with {id, ok: true, ...} ('init': {info, spec,
+// meta}; 'segment': {labels, modelMs, size, info}, the labels' buffer transferred) or {id, ok: false,
+// error: {message, code}}.
+import {SegmenterError, unwire, wire} from './errors.js';
+
+// The worker's name (what devtools show).
+export const WORKER_NAME = 'patcher-segmenter';
+
+// The calls waiting for the worker's answers: add() gives each an id and a promise; answer(reply) settles
+// the call of reply.id; fail(err) rejects every call waiting and, from then on, every new one.
+export class Calls {
+  constructor() {
+    this.waiting = new Map();
+    this.next = 1;
+    this.dead = null;
+  }
+
+  // {id, promise}; the promise is already rejected once the worker has failed.
+  add() {
+    const id = this.next++;
+    if (this.dead) return {id, promise: Promise.reject(this.dead)};
+    const promise = new Promise((resolve, reject) => this.waiting.set(id, {resolve, reject}));
+    return {id, promise};
+  }
+
+  // Settle the call `reply.id` (unknown ids are ignored): with the reply when ok, else its SegmenterError.
+  answer(reply) {
+    const call = this.waiting.get(reply && reply.id);
+    if (!call) return;
+    this.waiting.delete(reply.id);
+    if (reply.ok) call.resolve(reply); else call.reject(unwire(reply.error));
+  }
+
+  // Reject the call `id` alone (say, its message could not be sent).
+  reject(id, err) {
+    const call = this.waiting.get(id);
+    if (!call) return;
+    this.waiting.delete(id);
+    call.reject(err);
+  }
+
+  fail(err) {
+    if (!this.dead) this.dead = err;
+    for (const call of this.waiting.values()) call.reject(err);
+    this.waiting.clear();
+  }
+}
+
+// The worker's side: answers the messages `scope` (the worker's global) receives; `create(options)` makes
+// the engine (an Engine, or any object with run(), info, spec and meta); `image(pixels, width, height)` makes
+// the source of a {pixels} message (ImageData).
+export function serve(scope, create, image = (pixels, width, height) => new ImageData(pixels, width, height)) {
+  let engine = null;
+  const post = (message, transfer) => scope.postMessage(message, transfer || []);
+  scope.onmessage = async ({data}) => {
+    const {id, type} = data;
+    try {
+      if (type === 'init') {
+        engine = await create(data.options);
+        post({id, ok: true, info: engine.info, spec: engine.spec, meta: engine.meta});
+      } else if (type === 'segment') {
+        if (!engine) throw new SegmenterError('the model is not loaded', 'run');
+        const source = data.pixels ? image(data.pixels, data.sw, data.sh) : data.bitmap;
+        try {
+          const result = await engine.run(source, data.h, data.w, data.sh, data.sw);
+          post({id, ok: true, ...result}, [result.labels.buffer]);
+        } finally {
+          if (data.bitmap) data.bitmap.close();
+        }
+      } else {
+        throw new SegmenterError(`unknown request ${type}`, 'run');
+      }
+    } catch (err) {
+      post({id, ok: false, error: wire(err)});
+    }
+  };
+}

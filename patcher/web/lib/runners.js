@@ -1,0 +1,107 @@
+// runners.js: where a segmenter's model runs. workerRunner talks to the module worker (worker.js);
+// mainRunner runs the Engine on this thread. Both have init() -> {info, spec, meta}, run(source, h, w, sh,
+// sw) -> {labels, modelMs, size, info} and dispose(); calls still waiting are rejected when the worker fails
+// or the runner is disposed.
+import {Engine} from './engine.js';
+import {SegmenterError} from './errors.js';
+import {isImageData} from './pixels.js';
+import {Calls, WORKER_NAME} from './protocol.js';
+
+// Why a worker cannot run the model here (a reason for seg.info.fallback), or null when it can.
+export function noWorker() {
+  if (typeof Worker === 'undefined') return 'no Web Workers here';
+  if (typeof OffscreenCanvas === 'undefined') return 'no OffscreenCanvas here (a worker cannot read pixels)';
+  if (typeof createImageBitmap === 'undefined') return 'no createImageBitmap here';
+  return null;
+}
+
+export function workerRunner(opts) {
+  let worker;
+  try {
+    worker = new Worker(new URL('./worker.js', import.meta.url), {type: 'module', name: WORKER_NAME});
+  } catch (err) {
+    throw new SegmenterError(`cannot start a module Web Worker: ${err.message}`, 'worker');
+  }
+  const calls = new Calls();
+  const end = (err) => {
+    worker.terminate();
+    calls.fail(err);
+  };
+  worker.onmessage = ({data}) => calls.answer(data);
+  worker.onerror = (event) => {
+    if (event.preventDefault) event.preventDefault();
+    end(new SegmenterError(`the Web Worker failed: ${event.message ||
+      'it could not start worker.js as a module worker'}`, 'worker'));
+  };
+  worker.onmessageerror = () => end(new SegmenterError('the Web Worker sent a message that could not be read', 'worker'));
+  const call = (type, payload, transfer = []) => {
+    const {id, promise} = calls.add();
+    if (!calls.dead) {
+      try {
+        worker.postMessage({...payload, id, type}, transfer);
+      } catch (err) {
+        calls.reject(id, new SegmenterError(`cannot send to the Web Worker: ${err.message}`, 'worker'));
+      }
+    }
+    return promise;
+  };
+  return {
+    async init() {
+      const {model, backend, threads, assets, runtime, precision, size} = opts;
+      const {info, spec, meta} = await call('init', {options: {model, backend, threads, assets, runtime, precision,
+                                                               size}});
+      return {info, spec, meta};
+    },
+    async run(source, h, w, sh, sw) {
+      let message;
+      let transfer;
+      if (isImageData(source) && h === sh && w === sw) {
+        const pixels = new Uint8ClampedArray(source.data);
+        message = {pixels};
+        transfer = [pixels.buffer];
+      } else {
+        let bitmap;
+        try {
+          bitmap = await createImageBitmap(source);
+        } catch (err) {
+          throw new SegmenterError(`cannot read pixels from the source: ${err.message}`, 'source');
+        }
+        if (calls.dead) { bitmap.close(); throw calls.dead; }
+        message = {bitmap};
+        transfer = [bitmap];
+      }
+      const reply = await call('segment', {...message, h, w, sh, sw}, transfer);
+      return {labels: reply.labels, modelMs: reply.modelMs, size: reply.size, info: reply.info};
+    },
+    dispose() { end(new SegmenterError('this segmenter was disposed', 'disposed')); },
+  };
+}
+
+// The model on this thread; calls still waiting are rejected at dispose (the model is freed after them).
+export function mainRunner(opts) {
+  let engine = null;
+  const pending = new Set();
+  let dead = null;
+  return {
+    async init() {
+      engine = await Engine.create(opts);
+      return {info: engine.info, spec: engine.spec, meta: engine.meta};
+    },
+    run(source, h, w, sh, sw) {
+      if (dead) return Promise.reject(dead);
+      return new Promise((resolve, reject) => {
+        const call = {reject};
+        pending.add(call);
+        engine.run(source, h, w, sh, sw).then(resolve, (err) => reject(
+          err instanceof SegmenterError ? err : new SegmenterError(`the model failed: ${err.message}`, 'run')))
+          .finally(() => pending.delete(call));
+      });
+    },
+    dispose() {
+      dead = new SegmenterError('this segmenter was disposed', 'disposed');
+      for (const call of pending) call.reject(dead);
+      pending.clear();
+      if (engine) engine.dispose();
+    },
+  };
+}
