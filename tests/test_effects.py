@@ -1,5 +1,5 @@
 """The pure parts of the web module's masks, smoothing and effects (issue 20), run in Node on the modules
-themselves (patcher/web/masks.js, smoothing.js, effects.js): numbers in, numbers out, checked with numpy."""
+themselves (patcher/web/lib/masks.js, smoothing.js, effects.js): numbers in, numbers out, checked with numpy."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-WEB = Path(__file__).resolve().parent.parent / "patcher" / "web"
+WEB = Path(__file__).resolve().parent.parent / "patcher" / "web" / "lib"
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 
@@ -228,3 +228,16 @@ def test_oklab_round_trips_every_grey_and_a_spread_of_colours():
                     if (Math.abs(a) > 1e-4 || Math.abs(b) > 1e-4) out.push([v, a, b]); }
                   return out;""")["ok"]
     assert got == []
+
+
+def test_the_scores_of_a_model_json_are_the_argmax_input_or_its_probabilities_output():
+    topology = {"node": [{"name": "x", "op": "Placeholder"}, {"name": "logits", "op": "Conv2D", "input": ["x"]},
+                         {"name": "soft", "op": "Softmax", "input": ["logits"]},
+                         {"name": "ids", "op": "ArgMax", "input": ["logits:0", "axis"]},
+                         {"name": "final_output", "op": "Squeeze", "input": ["ids"]}]}
+    got = node("""const spec = {output: 'final_output'};
+                  return [m.masks.scoresNode({modelTopology: data, userDefinedMetadata: {outputs: []}}, spec),
+                          m.masks.scoresNode({modelTopology: data, userDefinedMetadata: {outputs: [
+                            {kind: 'probabilities', name: 'soft'}]}}, spec),
+                          m.masks.scoresNode({modelTopology: data}, {output: 'x'})];""", topology)["ok"]
+    assert got == [{"name": "logits", "logits": True}, {"name": "soft", "logits": False}, None]

@@ -7,14 +7,12 @@
 //   classIndices(wanted, names)              -> the class ids of `wanted` ('all' or a list of class names)
 //   toMasks(probs, h, w, C, sh, sw, wanted)  -> {labels, masks}: labels (argmax) and one Float32Array of
 //                                               sh * sw probabilities per wanted class, at sh x sw
+//   scoresNode(json, spec)                   -> the model.json node whose output the class ids are the argmax
+//                                               of: {name, logits} (logits: true unless it is a Softmax)
 
-export class MaskError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'SegmenterError';
-    this.code = 'options';
-  }
-}
+import {SegmenterError} from './errors.js';
+
+const bad = (message) => new SegmenterError(message, 'options');
 
 // Softmax over the last axis of `logits` (C classes per pixel), computed in double precision.
 export function softmax(logits, classes) {
@@ -34,12 +32,12 @@ export function softmax(logits, classes) {
 export function classIndices(wanted, names) {
   if (wanted === 'all') return names.map((_, i) => i);
   if (!Array.isArray(wanted) || !wanted.length || !wanted.every((n) => typeof n === 'string')) {
-    throw new MaskError(`masks must be 'all' or a list of class names (${names.join(', ')}), not ${JSON.stringify(wanted)}`);
+    throw bad(`masks must be 'all' or a list of class names (${names.join(', ')}), not ${JSON.stringify(wanted)}`);
   }
   const ids = [];
   for (const name of wanted) {
     const id = names.indexOf(name);
-    if (id < 0) throw new MaskError(`masks: this model has no class "${name}"; it has ${names.join(', ')}`);
+    if (id < 0) throw bad(`masks: this model has no class "${name}"; it has ${names.join(', ')}`);
     if (!ids.includes(id)) ids.push(id);
   }
   return ids;
@@ -75,7 +73,7 @@ function taps(n, m) {
 // the argmax of `probs` itself. `wanted`: class ids; `names`: their names for the masks' keys.
 export function toMasks(probs, h, w, classes, sh, sw, wanted, names, Type = Uint8Array) {
   if (probs.length !== h * w * classes) {
-    throw new MaskError(`toMasks: ${probs.length} scores for ${h} x ${w} pixels of ${classes} classes`);
+    throw bad(`toMasks: ${probs.length} scores for ${h} x ${w} pixels of ${classes} classes`);
   }
   const labels = new Type(sh * sw);
   const planes = wanted.map(() => new Float32Array(sh * sw));
@@ -113,4 +111,20 @@ export function toMasks(probs, h, w, classes, sh, sw, wanted, names, Type = Uint
   const masks = {};
   wanted.forEach((id, k) => { masks[names[id]] = planes[k]; });
   return {labels, masks};
+}
+
+// What the class ids of a tfjs graph model are the argmax of: the probabilities output where the build has
+// one, else the ArgMax's input found by walking first inputs back from the labels output (as
+// `patcher check` does): {name, logits}; null when there is none.
+export function scoresNode(json, spec) {
+  const outputs = (json.userDefinedMetadata && json.userDefinedMetadata.outputs) || [];
+  const probabilities = outputs.find((o) => o && o.kind === 'probabilities');
+  if (probabilities) return {name: probabilities.name, logits: false};
+  const nodes = new Map(((json.modelTopology && json.modelTopology.node) || []).map((n) => [n.name, n]));
+  const base = (name) => String(name).replace(/^\^/, '').split(':')[0];
+  let node = nodes.get(spec.output);
+  while (node && node.op !== 'ArgMax') node = node.input && node.input.length ? nodes.get(base(node.input[0])) : null;
+  if (!node) return null;
+  const name = base(node.input[0]);
+  return {name, logits: !nodes.has(name) || nodes.get(name).op !== 'Softmax'};
 }

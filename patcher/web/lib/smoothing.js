@@ -14,13 +14,15 @@
 // moves or cuts to another, the new frame takes over at once. The result is this frame's estimate: no
 // frame of latency. Nothing is blended across a change of size or class count (the estimate restarts).
 
+import {SegmenterError} from './errors.js';
+
 export const SMOOTHING = Object.freeze({history: 0.75, pixelLow: 10, pixelHigh: 25, probLow: 0.2, probHigh: 0.6});
 
 // `given`: true (the defaults), false / null / undefined (off: null), or an object overriding some of
 // SMOOTHING's numbers. Throws an Error with code 'options' for anything else.
 export function smoothingOptions(given) {
   if (given === undefined || given === null || given === false) return null;
-  const bad = (why) => Object.assign(new Error(`smoothing ${why}`), {name: 'SegmenterError', code: 'options'});
+  const bad = (why) => new SegmenterError(`smoothing ${why}`, 'options');
   if (given === true) return {...SMOOTHING};
   if (typeof given !== 'object' || Array.isArray(given)) throw bad(`must be true, false or an object, not ${JSON.stringify(given)}`);
   const found = {...SMOOTHING};

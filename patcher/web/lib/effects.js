@@ -13,7 +13,10 @@
 // or '#rrggbb'. `feather`: a radius in pixels by which the mask's edge is softened further (three box
 // blurs; 0: the model's own probabilities only). Bad arguments throw an Error with code 'options'.
 
-import {MaskError} from './masks.js';
+import {SegmenterError} from './errors.js';
+import {makeCanvas} from './pixels.js';
+
+const bad = (message) => new SegmenterError(message, 'options');
 
 function makeImage(data, width, height) {
   return typeof ImageData !== 'undefined' ? new ImageData(data, width, height) : {data, width, height};
@@ -23,21 +26,14 @@ function makeImage(data, width, height) {
 export function pixelsAt(source, width, height) {
   if (source && source.data && source.width === width && source.height === height) return source.data;
   if (typeof OffscreenCanvas === 'undefined' && typeof document === 'undefined') {
-    throw new MaskError(`the source is ${source && source.width} x ${source && source.height} pixels; the result ${width} x ${height}`);
+    throw bad(`the source is ${source && source.width} x ${source && source.height} pixels; the result ${width} x ${height}`);
   }
-  const canvas = (w, h) => {
-    if (typeof OffscreenCanvas !== 'undefined') return new OffscreenCanvas(w, h);
-    const c = document.createElement('canvas');
-    c.width = w;
-    c.height = h;
-    return c;
-  };
   let drawable = source;
   if (source && source.data) {  // ImageData of another size: through a canvas of its own size
-    drawable = canvas(source.width, source.height);
+    drawable = makeCanvas(source.width, source.height);
     drawable.getContext('2d').putImageData(source, 0, 0);
   }
-  const ctx = canvas(width, height).getContext('2d', {willReadFrequently: true});
+  const ctx = makeCanvas(width, height).getContext('2d', {willReadFrequently: true});
   ctx.drawImage(drawable, 0, 0, width, height);
   return ctx.getImageData(0, 0, width, height).data;
 }
@@ -49,7 +45,7 @@ export function parseColor(color) {
   if (Array.isArray(color) && color.length >= 3 && color.slice(0, 3).every((v) => Number.isFinite(v))) {
     return color.slice(0, 3).map((v) => Math.min(255, Math.max(0, Math.round(v))));
   }
-  throw new MaskError(`color must be [r, g, b] (0..255) or '#rrggbb', not ${JSON.stringify(color)}`);
+  throw bad(`color must be [r, g, b] (0..255) or '#rrggbb', not ${JSON.stringify(color)}`);
 }
 
 // --- OKLab (Björn Ottosson's), from and to 8-bit sRGB ---------------------------------------------
@@ -125,23 +121,23 @@ export function blurPlane(plane, w, h, r) {
 // The summed probability (0..1) of `classes` per pixel, feathered by `feather` px.
 export function weights(result, classes, feather = 0) {
   if (!result || !Number.isInteger(result.width) || !Number.isInteger(result.height)) {
-    throw new MaskError('the result must be what seg.segment() returned (width, height, masks)');
+    throw bad('the result must be what seg.segment() returned (width, height, masks)');
   }
   const names = typeof classes === 'string' ? [classes] : classes;
-  if (!Array.isArray(names) || !names.length) throw new MaskError(`classes must be a class name or a list of them, not ${JSON.stringify(classes)}`);
+  if (!Array.isArray(names) || !names.length) throw bad(`classes must be a class name or a list of them, not ${JSON.stringify(classes)}`);
   const masks = result.masks || {};
   const n = result.width * result.height;
   const out = new Float32Array(n);
   for (const name of names) {
     const mask = masks[name];
     if (!mask) {
-      throw new MaskError(`the result has no mask of "${name}": ask for it, seg.segment(source, {masks: ['${name}']}) ` +
+      throw bad(`the result has no mask of "${name}": ask for it, seg.segment(source, {masks: ['${name}']}) ` +
         `(it has ${Object.keys(masks).join(', ') || 'none'})`);
     }
     for (let i = 0; i < n; i++) out[i] += mask[i];
   }
   for (let i = 0; i < n; i++) out[i] = Math.min(1, out[i]);
-  if (!(Number.isFinite(feather) && feather >= 0)) throw new MaskError(`feather must be a radius >= 0 in pixels, not ${feather}`);
+  if (!(Number.isFinite(feather) && feather >= 0)) throw bad(`feather must be a radius >= 0 in pixels, not ${feather}`);
   return blurPlane(out, result.width, result.height, feather);
 }
 
@@ -155,7 +151,7 @@ export function alphaMask(result, classes, {feather = 0} = {}) {
 // --- effects ------------------------------------------------------------------------------------------
 
 export function recolor(source, result, {classes, color, strength = 1, feather = 0} = {}) {
-  if (!(Number.isFinite(strength) && strength >= 0 && strength <= 1)) throw new MaskError(`strength must be 0..1, not ${strength}`);
+  if (!(Number.isFinite(strength) && strength >= 0 && strength <= 1)) throw bad(`strength must be 0..1, not ${strength}`);
   const [, ta, tb] = toOklab(...parseColor(color));
   const w = weights(result, classes, feather);
   const src = pixelsAt(source, result.width, result.height);
@@ -174,7 +170,7 @@ export function recolor(source, result, {classes, color, strength = 1, feather =
 
 export function replaceBackground(source, result, {keep, blur, image, color, feather = 0} = {}) {
   const given = [blur, image, color].filter((v) => v !== undefined && v !== null).length;
-  if (given !== 1) throw new MaskError('replaceBackground needs one of blur (a radius in pixels), image or color');
+  if (given !== 1) throw bad('replaceBackground needs one of blur (a radius in pixels), image or color');
   const names = keep !== undefined ? keep : Object.keys(result.masks || {}).filter((n) => n !== 'background');
   const alpha = weights(result, names, feather);
   const {width, height} = result;
@@ -188,7 +184,7 @@ export function replaceBackground(source, result, {keep, blur, image, color, fea
   } else if (image !== undefined && image !== null) {
     back = pixelsAt(image, width, height);
   } else {
-    if (!(Number.isFinite(blur) && blur >= 0)) throw new MaskError(`blur must be a radius >= 0 in pixels, not ${blur}`);
+    if (!(Number.isFinite(blur) && blur >= 0)) throw bad(`blur must be a radius >= 0 in pixels, not ${blur}`);
     // the background blurred with the kept part left out, so the person's colours do not halo into it
     const away = Float32Array.from(alpha, (a) => 1 - a);
     const planes = [0, 1, 2].map((c) => blurPlane(Float32Array.from(away, (v, p) => v * src[4 * p + c]), width, height, blur));
@@ -210,7 +206,7 @@ export function replaceBackground(source, result, {keep, blur, image, color, fea
 // `layer` (an ImageData with alpha, such as seg.colorize(...)) laid over the source's pixels: an opaque
 // ImageData of the layer's size.
 export function overlay(source, layer) {
-  if (!layer || !layer.data || !Number.isInteger(layer.width)) throw new MaskError('overlay(source, layer): layer must be an ImageData');
+  if (!layer || !layer.data || !Number.isInteger(layer.width)) throw bad('overlay(source, layer): layer must be an ImageData');
   const src = pixelsAt(source, layer.width, layer.height);
   const top = layer.data;
   const out = new Uint8ClampedArray(top.length);
