@@ -201,7 +201,8 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def reference(litert_built):
-    """TensorFlow's class ids on the test picture at SIZE (flat), and the build's metadata."""
+    """TensorFlow's class ids on the test picture at SIZE (flat), the build's metadata, and TensorFlow's
+    probabilities [pixels, classes]."""
     meta = json.loads((litert_built / "model.json").read_text())["userDefinedMetadata"]
     x = preprocess(picture_pixels(*SIZE), meta)
     work = Path(tempfile.mkdtemp(prefix="test-segmenter-"))
@@ -209,7 +210,7 @@ def reference(litert_built):
         x.tofile(work / "x.bin")
         run_frozen(outdir.graph_path(litert_built), [{"file": str(work / "x.bin"), "shape": list(x.shape)}],
                    work, meta)
-        return np.load(work / "tf.0.0.npy").reshape(-1), meta
+        return np.load(work / "tf.0.0.npy").reshape(-1), meta, np.load(work / "tf.0.1.npy").reshape(SIZE[0] * SIZE[1], -1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -229,7 +230,7 @@ class TestBrowser:
     pytestmark = needs_build + needs_browser
 
     def test_litert_js_matches_tensorflow_in_chromium_with_threads(self, litert_built, chromium, reference):
-        want, meta = reference
+        want, meta = reference[:2]
         x = preprocess(picture_pixels(*SIZE), meta)
         httpd = page.server(litert_built)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -259,16 +260,17 @@ class TestBrowser:
 
 SEGMENT_PROBE = """<!doctype html><html><body><script type="module">
 import {createSegmenter} from './segmenter.js';
-window.segment = async (options, pixels, [h, w]) => {
+window.segment = async (options, pixels, [h, w], call = {}) => {
   try {
     const seg = await createSegmenter(options);
     const raw = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
     const image = new ImageData(new Uint8ClampedArray(raw.buffer), w, h);
-    const result = await seg.segment(image);
+    const result = await seg.segment(image, call);
     const info = seg.info;
     seg.dispose();
+    const masks = result.masks ? seg.classes.map((c) => Array.from(result.masks[c])) : null;
     return {info, runtime: result.runtime, precision: result.precision, reason: result.reason, size: result.size,
-            labels: Array.from(result.labels)};
+            labels: Array.from(result.labels), masks};
   } catch (err) {
     return {error: err.code, message: err.message};
   }
@@ -293,14 +295,15 @@ class TestSegmenter:
 
     pytestmark = needs_build + needs_browser
 
-    def segment(self, chromium, site, options):
+    def segment(self, chromium, site, options, call=None):
         rgba = np.concatenate([picture_pixels(*SIZE), np.full((*SIZE, 1), 255, np.uint8)], axis=-1)
         tab = chromium.new_page()
         try:
             tab.goto(site)
             tab.wait_for_function("window.ready === true", timeout=60_000)
-            return tab.evaluate("([o, p, s]) => segment(o, p, s)",
-                                [{"size": list(SIZE), **options}, base64.b64encode(rgba.tobytes()).decode(), list(SIZE)])
+            return tab.evaluate("([o, p, s, c]) => segment(o, p, s, c)",
+                                [{"size": list(SIZE), **options}, base64.b64encode(rgba.tobytes()).decode(), list(SIZE),
+                                 call or {}])
         finally:
             tab.close()
 
@@ -314,6 +317,18 @@ class TestSegmenter:
         assert info["threads"] == len(os.sched_getaffinity(0)) and info["version"] == litert.RUNTIME_VERSION
         assert got["runtime"] == "litert" and got["reason"] == "runtime litert, precision float32 were asked for"
         assert np.mean(np.array(got["labels"]) == reference[0]) >= 0.999
+
+    @pytest.mark.parametrize(("precision", "worker"), [("float32", True), ("int8", False)])
+    def test_masks_from_the_second_output_are_tensorflows_probabilities(self, chromium, site, reference, precision,
+                                                                        worker):
+        got = self.segment(chromium, site, {"runtime": "litert", "precision": precision, "worker": worker},
+                           {"masks": "all", "smoothing": True})
+        assert "error" not in got, got
+        masks = np.array(got["masks"], dtype=np.float32).T  # [pixels, classes]
+        diff = float(np.max(np.abs(masks - reference[2])))
+        print(f"LiteRT.js {precision}: masks within {diff:.2e} of TensorFlow's probabilities")
+        assert diff < (1e-4 if precision == "float32" else INT8_PROBABILITY_BOUND)
+        assert np.allclose(masks.sum(-1), 1, atol=1e-5) and np.array_equal(np.array(got["labels"]), masks.argmax(-1))
 
     def test_auto_takes_what_the_build_measured_fastest(self, chromium, site, reference):
         meta = reference[1]
