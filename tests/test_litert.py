@@ -330,6 +330,18 @@ class TestSegmenter:
         assert diff < (1e-4 if precision == "float32" else INT8_PROBABILITY_BOUND)
         assert np.allclose(masks.sum(-1), 1, atol=1e-5) and np.array_equal(np.array(got["labels"]), masks.argmax(-1))
 
+    def test_a_short_soak_keeps_tensors_and_the_heap_steady_on_both_runtimes(self, litert_built):
+        proc = subprocess.run([sys.executable, str(PROJECT / "scripts" / "soak.py"), "--model-dir", str(litert_built),
+                               "--frames", "40", "--every", "10", "--warmup", "10"],
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert [(r["runtime"], r["worker"]) for r in result["rows"]] == [
+            ("tfjs", True), ("tfjs", False), ("litert", True), ("litert", False)]
+        tfjs = [r for r in result["rows"] if r["runtime"] == "tfjs"]
+        assert all(len(r["tensors"]) == 1 for r in tfjs)  # one count after warm-up, in the worker and here
+        assert all(r["steady"] and r["heap_growth_mb"] is not None for r in result["rows"])
+
     def test_auto_takes_what_the_build_measured_fastest(self, chromium, site, reference):
         meta = reference[1]
         [timing] = meta["litert"]["timings"]
