@@ -51,7 +51,7 @@ window.attempt = async (body) => {
   try {
     return {ok: true, value: await Promise.race([body(segmenter), hung])};
   } catch (err) {
-    return {ok: false, name: err.name, code: err.code, message: err.message};
+    return {ok: false, name: err.name, code: err.code, message: err.message, hint: err.hint};
   }
 };
 window.ready = true;
@@ -70,8 +70,12 @@ def snippet() -> str:
 
 @pytest.fixture(scope="module")
 def folder(built, tmp_path_factory):
+    return make_folder(built, tmp_path_factory.mktemp("consumer") / "site")
+
+
+def make_folder(built: Path, target: Path) -> Path:
     """A copy of the build with the consumer's files, the test picture, and broken variants in subfolders."""
-    root = copy_build(built, tmp_path_factory.mktemp("consumer") / "site")
+    root = copy_build(built, target)
     pixels = sample_pixels(HEIGHT, WIDTH)
     rgba = np.concatenate([pixels, np.full((HEIGHT, WIDTH, 1), 255, np.uint8)], axis=-1)
     (root / "pixels.rgba").write_bytes(rgba.tobytes())

@@ -253,6 +253,7 @@ def test_a_broken_model_shows_an_error_not_a_blank_page(browser, built, tmp_path
         state = wait_for_run(tab)
         assert "weight shard" in state["error"] and "missing" in state["error"]
         assert tab.is_visible("#error") and "could not be used" in tab.inner_text("#error")
+        assert "(serve every .bin file of the build next to model.json)" in tab.inner_text("#error"), "the hint"
         tab.close()
 
 

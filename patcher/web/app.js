@@ -29,10 +29,12 @@ let firstModel = true;
 let errorFrom = null;     // 'load', 'run' or 'webcam'
 let lastGoodSize = [448, 448];
 
-function showError(message, from) {
+// `err`: a SegmenterError (its message, and its hint on what to do) or any error.
+function showError(err, from) {
+  const message = err.message || String(err);
   Object.assign(state, {error: message, status: 'error'});
   errorFrom = from;
-  $('error').textContent = `The model could not be used: ${message}`;
+  $('error').textContent = `The model could not be used: ${message}${err.hint ? ` (${err.hint})` : ''}`;
   $('error').hidden = false;
 }
 
@@ -90,7 +92,7 @@ async function start() {
     if (mine === generation) {
       state.status = 'error';
       $('status').textContent = 'error';
-      showError(err.message || String(err), 'load');
+      showError(err, 'load');
     }
   }
 }
@@ -245,7 +247,7 @@ async function frame() {
       `LiteRT.js ${result.precision}` : 'TensorFlow.js'}: ${result.ms.toFixed(1)} ms a frame ` +
       `(${(1000 / result.ms).toFixed(2)} FPS; the model ${result.modelMs.toFixed(1)} ms)`;
   } catch (err) {
-    if (err.code !== 'disposed') showError(err.message || String(err), 'run');  // disposed: replaced meanwhile
+    if (err.code !== 'disposed') showError(err, 'run');  // disposed: replaced meanwhile
   } finally {
     if (picture !== still) picture.close();
   }

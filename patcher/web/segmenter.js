@@ -9,7 +9,7 @@
 //   seg.dispose();
 //
 // createSegmenter(options) -> Promise<Segmenter>. Options (all optional):
-//   model    URL of model.json, relative to the page (default 'model.json').
+//   model    URL of model.json, relative to the page (default: the model.json next to this file).
 //   runtime  'auto' (default): per size, the fastest runtime the build measured in Chromium (tfjs wasm,
 //            LiteRT.js float32, LiteRT.js int8 where the build recorded int8 as accurate; see
 //            chooseRuntime); tfjs where the build has no LiteRT.js model at that size or measured none.
@@ -52,11 +52,11 @@
 // seg.memory() -> Promise<{tensors, heap}>: tfjs's live tensors and the JS heap where the model runs.
 // seg.dispose(): ends the worker (or frees the model); calls still waiting are rejected.
 //
-// Every failure is a rejected promise with a SegmenterError: a message a person can act on and a `code`:
-//   'options', 'not-found' (model.json), 'model' (not a usable patcher model.json), 'shard-missing',
-//   'shard-size', 'tfjs' (a bundle did not load), 'backend-unknown', 'backend' (it did not start here),
-//   'worker' (the Web Worker died), 'litert' (LiteRT.js or a .tflite model did not load), 'source' (nothing to read
-//   from it), 'disposed', 'run'.
+// Every failure is a rejected promise with a SegmenterError: a `message` saying what went wrong, a `code`
+// and a `hint` saying what to do (lib/errors.js's CODES; the table in docs/page.md): 'options',
+// 'not-found', 'model', 'shard-missing', 'shard-size', 'tfjs', 'backend-unknown', 'backend', 'worker',
+// 'litert', 'source', 'disposed', 'run'. A failure from the caller's input is the same in the worker and
+// on the main thread.
 //
 // Preprocessing (x * scale + offset on 0..255 pixels, RGB or BGR), the class names, palette, transparent
 // classes and the name of the labels output come from model.json's userDefinedMetadata.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {test} from 'node:test';
 
 import {nearestSize} from '../../patcher/web/lib/choose.js';
-import {SegmenterError, unwire, wire} from '../../patcher/web/lib/errors.js';
+import {CODES, SegmenterError, unwire, wire} from '../../patcher/web/lib/errors.js';
 import {readMetadata} from '../../patcher/web/lib/model.js';
 import {checkSize, options} from '../../patcher/web/lib/options.js';
 import {paint, resizeLabels, sourceSize} from '../../patcher/web/lib/pixels.js';
@@ -17,9 +17,9 @@ const code = (fn) => {
   return 'no error';
 };
 
-test('options: defaults, and model and assets made absolute against the page', () => {
+test("options: defaults (model.json and the bundles next to segmenter.js), and URLs made absolute against the page", () => {
   const o = options({}, PAGE);
-  assert.equal(o.model, 'https://example.test/app/model.json');
+  assert.equal(o.model, 'https://example.test/pkg/model.json');
   assert.equal(o.assets, 'https://example.test/pkg/');
   assert.deepEqual([o.backend, o.worker, o.threads, o.size, o.runtime, o.precision], ['wasm', true, 0, null, 'auto', 'auto']);
   const p = options({model: '../m/model.json', assets: 'vendor', worker: 0, size: [32, 48], threads: 3}, PAGE);
@@ -68,12 +68,16 @@ test('protocol: answers settle their own call; a failure rejects the waiting cal
   await assert.rejects(calls.add().promise, {code: 'worker'});
 });
 
-test('protocol: errors cross the wire with their code; other errors become run', () => {
-  assert.deepEqual(wire(new SegmenterError('x', 'model')), {message: 'x', code: 'model'});
-  assert.deepEqual(wire(new TypeError('y')), {message: 'y', code: 'run'});
-  assert.deepEqual(wire('z'), {message: 'z', code: 'run'});
-  const back = unwire({message: 'x', code: 'model'});
-  assert.ok(back instanceof SegmenterError && back.code === 'model' && back.message === 'x');
+test('errors: each code has its hint; errors cross the wire with code and hint; other errors become run', () => {
+  assert.equal(new SegmenterError('x', 'tfjs').hint, CODES.tfjs);
+  assert.equal(new SegmenterError('x', 'source', 'load it with CORS').hint, 'load it with CORS');
+  assert.equal(new SegmenterError('x', 'no-such-code').hint, CODES.run);
+  assert.deepEqual(wire(new SegmenterError('x', 'model')), {message: 'x', code: 'model', hint: CODES.model});
+  assert.deepEqual(wire(new TypeError('y')), {message: 'the model failed: y', code: 'run', hint: CODES.run});
+  assert.deepEqual(wire('z'), {message: 'the model failed: z', code: 'run', hint: CODES.run});
+  const back = unwire({message: 'x', code: 'source', hint: 'h'});
+  assert.ok(back instanceof SegmenterError);
+  assert.deepEqual([back.code, back.message, back.hint], ['source', 'x', 'h']);
 });
 
 test("protocol: the worker's side answers init, segment and failures", async () => {
@@ -93,7 +97,7 @@ test("protocol: the worker's side answers init, segment and failures", async () 
         (pixels, width, height) => ({pixels, width, height}));
   const send = async (data) => { await scope.onmessage({data}); return posted.at(-1); };
   let reply = await send({id: 1, type: 'segment', h: 2, w: 2, sh: 2, sw: 2, pixels: new Uint8ClampedArray(16)});
-  assert.deepEqual(reply.message, {id: 1, ok: false, error: {message: 'the model is not loaded', code: 'run'}});
+  assert.deepEqual(reply.message, {id: 1, ok: false, error: {message: 'the model is not loaded', code: 'run', hint: CODES.run}});
   reply = await send({id: 2, type: 'init', options: {model: 'm.json'}});
   assert.deepEqual(reply.message, {id: 2, ok: true, info: engine.info, spec: engine.spec, meta: engine.meta});
   reply = await send({id: 3, type: 'segment', h: 2, w: 3, sh: 4, sw: 6, pixels: new Uint8ClampedArray(96)});
@@ -109,9 +113,9 @@ test("protocol: the worker's side answers init, segment and failures", async () 
   assert.equal(ran.at(-1)[0], bitmap);
   assert.equal(closed, 1, 'the bitmap is closed even when the run fails');
   reply = await send({id: 5, type: 'segment', h: 14, w: 1, sh: 14, sw: 1, bitmap});
-  assert.deepEqual(reply.message.error, {message: 'out of memory', code: 'run'});
+  assert.deepEqual(reply.message.error, {message: 'the model failed: out of memory', code: 'run', hint: CODES.run});
   reply = await send({id: 6, type: 'nonsense'});
-  assert.deepEqual(reply.message.error, {message: 'unknown request nonsense', code: 'run'});
+  assert.deepEqual(reply.message.error, {message: 'unknown request nonsense', code: 'run', hint: CODES.run});
 });
 
 test('pixels: sourceSize reads width and height and refuses what has none', () => {

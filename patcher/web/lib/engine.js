@@ -2,7 +2,7 @@
 // size (chooseRuntime, with tfjs taking over under 'auto' where LiteRT.js does not start), the engines
 // started on demand, and a call from pixels to class ids at the size asked for.
 import {chooseRuntime} from './choose.js';
-import {SegmenterError} from './errors.js';
+import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
 import {fetchModel} from './model.js';
 import {toMasks} from './masks.js';
@@ -13,10 +13,14 @@ import {TfjsEngine} from './tfjs.js';
 // Chooses the runtime for each size and runs it; one per segmenter, where the model lives.
 export class Engine {
   static async create(opts) {
-    const loaded = await fetchModel(opts.model);
-    const engine = new Engine(opts, loaded);
-    engine.info = (await engine.start(opts.size)).info;
-    return engine;
+    try {
+      const loaded = await fetchModel(opts.model);
+      const engine = new Engine(opts, loaded);
+      engine.info = (await engine.start(opts.size)).info;
+      return engine;
+    } catch (err) {
+      throw asSegmenterError(err);
+    }
   }
 
   constructor(opts, loaded) {
@@ -78,8 +82,9 @@ export class Engine {
       try {
         pixels = await pixelsOf(source, cw, ch, this.holder);
       } catch (err) {
-        throw new SegmenterError(`cannot read the source's pixels (${err.message}); a cross-origin image ` +
-          'needs CORS (crossOrigin = "anonymous")', 'source');
+        this.holder = {};   // a picture from another origin taints the canvas it was drawn on for good
+        throw isCrossOrigin(err) ? crossOrigin()
+          : new SegmenterError(`cannot read the source's pixels at ${ch} x ${cw} (${err.message})`, 'source');
       }
       if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
       const start = performance.now();
@@ -112,6 +117,8 @@ export class Engine {
       const found = toMasks(probs, ch, cw, classes, sh, sw, masks || [], this.spec.classes, Type);
       this.info = info;
       return {labels: found.labels, ...(masks ? {masks: found.masks} : {}), modelMs, size: [ch, cw], info};
+    } catch (err) {
+      throw asSegmenterError(err);
     } finally {
       this.active -= 1;
       if (this.disposed && !this.active) this.free();

@@ -24,9 +24,10 @@ export function checkSize(size, what) {
 }
 
 // createSegmenter's options with the defaults filled in, `model` and `assets` as absolute URLs against
-// `base` (the page's URL), `assets` defaulting to `here` (segmenter.js's folder); SegmenterError 'options'.
+// `base` (the page's URL), both defaulting to `here` (segmenter.js's folder: its model.json, its bundles),
+// so a package loads its own files wherever it is served; SegmenterError 'options'.
 export function options(given, {base, here}) {
-  const o = {model: 'model.json', backend: 'wasm', worker: true, threads: 0, size: null, assets: here,
+  const o = {model: `${here}model.json`, backend: 'wasm', worker: true, threads: 0, size: null, assets: here,
              runtime: 'auto', precision: 'auto', ...given};
   if (typeof o.model !== 'string' && !(o.model instanceof URL)) throw new SegmenterError('options.model must be a URL', 'options');
   if (typeof o.backend !== 'string' || !o.backend) throw new SegmenterError('options.backend must be a backend name such as wasm, webgl or cpu', 'options');

@@ -4,7 +4,7 @@
 // dispose(); calls still waiting are rejected when the worker fails
 // or the runner is disposed.
 import {Engine} from './engine.js';
-import {SegmenterError} from './errors.js';
+import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {isImageData} from './pixels.js';
 import {Calls, WORKER_NAME} from './protocol.js';
 
@@ -41,7 +41,9 @@ export function workerRunner(opts) {
       try {
         worker.postMessage({...payload, id, type}, transfer);
       } catch (err) {
-        calls.reject(id, new SegmenterError(`cannot send to the Web Worker: ${err.message}`, 'worker'));
+        // A picture from another origin cannot be sent (DataCloneError): the caller's input, not the worker
+        calls.reject(id, transfer.length && isCrossOrigin(err) ? crossOrigin()
+          : new SegmenterError(`cannot send to the Web Worker: ${err.message}`, 'worker'));
       }
     }
     return promise;
@@ -65,7 +67,8 @@ export function workerRunner(opts) {
         try {
           bitmap = await createImageBitmap(source);
         } catch (err) {
-          throw new SegmenterError(`cannot read pixels from the source: ${err.message}`, 'source');
+          throw isCrossOrigin(err) ? crossOrigin()
+            : new SegmenterError(`cannot read the source's pixels (${err.message})`, 'source');
         }
         if (calls.dead) { bitmap.close(); throw calls.dead; }
         message = {bitmap};
@@ -97,8 +100,7 @@ export function mainRunner(opts) {
       return new Promise((resolve, reject) => {
         const call = {reject};
         pending.add(call);
-        engine.run(source, h, w, sh, sw, wants).then(resolve, (err) => reject(
-          err instanceof SegmenterError ? err : new SegmenterError(`the model failed: ${err.message}`, 'run')))
+        engine.run(source, h, w, sh, sw, wants).then(resolve, (err) => reject(asSegmenterError(err)))
           .finally(() => pending.delete(call));
       });
     },

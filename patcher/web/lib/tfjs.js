@@ -13,15 +13,17 @@ import {fetchWeights} from './model.js';
 
 const loading = new Map();
 
+// The same error in the worker and on the page (where a failed <script> says nothing more).
 function loadScript(url) {
   if (!loading.has(url)) {
+    const failed = () => new SegmenterError(`cannot load ${url}`, 'tfjs');
     const done = IN_WORKER
-      ? import(url).catch((err) => { throw new SegmenterError(`cannot load ${url}: ${err.message}`, 'tfjs'); })
+      ? import(url).catch(() => { throw failed(); })
       : new Promise((resolve, reject) => {
         const script = document.createElement('script');
         script.src = url;
         script.onload = resolve;
-        script.onerror = () => reject(new SegmenterError(`cannot load ${url} (missing next to segmenter.js? pass the folder as 'assets')`, 'tfjs'));
+        script.onerror = () => reject(failed());
         document.head.append(script);
       });
     done.catch(() => loading.delete(url));
