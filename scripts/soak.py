@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 # a leak raises the heap's floor: the least reading of the later half against the earlier half's
                 # (single readings swing with when the wasm runtimes let go of their garbage)
                 half = len(heaps) // 2
-                growth = (min(heaps[half:]) - min(heaps[:half])) / 2 ** 20 if half else None
+                growth = (min(heaps[half:]) - min(heaps[:half])) / 2 ** 20 if half >= 2 else None
                 steady = len(tensors) <= 1 and (growth is None or growth <= args.heap_bound)
                 ok &= steady
                 rows.append({"runtime": runtime, "worker": worker, "frames": args.frames, "tensors": tensors,

@@ -332,7 +332,7 @@ class TestSegmenter:
 
     def test_a_short_soak_keeps_tensors_and_the_heap_steady_on_both_runtimes(self, litert_built):
         proc = subprocess.run([sys.executable, str(PROJECT / "scripts" / "soak.py"), "--model-dir", str(litert_built),
-                               "--frames", "40", "--every", "10", "--warmup", "10"],
+                               "--frames", "60", "--every", "5", "--warmup", "10"],
                               capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -345,7 +345,11 @@ def test_switching_while_the_webcam_runs_keeps_the_page_going(camera_browser, si
     assert state["error"] is None and state["status"] == "ready" and not tab.is_visible("#error")
     assert (state["backend"], state["mode"]) == ("wasm", "worker")
     assert "Stop webcam" in tab.inner_text("#webcam")
-    # The frame on show and the class map drawn over it belong together: take both in one synchronous
+    assert state["smoothing"] is True  # the webcam's frames are smoothed by default; off, so that ...
+    tab.uncheck("#effect-smooth")
+    runs = tab.evaluate("patcherState.runs")
+    tab.wait_for_function(f"patcherState.runs >= {runs + 2} && patcherState.smoothing === false", timeout=WAIT)
+    # ... the frame on show and the class map drawn over it belong together: take both in one synchronous
     # step (the page draws them in one), segment that picture again, compare. The clip's frames all differ.
     tab.evaluate("""async () => {
         const {createSegmenter} = await import('./segmenter.js');

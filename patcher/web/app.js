@@ -228,10 +228,11 @@ async function frame() {
       clearOverlay();
       return;
     }
-    const result = await current.segment(picture, {size, ...panel.wants(current, webcamOn)});
+    const wants = panel.wants(current, webcamOn);
+    const result = await current.segment(picture, {size, ...wants});
     // The picture and the class map computed from it (or the effect made of both) are drawn together.
     drawPicture(picture, result.width, result.height);
-    state.effect = panel.settings().effect;
+    Object.assign(state, {effect: panel.settings().effect, smoothing: wants.smoothing});
     const overlay = $('overlay');
     if (overlay.width !== result.width || overlay.height !== result.height) {
       overlay.width = result.width;

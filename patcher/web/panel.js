@@ -12,12 +12,15 @@ const EFFECTS = {
   replace: {label: 'background colour', needs: ['background'], color: '#20a060'},
 };
 
-// `root`: the panel's element (holding #effect, #effect-color, #effect-strength); `changed()` is called when
+// `root`: the panel's element (holding #effect, #effect-color, #effect-strength, #effect-smooth); `changed()` is called when
 // a setting changes. Returns {offer(classes), wants(seg, video), draw(canvas, picture, result, seg)}.
 export function effectsPanel(root, changed) {
   const select = root.querySelector('#effect');
   const color = root.querySelector('#effect-color');
   const strength = root.querySelector('#effect-strength');
+  const smooth = root.querySelector('#effect-smooth');
+  if (new URLSearchParams(location.search).get('smooth') === '0') smooth.checked = false;
+  smooth.onchange = changed;
   const settings = () => ({effect: select.value, color: color.value, strength: Number(strength.value)});
   select.onchange = () => {
     const chosen = EFFECTS[select.value];
@@ -43,11 +46,12 @@ export function effectsPanel(root, changed) {
       select.onchange();
     },
 
-    // segment()'s options for the current effect: masks where it needs them; smoothing for video.
+    // segment()'s options for the current effect: masks where it needs them; smoothing for video (unless
+    // unticked, or ?smooth=0).
     wants(seg, video) {
       const effect = EFFECTS[select.value];
       const masks = select.value === 'blur' || select.value === 'replace' ? 'all' : effect.needs;
-      return {smoothing: Boolean(video), ...(masks.length ? {masks} : {})};
+      return {smoothing: Boolean(video) && smooth.checked, ...(masks.length ? {masks} : {})};
     },
 
     // Draw the effect of `result` on `picture` into `canvas`; false for the overlay (the page draws it).
