@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dataclasses import dataclass
 
-from patcher import graphfix, outdir, page
+from patcher import graphfix, npm, outdir, page
 from patcher.apply import patched
 from patcher.check import QUANTIZED_FLOOR, check
 from patcher.checkout import locked
@@ -45,6 +45,8 @@ class Options:
     force: bool = False
     # build --litert: a patcher.litert.Options (TFLite models for LiteRT.js beside the tfjs model), or None
     litert: object | None = None
+    # the npm package's name (None: the recipe's `package`, else RECIPE-MODEL)
+    package_name: str | None = None
 
 
 def checkpoint_digest(prefix: Path, model: Model) -> str:
@@ -184,6 +186,7 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
         content = json.loads(model_json.read_text())
         content["userDefinedMetadata"] = meta
         model_json.write_text(json.dumps(content))
+        npm.write(staged, meta, options.package_name or model.package or None, model.license)
         if options.quick_check:
             check(staged, QUICK_CHECK["backends"], QUICK_CHECK["sizes"],
                   floor=QUANTIZED_FLOOR if options.quantize else None)

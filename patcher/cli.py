@@ -21,6 +21,15 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
+def _package_name(text: str) -> str:
+    from patcher import npm
+
+    try:
+        return npm.check_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _share(text: str) -> float:
     try:
         value = float(text)
@@ -105,6 +114,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace a build holding files that are not patcher's: they are moved into "
                         "OUT.backup-TIME beside it, never deleted")
+    p.add_argument("--package-name", type=_package_name,
+                   help="the npm package name the build folder gets (default: the recipe's model `package`)")
 
     p = sub.add_parser("check", help="compare the web model on tfjs backends in Node with TensorFlow")
     _recipe(p)
@@ -164,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             options = build.Options(checkpoint=args.checkpoint, random_weights=args.random_weights, seed=args.seed,
                                     quantize=args.quantize, optimize=args.optimize,
                                     with_probabilities=args.with_probabilities, fix_fusions=args.fix_fusions,
-                                    quick_check=args.quick_check, force=args.force, litert=_litert(args))
+                                    quick_check=args.quick_check, force=args.force, litert=_litert(args),
+                                    package_name=args.package_name)
             meta = build.build(recipe, dest, model, args.out, options)
             files = sorted(p.name for p in args.out.iterdir() if not p.name.startswith("."))
             print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}; the frozen graph for "

@@ -73,6 +73,9 @@ class Model:
     checkpoint_help: str
     moving_average: dict = field(default_factory=dict, hash=False)
     env: dict = field(default_factory=dict, hash=False)
+    # the npm package the build folder is (empty: RECIPE-MODEL) and its licence (an SPDX expression)
+    package: str = ""
+    license: str = ""  # noqa: A003 - npm's and the recipe's word
 
     @property
     def values(self) -> dict[str, str]:
@@ -109,6 +112,7 @@ MODEL_FIELDS = {
     "convert": (str, True), "graph": (str, True), "input": (dict, True), "outputs": (dict, True),
     "classes": (list, True), "palette": (list, True), "transparent": (list, False), "sample": (str, True),
     "checkpoint_help": (str, False), "moving_average": (dict, False), "env": (dict, False),
+    "package": (str, False), "license": (str, False),
 }
 INPUT_FIELDS = {"name": str, "layout": str, "color": str, "scale": (int, float), "offset": (int, float),
                 "default_size": list}
@@ -247,6 +251,13 @@ def _model(name: str, raw: dict, fail) -> Model:
     sample = raw["sample"]
     if not (sample.startswith("package:") and sample.count(":") == 1 and "/" in sample):
         fail(where, "field 'sample' must be 'package:PACKAGE/PATH' (an image shipped in an installed package)")
+    if "package" in raw:
+        from patcher import npm  # noqa: PLC0415 - the name rule lives with the package writer
+
+        try:
+            npm.check_name(raw["package"])
+        except ValueError as exc:
+            fail(where, f"field 'package': {exc}")
     return Model(
         name=name, title=raw["title"], about=raw.get("about", ""), freeze_script=raw["freeze_script"],
         freeze_args=tuple(args), convert=raw["convert"], graph=raw["graph"],
@@ -255,6 +266,7 @@ def _model(name: str, raw: dict, fail) -> Model:
         labels=outputs["labels"], probabilities=outputs["probabilities"], classes=tuple(classes),
         palette=tuple(tuple(c) for c in palette), transparent=tuple(transparent), sample=sample,
         checkpoint_help=raw.get("checkpoint_help", ""), moving_average=dict(ema), env=dict(env),
+        package=raw.get("package", ""), license=raw.get("license", ""),
     )
 
 

@@ -57,6 +57,8 @@ BAD = [
                  'input = { name = "input_tensor", layout = "NHWC", colour = "RGB", scale',
                  r"model '\w+': missing field 'input.color'", id="input-field-misspelled"),
     pytest.param('[upstream]', '[upstream', r"not TOML", id="not-toml"),
+    pytest.param('package = "@patcher/bisenetv2-celebamask"', 'package = "Face Parts"',
+                 r"model 'celebamask': field 'package': 'Face Parts' is not an npm package name", id="package-not-npm"),
 ]
 
 

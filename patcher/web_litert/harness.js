@@ -89,7 +89,7 @@ window.harness = {
     tf.wasm.setWasmPaths(new URL('../', location.href).href);
     tf.wasm.setThreadsCount(threads);
     // tfjs-backend-wasm caps its threads at hardwareConcurrency / 2; while it starts, it is told twice the
-    // wanted count so the cap lets `threads` through (as patcher/web/segmenter.js does)
+    // wanted count so the cap lets `threads` through (as patcher/web/lib/tfjs.js does)
     let told = false;
     try {
       Object.defineProperty(navigator, 'hardwareConcurrency', {value: 2 * threads, configurable: true});

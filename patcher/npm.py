@@ -1,0 +1,139 @@
+"""The build folder as an npm package: package.json and a README made from the model's metadata.
+
+`segmenter.js` finds model.json, the TensorFlow.js bundles and litert/ next to itself, so the package works
+wherever its folder is served (a sub-path such as node_modules/NAME/ included) without a bundler.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import re
+from pathlib import Path
+
+# npm's rule for package names: lower case, URL-safe, optionally scoped, at most 214 characters
+NAME = re.compile(r"^(?:@[a-z0-9-~][a-z0-9-._~]*/)?[a-z0-9-~][a-z0-9-._~]*$")
+# the files npm always packs, and those it always leaves out; the rest of the folder is listed in `files`
+ALWAYS = {"package.json", "README.md"}
+TYPES = "segmenter.d.ts"
+
+
+def check_name(name: str) -> str:
+    """`name` if it is a valid npm package name, else ValueError saying why."""
+    if len(name) > 214 or not NAME.match(name):
+        raise ValueError(f"{name!r} is not an npm package name (lower case letters, digits, - . _ ~, "
+                         "optionally @scope/name, at most 214 characters)")
+    return name
+
+
+def default_name(meta: dict) -> str:
+    """The package name when the recipe gives none: RECIPE-MODEL, made npm-safe."""
+    made = meta["patcher"]["recipe"] + "-" + meta["patcher"]["model"]
+    return re.sub(r"[^a-z0-9-._~]+", "-", made.lower()).strip("-._") or "patcher-model"
+
+
+def version(meta: dict) -> str:
+    """patcher's version, with what the build holds as semver build metadata: `0.1.0+random.seed0.float32`
+    for random weights, `0.1.0+w.<12 hex of the checkpoint's sha256>.float32` for a checkpoint."""
+    try:
+        base = importlib.metadata.version("patcher")
+    except importlib.metadata.PackageNotFoundError:
+        base = "0.0.0"
+    info = meta["patcher"]
+    weights = info.get("weights", "")
+    made = f"w.{weights.split(':', 1)[1][:12]}" if weights.startswith("sha256:") else f"random.seed{info.get('seed', 0)}"
+    return f"{base}+{made}.{info.get('quantization', 'float32')}"
+
+
+def manifest(folder: Path, meta: dict, name: str, license: str) -> dict:  # noqa: A002 - npm's word
+    """package.json's content for the build in `folder`."""
+    files = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir()
+                   if not p.name.startswith(".") and p.name not in ALWAYS)
+    title = meta.get("title") or name
+    return {
+        "name": name,
+        "version": version(meta),
+        "description": f"{title}: {meta['about']}" if meta.get("about") else title,
+        "license": license or "UNLICENSED",
+        "type": "module",
+        "main": "./segmenter.js",
+        "types": f"./{TYPES}",
+        "exports": {
+            ".": {"types": f"./{TYPES}", "default": "./segmenter.js"},
+            "./model.json": "./model.json",
+            "./package.json": "./package.json",
+            "./*": "./*",
+        },
+        "files": files,
+        "sideEffects": False,
+        "keywords": ["segmentation", "tensorflowjs", "litert", "webassembly", "browser"],
+        "patcher": {k: meta["patcher"][k] for k in ("upstream", "commit", "recipe", "model", "weights", "quantization")
+                    if k in meta["patcher"]},
+    }
+
+
+def readme(package: dict, meta: dict) -> str:
+    """README.md for the package, from its manifest and the model's metadata."""
+    name, info = package["name"], meta["patcher"]
+    classes = meta.get("classes", [])
+    palette = meta.get("palette", [])
+    transparent = set(meta.get("transparent", []))
+    rows = "\n".join(f"| {i} | {c} | {'#%02x%02x%02x' % tuple(palette[i]) if i < len(palette) else ''} |"
+                     f"{' drawn clear' if i in transparent else ''} |" for i, c in enumerate(classes))
+    lite = meta.get("litert") or {}
+    sizes = sorted({f"{m['size'][0]}x{m['size'][1]} {m['precision']}" for m in lite.get("models", [])
+                    if isinstance(m, dict) and "size" in m})
+    weights = info.get("weights", "")
+    weights_text = ("random weights: this build shows the pipeline working, not a trained segmentation"
+                    if weights == "random weights" else f"the checkpoint {weights}")
+    size = meta.get("input", {}).get("default_size", [448, 448])
+    return f"""# {name}
+
+{meta.get('title') or name}. {meta.get('about') or ''}
+
+Semantic segmentation in the browser: {len(classes)} classes per pixel, built by patcher from
+{info.get('upstream', 'the upstream')} at commit {info.get('commit', '?')} (recipe `{info.get('recipe', '?')}`,
+model `{info.get('model', '?')}`). Weights: {weights_text}.
+
+## Install and use
+
+```sh
+npm install {name}
+```
+
+```js
+import {{ createSegmenter }} from '{name}';   // or './node_modules/{name}/segmenter.js' without a bundler
+
+const seg = await createSegmenter({{ size: [{size[0]}, {size[1]}] }});     // model.json next to segmenter.js
+const {{ labels, width, height }} = await seg.segment(image);            // a Uint8Array of class ids
+const overlay = seg.colorize(labels, width, height, {{ alpha: 0.5 }});   // ImageData
+```
+
+The package is plain ES modules (`segmenter.js`, `lib/`) with TypeScript declarations (`{TYPES}`); it
+needs no bundler. It finds `model.json`, its weight shards{', the TensorFlow.js bundles and `litert/`' if sizes
+else ' and the TensorFlow.js bundles'} next to `segmenter.js`, wherever its folder is served (for example
+`node_modules/{name}/`). Serve the page with `Cross-Origin-Opener-Policy: same-origin` and
+`Cross-Origin-Embedder-Policy: require-corp` to give the wasm runtimes one thread per core.
+Options, results and error codes: patcher's docs/page.md. `index.html` is a demo page.
+
+Runtimes included: TensorFlow.js 4.22.0 (`tf.min.js`, `tf-backend-wasm.min.js` and its `.wasm` files,
+Apache-2.0){'; LiteRT.js (`litert/`, Apache-2.0), models: ' + ', '.join(sizes) if sizes else ''}.
+
+## Classes
+
+| id | class | colour |  |
+|----|-------|--------|--|
+{rows}
+
+## Licence
+
+{package['license']} (the package's code and model as the recipe states it; the runtimes keep their own
+licences).
+"""
+
+
+def write(folder: Path, meta: dict, name: str | None, license: str) -> dict:  # noqa: A002 - npm's word
+    """Write package.json and README.md into the build `folder`; the manifest. `name` None: RECIPE-MODEL."""
+    package = manifest(folder, meta, check_name(name or default_name(meta)), license)
+    (folder / "package.json").write_text(json.dumps(package, indent=2) + "\n")
+    (folder / "README.md").write_text(readme(package, meta))
+    return package

@@ -1,0 +1,153 @@
+// Type declarations for segmenter.js, the ES module patcher builds next to a model (docs/page.md).
+
+/** What runs the model: TensorFlow.js on model.json, or LiteRT.js on the build's .tflite models. */
+export type Runtime = 'tfjs' | 'litert';
+/** runtime option: 'auto' takes, per size, the fastest the build measured. */
+export type RuntimeOption = 'auto' | Runtime;
+/** precision option; int8 is LiteRT.js only. */
+export type PrecisionOption = 'auto' | 'float32' | 'int8';
+/** A TensorFlow.js backend name. */
+export type Backend = 'wasm' | 'webgl' | 'cpu' | (string & {});
+/** [height, width] in whole pixels. */
+export type Size = [height: number, width: number];
+/** What segment() reads. An image must have loaded, a video must have a frame. */
+export type Source = HTMLImageElement | HTMLVideoElement | HTMLCanvasElement | OffscreenCanvas | ImageBitmap |
+  ImageData | VideoFrame;
+/** An [r, g, b] colour, each 0..255. */
+export type Color = [r: number, g: number, b: number];
+
+/** The code of every SegmenterError; docs/page.md has the table with each code's hint. */
+export type ErrorCode = 'options' | 'not-found' | 'model' | 'shard-missing' | 'shard-size' | 'tfjs' |
+  'backend-unknown' | 'backend' | 'worker' | 'litert' | 'source' | 'disposed' | 'run';
+
+export interface SegmenterOptions {
+  /** URL of model.json, relative to the page; default: the model.json next to segmenter.js. */
+  model?: string | URL;
+  /** Default 'auto'. */
+  runtime?: RuntimeOption;
+  /** Default 'auto'. */
+  precision?: PrecisionOption;
+  /** The TensorFlow.js backend; default 'wasm'. */
+  backend?: Backend;
+  /** Run the model in a module Web Worker (default true); where it cannot, it runs on the page and info.fallback says why. */
+  worker?: boolean;
+  /** wasm threads: 0 (default) = one per logical core. Threads need a cross-origin isolated page. */
+  threads?: number;
+  /** [height, width] to run the model at; default: the source's own size. */
+  size?: Size | null;
+  /** The folder of tf.min.js, tf-backend-wasm.min.js and the .wasm files; default: segmenter.js's. */
+  assets?: string | URL;
+}
+
+/** What runs the last size asked for. threads and simd are null off wasm. */
+export interface RuntimeInfo {
+  runtime: Runtime;
+  precision: string;
+  size: Size | null;
+  /** The .tflite file LiteRT.js runs, or null. */
+  model: string | null;
+  /** Why this runtime runs this size. */
+  reason: string;
+  version: string | null;
+  backend: string;
+  worker: boolean;
+  threadsRequested: number | null;
+  threads: number | null;
+  simd: boolean | null;
+  isolated: boolean;
+  cores: number;
+  /** Why the model runs on the page although a worker was asked for. */
+  fallback?: string;
+}
+
+export interface SegmentOptions {
+  /** [height, width] to run the model at, for this call. */
+  size?: Size;
+}
+
+export interface SegmentResult {
+  /** width * height class ids, row by row, at the source's size (Uint16Array for more than 256 classes). */
+  labels: Uint8Array | Uint16Array;
+  width: number;
+  height: number;
+  /** The whole call, in milliseconds. */
+  ms: number;
+  /** The model alone, in milliseconds. */
+  modelMs: number;
+  /** The [height, width] the model ran at. */
+  size: Size;
+  runtime: Runtime;
+  precision: string;
+  reason: string;
+}
+
+export interface ColorizeOptions {
+  /** Opacity of the colours, 0..1 (default 1). */
+  alpha?: number;
+  /** Class ids drawn fully clear (default: the model's own list). */
+  transparent?: number[];
+  /** A colour per class (default: the model's). */
+  palette?: Color[];
+}
+
+/** model.json's userDefinedMetadata, as patcher writes it. */
+export interface ModelMetadata {
+  title?: string;
+  about?: string;
+  classes?: string[];
+  palette?: Color[];
+  transparent?: number[];
+  sample?: string;
+  input?: {name?: string; scale: number; offset: number; color?: 'RGB' | 'BGR'; default_size?: Size; [key: string]: unknown};
+  outputs?: {name: string; kind: 'labels' | 'probabilities'; [key: string]: unknown}[];
+  patcher?: {[key: string]: unknown};
+  litert?: {[key: string]: unknown};
+  [key: string]: unknown;
+}
+
+export interface Segmenter {
+  /** Class ids of `source`; rejects with a SegmenterError. */
+  segment(source: Source, options?: SegmentOptions): Promise<SegmentResult>;
+  /** Each pixel in its class's colour at opacity `alpha`; throws SegmenterError 'options' for labels of another size. */
+  colorize(labels: ArrayLike<number>, width: number, height: number, options?: ColorizeOptions): ImageData;
+  /** Ends the worker (or frees the model); calls still waiting, and every later one, are rejected. */
+  dispose(): void;
+  info: RuntimeInfo;
+  readonly classes: string[];
+  readonly palette: Color[];
+  readonly transparent: number[];
+  readonly title: string | null;
+  readonly about: string | null;
+  /** URL of the model's sample image, or null. */
+  readonly sample: string | null;
+  readonly meta: ModelMetadata;
+  /** model.json's absolute URL. */
+  readonly model: string;
+}
+
+/** The one kind of error segmenter.js rejects with. */
+export class SegmenterError extends Error {
+  constructor(message: string, code: ErrorCode, hint?: string);
+  readonly name: 'SegmenterError';
+  readonly code: ErrorCode;
+  /** What to do about it. */
+  readonly hint: string;
+}
+
+/** Loads the model (in a Web Worker unless worker: false); rejects with a SegmenterError. */
+export function createSegmenter(options?: SegmenterOptions): Promise<Segmenter>;
+
+/** What runs the model at a size. */
+export interface RuntimeChoice {
+  runtime: Runtime;
+  precision: string;
+  size: Size | null;
+  /** The .tflite file, or null for tfjs. */
+  file: string | null;
+  reason: string;
+}
+
+/** Which runtime runs `size` given model.json's metadata and the options; throws SegmenterError 'options'. */
+export function chooseRuntime(meta: ModelMetadata | null | undefined,
+  options?: {runtime?: RuntimeOption; precision?: PrecisionOption; backend?: Backend},
+  size?: Size | null): RuntimeChoice;

@@ -1,0 +1,200 @@
+"""The build folder is an npm package (issue 21): package.json and README from the recipe and the build,
+`.d.ts` declarations for the public API; `npm pack`, installed into a fresh project, type-checked with
+`tsc --noEmit` and run from node_modules/NAME/ in a bundler-free page in headless Chromium."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import test_page
+from test_page import WAIT, metadata, sample_pixels, serving, tf_labels  # noqa: F401
+
+from patcher import npm
+from patcher import recipe as recipes
+from patcher.cli import main
+from patcher.page import PAGE
+
+playwright, browser = test_page.playwright, test_page.browser
+pytestmark = [*test_page.pytestmark,
+              pytest.mark.skipif(shutil.which("npm") is None, reason="npm is needed to pack and install")]
+PROJECT = Path(__file__).resolve().parent.parent
+TSC = PROJECT / "node_modules" / ".bin" / "tsc"
+NAME = "@test-scope/face-parts"
+HEIGHT, WIDTH = 72, 88
+
+CONSUMER_TS = """
+import { createSegmenter, chooseRuntime, SegmenterError } from '%(name)s';
+import type { Segmenter, SegmentResult, ErrorCode, RuntimeInfo } from '%(name)s';
+
+async function main(image: HTMLCanvasElement): Promise<number> {
+  const seg: Segmenter = await createSegmenter({ runtime: 'auto', precision: 'float32', backend: 'wasm',
+                                                 worker: true, threads: 0, size: [448, 448] });
+  const result: SegmentResult = await seg.segment(image, { size: [288, 288] });
+  const overlay: ImageData = seg.colorize(result.labels, result.width, result.height, { alpha: 0.5, transparent: [0] });
+  const info: RuntimeInfo = seg.info;
+  const first: string = seg.classes[result.labels[0]];
+  const choice = chooseRuntime(seg.meta, { runtime: 'litert' }, [448, 448]);
+  seg.dispose();
+  try {
+    await seg.segment(image);
+  } catch (err) {
+    if (err instanceof SegmenterError) { const code: ErrorCode = err.code; const hint: string = err.hint; void code; void hint; }
+  }
+  return overlay.width + info.cores + first.length + (choice.file ?? '').length;
+}
+void main;
+"""
+# each line must fail to type-check: the declarations are not `any`
+WRONG_TS = [
+    "createSegmenter({ runtime: 'onnx' });",
+    "createSegmenter({ size: 448 });",
+    "createSegmenter().then((seg) => seg.segment('picture.png'));",
+    "createSegmenter().then((seg) => { const n: number = seg.info.reason; return n; });",
+]
+TSCONFIG = {"compilerOptions": {"strict": True, "noEmit": True, "target": "es2022", "module": "esnext",
+                                "moduleResolution": "bundler", "lib": ["es2022", "dom"], "skipLibCheck": False,
+                                "types": []}}
+
+PAGE_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>consumer</title><link rel="icon" href="data:,"></head><body>
+<script type="module">
+import { createSegmenter } from './node_modules/%(name)s/segmenter.js';
+try {
+  const pixels = new Uint8ClampedArray(await (await fetch('pixels.rgba')).arrayBuffer());
+  const image = new ImageData(pixels, %(width)d, %(height)d);
+  const out = {};
+  for (const worker of [true, false]) {
+    const seg = await createSegmenter({ worker });
+    const { labels } = await seg.segment(image);
+    out[worker ? 'worker' : 'main'] = { labels: Array.from(labels), info: seg.info, model: seg.model };
+    seg.dispose();
+  }
+  window.result = out;
+} catch (err) {
+  window.result = { error: `${err.code}: ${err.message}` };
+}
+</script>
+</body></html>
+"""
+
+
+def run(args: list[str], cwd: Path, ok: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300)
+    if ok:
+        assert proc.returncode == 0, f"{' '.join(args)}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def named(checkouts, tmp_path_factory):
+    """A build with `--package-name` (and no quick check: test_build checks the model itself)."""
+    out = tmp_path_factory.mktemp("named") / "web"
+    assert main(["build", "--dest", str(checkouts / "celebamask"), "--random-weights", "--no-check", "--out", str(out),
+                 "--package-name", NAME]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def project(named, tmp_path_factory):
+    """A fresh npm project with the packed build installed from its tarball."""
+    root = tmp_path_factory.mktemp("consumer")
+    packed = json.loads(run(["npm", "pack", "--json", "--pack-destination", str(root)], named).stdout)[0]
+    app = root / "app"
+    app.mkdir()
+    (app / "package.json").write_text(json.dumps({"name": "consumer", "private": True, "type": "module"}))
+    run(["npm", "install", "--offline", "--no-audit", "--no-fund", str(root / packed["filename"])], app)
+    return app, packed
+
+
+def test_the_build_is_a_package_named_by_the_recipe(built):
+    package = json.loads((built / "package.json").read_text())
+    model = recipes.load().model("celebamask")
+    assert package["name"] == model.package == "@patcher/bisenetv2-celebamask"
+    assert package["license"] == model.license == "MIT"
+    assert re.fullmatch(r"\d+\.\d+\.\d+\+random\.seed0\.float32", package["version"]), package["version"]
+    assert package["type"] == "module" and package["types"] == "./segmenter.d.ts"
+    assert package["exports"]["."] == {"types": "./segmenter.d.ts", "default": "./segmenter.js"}
+    listed = set(package["files"])
+    assert {"segmenter.js", "segmenter.d.ts", "lib/", "model.json", "tf.min.js", "tf-backend-wasm.min.js",
+            "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm", "sample.png"} <= listed
+    assert {p.name for p in built.glob("*.bin")} <= listed
+    assert not any(name.startswith(".") for name in listed)
+    for name in listed:
+        assert (built / name.rstrip("/")).exists(), name
+    readme = (built / "README.md").read_text()
+    meta = metadata(built)
+    assert readme.startswith("# @patcher/bisenetv2-celebamask\n") and "npm install @patcher/bisenetv2-celebamask" in readme
+    assert meta["title"] in readme and f"| 1 | {meta['classes'][1]} | #800000 |" in readme and "random weights" in readme
+
+
+def test_package_name_overrides_the_recipe_and_bad_names_are_refused(named, checkouts, tmp_path, capsys):
+    assert json.loads((named / "package.json").read_text())["name"] == NAME
+    with pytest.raises(SystemExit) as stopped:
+        main(["build", "--dest", str(checkouts / "celebamask"), "--random-weights", "--out", str(tmp_path / "o"),
+              "--package-name", "Face Parts"])
+    assert stopped.value.code == 2
+    assert "'Face Parts' is not an npm package name" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_declarations_cover_the_modules_exports_and_error_codes():
+    declared = set(re.findall(r"^export (?:function|class|const) (\w+)", (PAGE / "segmenter.d.ts").read_text(),
+                              re.MULTILINE))
+    script = (f"const m = await import({json.dumps((PAGE / 'segmenter.js').as_uri())});"
+              f"const e = await import({json.dumps((PAGE / 'lib' / 'errors.js').as_uri())});"
+              "console.log(JSON.stringify({names: Object.keys(m), codes: Object.keys(e.CODES)}));")
+    found = json.loads(run(["node", "--input-type=module", "-e", script], PROJECT).stdout)
+    assert declared == set(found["names"])
+    union = re.search(r"export type ErrorCode = ([^;]+);", (PAGE / "segmenter.d.ts").read_text())[1]
+    assert set(re.findall(r"'([a-z-]+)'", union)) == set(found["codes"])
+
+
+def test_the_packed_tarball_holds_the_module_model_and_runtimes(project, named):
+    _, packed = project
+    inside = {f["path"] for f in packed["files"]}
+    for path in ("package.json", "README.md", "segmenter.js", "segmenter.d.ts", "lib/worker.js", "lib/engine.js",
+                 "model.json", "tf.min.js", "tfjs-backend-wasm-simd.wasm"):
+        assert path in inside, path
+    assert {p.name for p in named.glob("*.bin")} <= inside
+    assert not any(p.startswith(".") or "/." in p for p in inside)
+
+
+@pytest.mark.skipif(not TSC.exists(), reason="typescript is not installed (npm ci)")
+def test_a_typescript_file_type_checks_against_the_installed_package(project):
+    app, _ = project
+    (app / "tsconfig.json").write_text(json.dumps({**TSCONFIG, "files": ["consumer.ts"]}))
+    (app / "consumer.ts").write_text(CONSUMER_TS % {"name": NAME})
+    proc = run([str(TSC), "-p", "tsconfig.json"], app, ok=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for i, line in enumerate(WRONG_TS):
+        (app / f"wrong{i}.ts").write_text(f"import {{ createSegmenter }} from '{NAME}';\n{line}\n")
+        (app / "tsconfig.json").write_text(json.dumps({**TSCONFIG, "files": [f"wrong{i}.ts"]}))
+        proc = run([str(TSC), "-p", "tsconfig.json"], app, ok=False)
+        assert proc.returncode != 0 and re.search(r"error TS\d+", proc.stdout), (line, proc.stdout)
+
+
+def test_the_installed_package_runs_from_node_modules_in_a_page_without_a_bundler(project, named, browser):
+    app, _ = project
+    pixels = sample_pixels(HEIGHT, WIDTH)
+    rgba = np.concatenate([pixels, np.full((HEIGHT, WIDTH, 1), 255, np.uint8)], axis=-1)
+    (app / "pixels.rgba").write_bytes(rgba.tobytes())
+    (app / "index.html").write_text(PAGE_HTML % {"name": NAME, "width": WIDTH, "height": HEIGHT})
+    expected = tf_labels(named, pixels)
+    with serving(app) as url:
+        tab = browser.new_page()
+        tab.goto(url + "index.html")
+        tab.wait_for_function("window.result", timeout=WAIT)
+        result = tab.evaluate("window.result")
+        tab.close()
+    assert "error" not in result, result["error"]
+    for mode, worker in (("worker", True), ("main", False)):
+        got = result[mode]
+        assert got["model"] == f"{url}node_modules/{NAME}/model.json"
+        assert got["info"]["worker"] is worker and "fallback" not in got["info"]
+        agreement = np.mean(np.array(got["labels"]).reshape(HEIGHT, WIDTH) == expected)
+        assert agreement >= 0.999, f"{mode}: {agreement:.4%} of pixels agree with TensorFlow"
