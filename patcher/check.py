@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from patcher import nodejs, outdir
+from patcher import graphfix, nodejs, outdir
 from patcher.errors import ParityError
 from patcher.verify import run_probe
 
@@ -109,14 +109,11 @@ def web_outputs(model_dir: Path) -> tuple[list[str], bool]:
     kinds = {o["kind"]: o["name"] for o in meta.get("outputs", [])}
     if "probabilities" in kinds:
         return [kinds["labels"], kinds["probabilities"]], False
-    nodes = {n["name"]: n for n in model["modelTopology"]["node"]}
-    node = nodes.get(kinds.get("labels", ""))
-    while node is not None and node["op"] != "ArgMax":
-        node = nodes.get(node.get("input", [""])[0].split(":")[0])
-    if node is None:
+    nodes = {n["name"]: (n["op"], n.get("input", [])) for n in model["modelTopology"]["node"]}
+    source = graphfix.argmax_source(nodes, kinds.get("labels", ""))
+    if source is None:
         raise ParityError(f"{model_dir}/model.json: no ArgMax feeds the class-id output {kinds.get('labels')!r}")
-    source = node["input"][0].split(":")[0]
-    return [kinds["labels"], source], nodes.get(source, {}).get("op") != "Softmax"
+    return [kinds["labels"], source], nodes.get(source, ("",))[0] != "Softmax"
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -162,3 +162,13 @@ def simplify(graph_def) -> list[str]:
                     chain.extend(consumers.get(after.name, []))
     return edits
 
+
+
+def argmax_source(nodes: dict, output: str) -> str | None:
+    """The node whose output the ArgMax behind `output` takes (the logits, or a softmax of them), found by
+    walking first inputs back from `output`; `nodes` maps each node's name to (op, inputs). None when no
+    ArgMax is on that path."""
+    found = nodes.get(output)
+    while found is not None and found[0] != "ArgMax":
+        found = nodes.get(_base(found[1][0])) if found[1] else None
+    return _base(found[1][0]) if found is not None else None

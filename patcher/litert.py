@@ -11,6 +11,10 @@ per precision:
   recipe's pictures and their mirror images; for a recipe without pictures, its sample image, variants of
   it and generated pictures; the metadata says which).
 
+Each model has two outputs: the int32 class ids and, second, the float32 logits [1, H, W, C] they are the
+argmax of (segmenter.js's soft masks are their softmax; the tfjs model keeps its one output and the module
+fetches its logits node instead).
+
 Each model is compared with TensorFlow's frozen graph (DIR.tf) with the Python TFLite interpreter on
 check's test picture at its size: overall class-map agreement, agreement on pixels more than 2 px from a
 class boundary of TensorFlow's map, and on pixels whose top-two probability margin (TensorFlow's) is at
@@ -40,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from patcher import nodejs, outdir, page
+from patcher import graphfix, nodejs, outdir, page
 from patcher.errors import BuildError, ParityError
 
 FOLDER = "litert"
@@ -214,11 +218,17 @@ def child_convert(tf, job: dict) -> None:
     tf1 = tf.compat.v1
     images = [np.load(p) for p in job.get("calibration", [])]
     scale, offset = np.float32(job["scale"]), np.float32(job["offset"])
+    graph_def = tf1.GraphDef()
+    graph_def.ParseFromString(Path(job["graph"]).read_bytes())
+    logits = graphfix.argmax_source({n.name: (n.op, list(n.input)) for n in graph_def.node}, job["output"])
+    if logits is None:
+        raise ValueError(f"error: no ArgMax feeds the class-id output {job['output']}")
+    emit(stage="outputs", labels=job["output"], logits=logits)
     for entry in job["models"]:
         h, w = entry["size"]
         start = time.perf_counter()
         converter = tf1.lite.TFLiteConverter.from_frozen_graph(
-            job["graph"], [job["input"]], [job["output"]], {job["input"]: [1, h, w, 3]})
+            job["graph"], [job["input"]], [job["output"], logits], {job["input"]: [1, h, w, 3]})
         if entry["precision"] == "int8":
             def representative(size=(h, w)):
                 for image in images:
@@ -238,7 +248,7 @@ def child_convert(tf, job: dict) -> None:
 
 def child_compare(tf, job: dict) -> None:
     """Per size: TensorFlow's frozen graph and each model on check's test picture; emits the agreement."""
-    from patcher.check import picture_pixels  # noqa: PLC0415
+    from patcher.check import picture_pixels, softmax  # noqa: PLC0415
 
     tf1 = tf.compat.v1
     graph_def = tf1.GraphDef()
@@ -265,12 +275,17 @@ def child_compare(tf, job: dict) -> None:
                 interpreter.allocate_tensors()
                 inp = interpreter.get_input_details()[0]
                 out = next(o for o in interpreter.get_output_details() if o["dtype"] in (np.int32, np.int64))
+                scores = next((o for o in interpreter.get_output_details() if len(o["shape"]) == 4), None)
                 interpreter.set_tensor(inp["index"], x)
                 interpreter.invoke()
                 labels = interpreter.get_tensor(out["index"])
+                accuracy = agreement(reference, probabilities, labels)
+                if scores is not None:  # the logits output: how far its softmax is from TensorFlow's probabilities
+                    got = softmax(interpreter.get_tensor(scores["index"]))
+                    accuracy["probabilities_max_diff"] = float(np.max(np.abs(got - probabilities.reshape(got.shape))))
                 emit(stage="compare", file=Path(entry["path"]).name, size=list(size), precision=entry["precision"],
                      input_dtype=np.dtype(inp["dtype"]).name, output_dtype=np.dtype(out["dtype"]).name,
-                     accuracy=agreement(reference, probabilities, labels))
+                     outputs=len(interpreter.get_output_details()), accuracy=accuracy)
 
 
 MODES = ("browser", "compare", "convert")
@@ -359,9 +374,10 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
         common = {"input": inp["name"], "scale": inp["scale"], "offset": inp["offset"], "color": inp.get("color")}
         print(f"converting to TFLite for LiteRT.js: {len(models)} models ({', '.join(options.precisions)} at "
               f"{', '.join(f'{h}x{w}' for h, w in options.sizes)}) ...", file=sys.stderr)
-        converted = {r["file"]: r for r in _child("convert", {**common, "graph": str(graph), "output": labels,
-                                                               "models": models, "calibration": files},
-                                                    work, BuildError) if r.get("stage") == "convert"}
+        records = _child("convert", {**common, "graph": str(graph), "output": labels, "models": models,
+                                     "calibration": files}, work, BuildError)
+        converted = {r["file"]: r for r in records if r.get("stage") == "convert"}
+        logits = next(r["logits"] for r in records if r.get("stage") == "outputs")
         install_runtime(folder)
         entries, timings = compare_models(reference, folder, meta, models, options.int8_floor, work, building=True)
         for entry in entries:
@@ -375,6 +391,8 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
     result = {"runtime": f"{RUNTIME_PACKAGE} {RUNTIME_VERSION}", "folder": FOLDER, "harness": f"{FOLDER}/index.html",
               "input": {"name": inp["name"], "dtype": "float32", "layout": "NHWC"},
               "output": {"name": labels, "dtype": "int32", "shape": ["H", "W"]},
+              # the second output: the scores the class ids are the argmax of (soft masks are their softmax)
+              "logits": {"name": logits, "dtype": "float32", "shape": [1, "H", "W", len(meta["classes"])]},
               "sizes": [list(s) for s in options.sizes], "precisions": list(options.precisions),
               "int8_floor": options.int8_floor, "float32_min_agreement": FLOAT_MIN_AGREEMENT,
               "accuracy_on": "check's test picture at each size, against TensorFlow's frozen graph (float32): "
@@ -409,7 +427,7 @@ def compare_models(reference: Path, folder: Path, meta: dict, models: list[dict]
         path = folder / record["file"]
         entry = {"size": record["size"], "precision": record["precision"], "file": f"{FOLDER}/{record['file']}",
                  "bytes": path.stat().st_size, "input_dtype": record["input_dtype"],
-                 "output_dtype": record["output_dtype"], "accuracy": record["accuracy"]}
+                 "output_dtype": record["output_dtype"], "outputs": record["outputs"], "accuracy": record["accuracy"]}
         entries.append(entry)
     why = chromium_missing()
     timings = []

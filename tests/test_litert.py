@@ -23,6 +23,8 @@ from patcher.cli import main
 from patcher.errors import BuildError, ParityError
 
 SIZE = (96, 96)
+# the largest difference between the int8 model's softmax of its logits and TensorFlow's probabilities
+INT8_PROBABILITY_BOUND = 0.05
 HAS_TF = importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("tensorflowjs") is not None
 HAS_RUNTIME = all((Path("node_modules") / package / name).is_file() for package, name, _ in litert.RUNTIME_FILES)
 needs_build = [
@@ -133,6 +135,7 @@ class TestBuilt:
         meta = json.loads((litert_built / "model.json").read_text())["userDefinedMetadata"]
         entry = meta["litert"]
         assert entry["runtime"] == "@litertjs/core 2.5.3" and entry["sizes"] == [list(SIZE)]
+        assert entry["logits"]["dtype"] == "float32" and entry["logits"]["shape"] == [1, "H", "W", len(meta["classes"])]
         # the recipe names pictures of faces: they and their mirror images calibrate int8
         assert entry["calibration"]["source"] == "recipe" and entry["calibration"]["images"] == 22
         assert "astronaut" in entry["calibration"]["description"]
@@ -141,7 +144,10 @@ class TestBuilt:
         for precision, m in files.items():
             path = litert_built / m["file"]
             assert m["file"] == f"litert/model-96x96-{precision}.tflite" and path.stat().st_size == m["bytes"]
-            assert m["input_dtype"] == "float32" and m["output_dtype"] == "int32"
+            assert m["input_dtype"] == "float32" and m["output_dtype"] == "int32" and m["outputs"] == 2
+            # the second output, the logits: their softmax against TensorFlow's probabilities
+            print(f"{precision}: probabilities within {m['accuracy']['probabilities_max_diff']:.2e} of TensorFlow's")
+            assert m["accuracy"]["probabilities_max_diff"] < (1e-4 if precision == "float32" else INT8_PROBABILITY_BOUND)
             a = m["accuracy"]
             assert a["pixels"] == 96 * 96 and 0 < a["away_pixels"] <= a["pixels"] and a["confident_pixels"] <= a["pixels"]
         assert files["float32"]["accurate"] and files["float32"]["accuracy"]["overall"] >= 0.999
@@ -204,7 +210,8 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def reference(litert_built):
-    """TensorFlow's class ids on the test picture at SIZE (flat), and the build's metadata."""
+    """TensorFlow's class ids on the test picture at SIZE (flat), the build's metadata, and TensorFlow's
+    probabilities [pixels, classes]."""
     meta = json.loads((litert_built / "model.json").read_text())["userDefinedMetadata"]
     x = preprocess(picture_pixels(*SIZE), meta)
     work = Path(tempfile.mkdtemp(prefix="test-segmenter-"))
@@ -212,7 +219,7 @@ def reference(litert_built):
         x.tofile(work / "x.bin")
         run_frozen(outdir.graph_path(litert_built), [{"file": str(work / "x.bin"), "shape": list(x.shape)}],
                    work, meta)
-        return np.load(work / "tf.0.0.npy").reshape(-1), meta
+        return np.load(work / "tf.0.0.npy").reshape(-1), meta, np.load(work / "tf.0.1.npy").reshape(SIZE[0] * SIZE[1], -1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -232,7 +239,7 @@ class TestBrowser:
     pytestmark = needs_build + needs_browser
 
     def test_litert_js_matches_tensorflow_in_chromium_with_threads(self, litert_built, chromium, reference):
-        want, meta = reference
+        want, meta = reference[:2]
         x = preprocess(picture_pixels(*SIZE), meta)
         httpd = page.server(litert_built)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -262,16 +269,17 @@ class TestBrowser:
 
 SEGMENT_PROBE = """<!doctype html><html><body><script type="module">
 import {createSegmenter} from './segmenter.js';
-window.segment = async (options, pixels, [h, w]) => {
+window.segment = async (options, pixels, [h, w], call = {}) => {
   try {
     const seg = await createSegmenter(options);
     const raw = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
     const image = new ImageData(new Uint8ClampedArray(raw.buffer), w, h);
-    const result = await seg.segment(image);
+    const result = await seg.segment(image, call);
     const info = seg.info;
     seg.dispose();
+    const masks = result.masks ? seg.classes.map((c) => Array.from(result.masks[c])) : null;
     return {info, runtime: result.runtime, precision: result.precision, reason: result.reason, size: result.size,
-            labels: Array.from(result.labels)};
+            labels: Array.from(result.labels), masks};
   } catch (err) {
     return {error: err.code, message: err.message};
   }
@@ -296,14 +304,15 @@ class TestSegmenter:
 
     pytestmark = needs_build + needs_browser
 
-    def segment(self, chromium, site, options):
+    def segment(self, chromium, site, options, call=None):
         rgba = np.concatenate([picture_pixels(*SIZE), np.full((*SIZE, 1), 255, np.uint8)], axis=-1)
         tab = chromium.new_page()
         try:
             tab.goto(site)
             tab.wait_for_function("window.ready === true", timeout=60_000)
-            return tab.evaluate("([o, p, s]) => segment(o, p, s)",
-                                [{"size": list(SIZE), **options}, base64.b64encode(rgba.tobytes()).decode(), list(SIZE)])
+            return tab.evaluate("([o, p, s, c]) => segment(o, p, s, c)",
+                                [{"size": list(SIZE), **options}, base64.b64encode(rgba.tobytes()).decode(), list(SIZE),
+                                 call or {}])
         finally:
             tab.close()
 
@@ -317,6 +326,30 @@ class TestSegmenter:
         assert info["threads"] == len(os.sched_getaffinity(0)) and info["version"] == litert.RUNTIME_VERSION
         assert got["runtime"] == "litert" and got["reason"] == "runtime litert, precision float32 were asked for"
         assert np.mean(np.array(got["labels"]) == reference[0]) >= 0.999
+
+    @pytest.mark.parametrize(("precision", "worker"), [("float32", True), ("int8", False)])
+    def test_masks_from_the_second_output_are_tensorflows_probabilities(self, chromium, site, reference, precision,
+                                                                        worker):
+        got = self.segment(chromium, site, {"runtime": "litert", "precision": precision, "worker": worker},
+                           {"masks": "all", "smoothing": True})
+        assert "error" not in got, got
+        masks = np.array(got["masks"], dtype=np.float32).T  # [pixels, classes]
+        diff = float(np.max(np.abs(masks - reference[2])))
+        print(f"LiteRT.js {precision}: masks within {diff:.2e} of TensorFlow's probabilities")
+        assert diff < (1e-4 if precision == "float32" else INT8_PROBABILITY_BOUND)
+        assert np.allclose(masks.sum(-1), 1, atol=1e-5) and np.array_equal(np.array(got["labels"]), masks.argmax(-1))
+
+    def test_a_short_soak_keeps_tensors_and_the_heap_steady_on_both_runtimes(self, litert_built):
+        proc = subprocess.run([sys.executable, str(PROJECT / "scripts" / "soak.py"), "--model-dir", str(litert_built),
+                               "--frames", "60", "--every", "5", "--warmup", "10"],
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert [(r["runtime"], r["worker"]) for r in result["rows"]] == [
+            ("tfjs", True), ("tfjs", False), ("litert", True), ("litert", False)]
+        tfjs = [r for r in result["rows"] if r["runtime"] == "tfjs"]
+        assert all(len(r["tensors"]) == 1 for r in tfjs)  # one count after warm-up, in the worker and here
+        assert all(r["steady"] and r["heap_growth_mb"] is not None for r in result["rows"])
 
     def test_auto_takes_what_the_build_measured_fastest(self, chromium, site, reference):
         meta = reference[1]

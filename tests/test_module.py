@@ -1,7 +1,7 @@
 """segmenter.js, the page's ES module, used by a page that is not the demo (headless Chromium).
 
-The consumer page runs the usage snippet of docs/page.md as it stands there (only the backend and the
-worker flag change per test) on check.test_pixels' picture, and its class map must be TensorFlow's."""
+The page of docs/page.md runs as it stands there (only the backend and the worker flag change per test) on
+the build's sample picture, and what it draws must be the picture with TensorFlow's class map over it."""
 from __future__ import annotations
 
 import json
@@ -30,38 +30,6 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "page.md"
 HEIGHT, WIDTH = 72, 88
 WAIT = 180_000
 SNIPPET_OPTIONS = "backend: 'wasm', worker: true"
-
-CONSUMER = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>consumer</title><link rel="icon" href="data:,"></head><body>
-<script>
-  window.addEventListener('error', (e) => { window.result = {error: String(e.message || e.error)}; });
-  window.addEventListener('unhandledrejection', (e) => {
-    window.result = {error: String(e.reason && e.reason.message || e.reason)}; });
-</script>
-<script type="module">
-const W = %(width)d, H = %(height)d;
-const pixels = new Uint8ClampedArray(await (await fetch('pixels.rgba')).arrayBuffer());
-let image = new ImageData(pixels, W, H);
-if ('%(kind)s' === 'canvas') {
-  const picture = document.createElement('canvas');
-  picture.width = W; picture.height = H;
-  picture.getContext('2d').putImageData(image, 0, 0);
-  image = picture;
-}
-const canvas = document.createElement('canvas');
-canvas.width = W; canvas.height = H;
-document.body.append(canvas);
-const logged = [];
-const log = console.log;
-console.log = (...args) => { logged.push(args.map(String).join(' ')); log(...args); };
-// ---- docs/page.md ----
-%(snippet)s
-// ---- end ----
-window.result = {labels: Array.from(labels), width, height, ms, info: seg.info, classes: seg.classes,
-                 palette: seg.palette, transparent: seg.transparent, overlay: Array.from(overlay.data), logged};
-</script>
-</body></html>
-"""
 
 PROBE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>probe</title><link rel="icon" href="data:,"></head><body>
@@ -93,10 +61,11 @@ window.ready = true;
 
 
 def snippet() -> str:
-    """The usage snippet of docs/page.md: its ```js block that calls createSegmenter."""
-    blocks = re.findall(r"```js\n(.*?)```", DOCS.read_text(), re.DOTALL)
-    found = [b for b in blocks if "createSegmenter(" in b]
-    assert len(found) == 1, "docs/page.md should have one ```js usage snippet"
+    """The page of docs/page.md: its one ```html block that is a complete page (<!doctype html>) using
+    segmenter.js."""
+    blocks = re.findall(r"```html\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    found = [b for b in blocks if b.startswith("<!doctype html>") and "createSegmenter(" in b]
+    assert len(found) == 1, "docs/page.md should have one complete ```html page that calls createSegmenter"
     return found[0]
 
 
@@ -155,24 +124,61 @@ def attempt(tab, body: str) -> dict:
     return tab.evaluate(f"attempt({body})")
 
 
-@pytest.mark.parametrize(("backend", "worker", "kind"), [
-    ("wasm", True, "imagedata"), ("wasm", False, "canvas"), ("webgl", True, "canvas"), ("webgl", False, "imagedata"),
-])
-def test_the_documented_snippet_matches_tensorflow(backend, worker, kind, browser, site, folder, expected):
+@pytest.mark.parametrize(("backend", "worker"), [("wasm", True), ("wasm", False), ("webgl", True), ("webgl", False)])
+def test_the_documented_page_draws_the_picture_with_tensorflows_map_over_it(backend, worker, browser, site, folder,
+                                                                            built):
     code = snippet()
     assert SNIPPET_OPTIONS in code and "seg.segment(image)" in code and "seg.dispose()" in code
     code = code.replace(SNIPPET_OPTIONS, f"backend: '{backend}', worker: {'true' if worker else 'false'}")
-    name = f"consumer-{backend}-{worker}-{kind}.html"
-    (folder / name).write_text(CONSUMER % {"width": WIDTH, "height": HEIGHT, "kind": kind, "snippet": code})
+    name = f"page-{backend}-{worker}.html"
+    (folder / name).write_text(code)
     tab = browser.new_page()
-    errors = []
+    errors, logged = [], []
     tab.on("pageerror", lambda err: errors.append(str(err)))
+    tab.on("console", lambda msg: logged.append(msg.text) if msg.type == "log" else None)
     tab.goto(site + name)
-    tab.wait_for_function("window.result", timeout=WAIT)
-    result = tab.evaluate("window.result")
+    tab.wait_for_function("() => document.getElementById('view').width > 300", timeout=WAIT)
+    drawn = tab.evaluate("""() => { const c = document.getElementById('view');
+        return {w: c.width, h: c.height, data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)}; }""")
+    for _ in range(100):
+        if logged:
+            break
+        tab.wait_for_timeout(100)
     tab.close()
-    assert "error" not in result, result.get("error")
     assert errors == []
+    meta = metadata(folder)
+    from PIL import Image
+
+    with Image.open(folder / meta["sample"]) as image:
+        picture = np.asarray(image.convert("RGB"))
+    height, width = picture.shape[:2]
+    assert (drawn["w"], drawn["h"]) == (width, height)
+    labels = tf_labels(built, picture)
+    palette = np.array(meta["palette"], dtype=float)[labels]
+    clear = np.isin(labels, meta["transparent"])[..., None]
+    want = np.where(clear, picture, picture * (1 - 128 / 255) + palette * 128 / 255)
+    got = np.array(drawn["data"]).reshape(height, width, 4)
+    assert np.all(got[..., 3] == 255)
+    agreement = np.mean(np.all(np.abs(got[..., :3] - want) <= 1, axis=-1))
+    print(f"the page, {backend}, worker={worker}: {agreement:.4%} of {labels.size} pixels as TensorFlow's map says")
+    assert agreement >= 0.999
+    assert len(logged) == 1 and logged[0].startswith(f"{backend}: ") and logged[0].split()[-1] in meta["classes"]
+
+
+@pytest.mark.parametrize(("backend", "worker", "kind"), [
+    ("wasm", True, "imagedata"), ("wasm", False, "canvas"), ("webgl", True, "canvas"), ("webgl", False, "imagedata"),
+])
+def test_the_module_matches_tensorflow_and_says_what_runs(backend, worker, kind, probe, expected, folder):
+    got = attempt(probe, f"""async (m) => {{
+        const seg = await m.createSegmenter({{backend: '{backend}', worker: {'true' if worker else 'false'}}});
+        const r = await seg.segment(await picture('{kind}'));
+        const overlay = seg.colorize(r.labels, r.width, r.height, {{alpha: 0.5}});
+        seg.dispose();
+        return {{labels: Array.from(r.labels), width: r.width, height: r.height, ms: r.ms, info: seg.info,
+                 classes: seg.classes, palette: seg.palette, transparent: seg.transparent,
+                 overlay: Array.from(overlay.data)}}; }}""")
+    assert got["ok"], got
+    result = got["value"]
     meta = metadata(folder)
     info = result["info"]
     assert (info["runtime"], info["backend"], info["worker"]) == ("tfjs", backend, worker)
@@ -184,7 +190,6 @@ def test_the_documented_snippet_matches_tensorflow(backend, worker, kind, browse
     assert (result["width"], result["height"]) == (WIDTH, HEIGHT) and result["ms"] > 0
     labels = np.array(result["labels"]).reshape(HEIGHT, WIDTH)
     agreement = np.mean(labels == expected)
-    print(f"snippet, {backend}, worker={worker}, {kind}: {agreement:.4%} of {labels.size} pixels agree with TensorFlow")
     assert agreement >= 0.999, f"{agreement:.4%} of pixels agree with TensorFlow"
     assert result["classes"] == meta["classes"] and result["palette"] == meta["palette"]
     assert result["transparent"] == meta["transparent"]
@@ -193,12 +198,11 @@ def test_the_documented_snippet_matches_tensorflow(backend, worker, kind, browse
     assert np.all(overlay[clear] == 0)
     assert np.all(overlay[~clear][:, 3] == 128)  # alpha 0.5
     assert np.array_equal(overlay[~clear][:, :3], np.array(meta["palette"])[labels[~clear]])
-    assert len(result["logged"]) == 1 and result["logged"][0].startswith(f"{backend}: ")
 
 
-def test_the_readme_shows_the_snippet_the_consumer_runs():
+def test_the_readme_shows_the_page_the_test_runs():
     readme = (DOCS.parent.parent / "README.md").read_text()
-    assert f"```js\n{snippet()}```" in readme
+    assert f"```html\n{snippet()}```" in readme
 
 
 def test_size_runs_the_model_smaller_and_maps_the_labels_back(probe):

@@ -345,7 +345,11 @@ def test_switching_while_the_webcam_runs_keeps_the_page_going(camera_browser, si
     assert state["error"] is None and state["status"] == "ready" and not tab.is_visible("#error")
     assert (state["backend"], state["mode"]) == ("wasm", "worker")
     assert "Stop webcam" in tab.inner_text("#webcam")
-    # The frame on show and the class map drawn over it belong together: take both in one synchronous
+    assert state["smoothing"] is True  # the webcam's frames are smoothed by default; off, so that ...
+    tab.uncheck("#effect-smooth")
+    runs = tab.evaluate("patcherState.runs")
+    tab.wait_for_function(f"patcherState.runs >= {runs + 2} && patcherState.smoothing === false", timeout=WAIT)
+    # ... the frame on show and the class map drawn over it belong together: take both in one synchronous
     # step (the page draws them in one), segment that picture again, compare. The clip's frames all differ.
     tab.evaluate("""async () => {
         const {createSegmenter} = await import('./segmenter.js');
@@ -381,3 +385,39 @@ def test_served_with_cross_origin_isolation_headers(site):
         assert response.headers["Content-Type"].startswith("text/javascript")
     with urllib.request.urlopen(site + "model.json") as response:
         assert json.load(response)["userDefinedMetadata"]["patcher"]["weights"] == "random weights"
+
+
+def test_the_effects_panel_draws_each_effect_on_the_picture(browser, site):
+    """Each effect of the panel on the sample: the effect replaces the class overlay and changes the picture;
+    the page's URL can preset it (?effect=...)."""
+    tab = browser.new_page()
+    try:
+        tab.goto(f"{site}?debug&size=96x96&effect=hair")
+        state = wait_for_run(tab)
+        assert state["error"] is None and state["effect"] == "hair"
+        offered = tab.evaluate("[...document.querySelectorAll('#effect option')].filter((o) => !o.disabled).map((o) => o.value)")
+        assert offered == ["overlay", "hair", "lips", "blur", "replace"]  # the face model has every class they need
+        plain = tab.evaluate("""() => { const c = document.createElement('canvas'); const i = document.getElementById('image');
+            c.width = i.width; c.height = i.height; const x = c.getContext('2d');
+            return new Promise((done) => { const img = new Image(); img.onload = () => { x.drawImage(img, 0, 0, c.width, c.height);
+              done(Array.from(x.getImageData(0, 0, c.width, c.height).data)); }; img.src = patcherState.meta ? 'sample.png' : ''; }); }""")
+        for effect in ("hair", "lips", "blur", "replace", "overlay"):
+            runs = tab.evaluate("patcherState.runs")
+            tab.select_option("#effect", effect)
+            tab.wait_for_function(f"patcherState.runs > {runs} && patcherState.effect === '{effect}' || patcherState.error",
+                                  timeout=WAIT)
+            assert tab.evaluate("patcherState.error") is None
+            drawn = np.array(tab.evaluate("""() => { const i = document.getElementById('image');
+                return Array.from(i.getContext('2d').getImageData(0, 0, i.width, i.height).data); }"""))
+            overlay = overlay_alpha(tab)
+            changed = np.mean(np.any(np.abs(drawn.reshape(-1, 4)[:, :3] - np.array(plain).reshape(-1, 4)[:, :3]) > 2, axis=-1))
+            if effect == "overlay":
+                assert changed == 0 and overlay.max() == 255  # the picture as it is, the class map over it
+            else:
+                assert changed > 0.01 and overlay.max() == 0, (effect, changed)  # the effect, no overlay
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.select_option("#effect", "blur")
+        tab.wait_for_function("patcherState.effect === 'blur'", timeout=WAIT)
+        tab.screenshot(path=str(ARTIFACTS / "page-effects.png"), full_page=True)
+    finally:
+        tab.close()

@@ -1,12 +1,14 @@
 // The demo page, built only on segmenter.js: picks runtime, precision, backend, thread and size, feeds it
 // images or the webcam, draws each frame together with the class map computed for it, and shows what ran
 // it and why.
+import { effectsPanel } from './panel.js';
 import { createSegmenter } from './segmenter.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const threads = /^\d+$/.test(params.get('threads') || '') ? Number(params.get('threads')) : 0;
 const SIZE_RULE = 'Height and width must be whole numbers from 32 to 2048.';
+const panel = effectsPanel($('effects'), () => run());
 
 const state = {status: 'loading', mode: null, backend: null, threads: null, threadsRequested: null, simd: null,
                runtime: null, precision: null, reason: null, ranSize: null, litert: false,
@@ -79,6 +81,8 @@ async function start() {
     if (errorFrom === 'load' || errorFrom === 'run') clearError();
     showChoice(info);
     describe(made);
+    panel.offer(made.classes);
+    if (params.get('effect')) { $('effect').value = params.get('effect'); panel.offer(made.classes); }
     if (firstModel) {
       firstModel = false;
       if (!still && !webcamOn && made.sample && params.get('sample') !== '0') loadImage(made.sample);
@@ -224,15 +228,18 @@ async function frame() {
       clearOverlay();
       return;
     }
-    const result = await current.segment(picture, {size});
-    // The picture and the class map computed from it are drawn together.
+    const wants = panel.wants(current, webcamOn);
+    const result = await current.segment(picture, {size, ...wants});
+    // The picture and the class map computed from it (or the effect made of both) are drawn together.
     drawPicture(picture, result.width, result.height);
+    Object.assign(state, {effect: panel.settings().effect, smoothing: wants.smoothing});
     const overlay = $('overlay');
     if (overlay.width !== result.width || overlay.height !== result.height) {
       overlay.width = result.width;
       overlay.height = result.height;
     }
-    overlay.getContext('2d').putImageData(current.colorize(result.labels, result.width, result.height), 0, 0);
+    if (panel.draw($('image'), picture, result, current)) clearOverlay();
+    else overlay.getContext('2d').putImageData(current.colorize(result.labels, result.width, result.height), 0, 0);
     Object.assign(state, {runs: state.runs + 1, ms: result.ms, lastLabels: result.labels,
                           lastLabelsSize: [result.height, result.width], lastSize: result.size});
     if (current === seg) showChoice(current.info);

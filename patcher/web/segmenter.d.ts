@@ -37,6 +37,22 @@ export interface SegmenterOptions {
   size?: Size | null;
   /** The folder of tf.min.js, tf-backend-wasm.min.js and the .wasm files; default: segmenter.js's. */
   assets?: string | URL;
+  /** Video mode: blend each call's class probabilities with the earlier calls' (default false). */
+  smoothing?: boolean | Partial<SmoothingSettings>;
+}
+
+/** The temporal smoothing's settings (docs/page.md, "Video: temporal smoothing"). */
+export interface SmoothingSettings {
+  /** Share of the running estimate kept where nothing changes, 0 <= history < 1 (default 0.75). */
+  history: number;
+  /** Mean luma change (0..255, 3 x 3 neighbourhood) from which the new frame starts to take over (10) ... */
+  pixelLow: number;
+  /** ... and at which it takes over fully (25). */
+  pixelHigh: number;
+  /** Probability change (half the L1 distance, 0..1) from which the new frame starts to take over (0.2) ... */
+  probLow: number;
+  /** ... and at which it takes over fully (0.6). */
+  probHigh: number;
 }
 
 /** What runs the last size asked for. threads and simd are null off wasm. */
@@ -63,7 +79,14 @@ export interface RuntimeInfo {
 export interface SegmentOptions {
   /** [height, width] to run the model at, for this call. */
   size?: Size;
+  /** Class names whose probabilities to return as result.masks, or 'all'. */
+  masks?: string[] | 'all';
+  /** Overrides createSegmenter's smoothing for this call; false also forgets the past. */
+  smoothing?: boolean | Partial<SmoothingSettings>;
 }
+
+/** Class name -> width * height probabilities in [0, 1] (all classes sum to 1; labels is their argmax). */
+export type Masks = Record<string, Float32Array>;
 
 export interface SegmentResult {
   /** width * height class ids, row by row, at the source's size (Uint16Array for more than 256 classes). */
@@ -79,6 +102,8 @@ export interface SegmentResult {
   runtime: Runtime;
   precision: string;
   reason: string;
+  /** With SegmentOptions.masks only. */
+  masks?: Masks;
 }
 
 export interface ColorizeOptions {
@@ -110,6 +135,8 @@ export interface Segmenter {
   segment(source: Source, options?: SegmentOptions): Promise<SegmentResult>;
   /** Each pixel in its class's colour at opacity `alpha`; throws SegmenterError 'options' for labels of another size. */
   colorize(labels: ArrayLike<number>, width: number, height: number, options?: ColorizeOptions): ImageData;
+  /** tfjs's live tensors (null before tfjs has run there) and the JS heap in bytes (Chromium; else null) where the model runs. */
+  memory(): Promise<{tensors: number | null; heap: number | null}>;
   /** Ends the worker (or frees the model); calls still waiting, and every later one, are rejected. */
   dispose(): void;
   info: RuntimeInfo;
@@ -151,3 +178,23 @@ export interface RuntimeChoice {
 export function chooseRuntime(meta: ModelMetadata | null | undefined,
   options?: {runtime?: RuntimeOption; precision?: PrecisionOption; backend?: Backend},
   size?: Size | null): RuntimeChoice;
+
+/** A result of segment() with masks (width, height and the masks an effect needs). */
+export type MaskedResult = Pick<SegmentResult, 'width' | 'height'> & {masks?: Masks};
+/** A picture an effect reads: anything segment() reads, or {data, width, height}. */
+export type Picture = Source | {data: Uint8ClampedArray; width: number; height: number};
+/** [r, g, b] (0..255) or '#rrggbb'. */
+export type EffectColor = Color | string;
+
+/** The classes take `color` in OKLab, keeping the source's lightness; soft edges from the probabilities. */
+export function recolor(source: Picture, result: MaskedResult,
+  options: {classes: string | string[]; color: EffectColor; strength?: number; feather?: number}): ImageData;
+/** Everything but the `keep` classes blurred (a radius in pixels) or replaced by an image or a colour. */
+export function replaceBackground(source: Picture, result: MaskedResult,
+  options: {keep?: string[]; blur?: number; image?: Picture; color?: EffectColor; feather?: number}): ImageData;
+/** White with alpha the probability of the classes, optionally feathered (a radius in pixels). */
+export function alphaMask(result: MaskedResult, classes: string | string[], options?: {feather?: number}): ImageData;
+/** `layer` (such as colorize()'s) composited over the picture: opaque. */
+export function overlay(source: Picture, layer: ImageData): ImageData;
+/** The smoothing's default settings. */
+export const SMOOTHING: Readonly<SmoothingSettings>;

@@ -29,12 +29,18 @@
 //            mapped back to the source's size by nearest neighbour. seg.segment(source, {size}) overrides.
 //            LiteRT.js models have fixed sizes: without `size`, auto runs tfjs unless the source has one.
 //   assets   folder holding tf.min.js, tf-backend-wasm.min.js and the .wasm files (default: this file's).
+//   smoothing false (default), true or settings (lib/smoothing.js, SMOOTHING): video mode, each call's class
+//            probabilities blended with the earlier calls' where the picture and the model agree.
 //
-// seg.segment(source, {size}?) -> Promise<{labels, width, height, ms, modelMs, size, runtime, precision,
-//   reason}>: `source` is an HTMLImageElement, HTMLVideoElement, HTMLCanvasElement, ImageBitmap, ImageData,
+// seg.segment(source, {size, masks, smoothing}?) -> Promise<{labels, masks?, width, height, ms, modelMs, size,
+//   runtime, precision, reason}>: `source` is an HTMLImageElement, HTMLVideoElement, HTMLCanvasElement, ImageBitmap, ImageData,
 //   OffscreenCanvas or VideoFrame; `labels` holds width * height class ids, row by row, at the source's size (Uint8Array;
 //   Uint16Array for models of more than 256 classes); `ms` is the whole call, `modelMs` the model alone;
 //   `size` is the [height, width] the model ran at; `runtime`, `precision` and `reason` say what ran it and why.
+//   `masks`: 'all' or a list of class names: `result.masks` maps each to a Float32Array of width * height
+//   probabilities (the softmax of the logits, bilinear to the source's size); `labels` are then their argmax.
+//   `smoothing` overrides createSegmenter's for this call (false also forgets the past).
+// recolor, replaceBackground, alphaMask, overlay (lib/effects.js): effects on a result with masks.
 // seg.colorize(labels, width, height, {alpha = 1, transparent, palette}?) -> ImageData: the palette's
 //   colour per pixel, opacity `alpha`, fully transparent for the classes in `transparent` (default: the
 //   model's own list).
@@ -43,6 +49,7 @@
 //   (at creation: options.size, else the source's own): {runtime: 'tfjs' | 'litert', precision,
 //   size, model (the .tflite file, or null), reason, version, backend, worker, threadsRequested, threads,
 //   simd, isolated, cores, fallback?} (threads and simd are null off wasm).
+// seg.memory() -> Promise<{tensors, heap}>: tfjs's live tensors and the JS heap where the model runs.
 // seg.dispose(): ends the worker (or frees the model); calls still waiting are rejected.
 //
 // Every failure is a rejected promise with a SegmenterError: a `message` saying what went wrong, a `code`
@@ -63,10 +70,14 @@
 import {SegmenterError} from './lib/errors.js';
 import {checkSize, options} from './lib/options.js';
 import {paint, sourceSize} from './lib/pixels.js';
+import {classIndices} from './lib/masks.js';
 import {mainRunner, noWorker, workerRunner} from './lib/runners.js';
+import {smoothingOptions} from './lib/smoothing.js';
 
 export {SegmenterError} from './lib/errors.js';
 export {chooseRuntime} from './lib/choose.js';
+export {alphaMask, overlay, recolor, replaceBackground} from './lib/effects.js';
+export {SMOOTHING} from './lib/smoothing.js';
 
 const HERE = new URL('./', import.meta.url).href;
 // Errors after which the main thread is worth trying when the worker failed.
@@ -76,6 +87,7 @@ class Segmenter {
   constructor(runner, {info, spec, meta}, opts) {
     this._runner = runner;
     this._size = opts.size;
+    this._smoothing = opts.smoothing;
     this._disposed = false;
     this.info = info;
     this.meta = meta;
@@ -88,15 +100,18 @@ class Segmenter {
     this.model = opts.model;
   }
 
-  async segment(source, {size} = {}) {
+  async segment(source, {size, masks, smoothing} = {}) {
     const start = performance.now();
     if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     const [sw, sh] = sourceSize(source);
     const [h, w] = checkSize(size, 'size') || this._size || [sh, sw];
-    const done = await this._runner.run(source, h, w, sh, sw);
+    const wants = {masks: masks == null ? null : classIndices(masks, this.classes),
+                   smoothing: smoothing === undefined ? this._smoothing : smoothingOptions(smoothing)};
+    const done = await this._runner.run(source, h, w, sh, sw, wants);
     this.info = {...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})};
-    return {labels: done.labels, width: sw, height: sh, ms: performance.now() - start, modelMs: done.modelMs,
-            size: done.size, runtime: done.info.runtime, precision: done.info.precision, reason: done.info.reason};
+    return {labels: done.labels, ...(wants.masks ? {masks: done.masks} : {}), width: sw, height: sh,
+            ms: performance.now() - start, modelMs: done.modelMs, size: done.size, runtime: done.info.runtime,
+            precision: done.info.precision, reason: done.info.reason};
   }
 
   colorize(labels, width, height, {alpha = 1, transparent = this.transparent, palette = this.palette} = {}) {
@@ -104,6 +119,13 @@ class Segmenter {
       throw new SegmenterError(`colorize: ${labels ? labels.length : 0} labels for ${width} x ${height} pixels`, 'options');
     }
     return new ImageData(paint(labels, palette, transparent, alpha), width, height);
+  }
+
+  // Where the model runs (the worker, or this thread): {tensors: tfjs's live tensors (null if tfjs has not
+  // run there), heap: the JavaScript heap in bytes (Chromium only, else null)}. For long sessions.
+  async memory() {
+    if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
+    return this._runner.memory();
   }
 
   dispose() {
@@ -115,7 +137,7 @@ class Segmenter {
 
 export async function createSegmenter(given = {}) {
   const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location.href;
-  const opts = options(given, {base, here: HERE});
+  const opts = {...options(given, {base, here: HERE}), smoothing: smoothingOptions(given.smoothing)};
   let fallback = null;
   if (opts.worker) {
     fallback = noWorker();

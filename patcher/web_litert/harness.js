@@ -37,7 +37,9 @@ async function infer(key, x, shape) {
   const input = new Tensor(x, shape);
   const start = performance.now();
   const outputs = await models[key].run(input);
-  const labels = outputs[0].toTypedArray().slice();
+  // the class ids: the int32 output (models also give the logits, float32)
+  const at = Math.max(0, models[key].getOutputDetails().findIndex((d) => d.dtype === 'int32'));
+  const labels = outputs[at].toTypedArray().slice();
   const ms = performance.now() - start;
   input.delete();
   for (const t of outputs) t.delete();

@@ -5,7 +5,9 @@ import {chooseRuntime} from './choose.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
 import {fetchModel} from './model.js';
+import {toMasks} from './masks.js';
 import {pixelsOf, resizeLabels} from './pixels.js';
+import {Smoother} from './smoothing.js';
 import {TfjsEngine} from './tfjs.js';
 
 // Chooses the runtime for each size and runs it; one per segmenter, where the model lives.
@@ -23,7 +25,7 @@ export class Engine {
 
   constructor(opts, loaded) {
     Object.assign(this, {opts, loaded, spec: loaded.spec, meta: loaded.meta, engines: {}, litertFailed: null,
-                         holder: {}, active: 0, disposed: false, info: null});
+                         holder: {}, active: 0, disposed: false, info: null, smoother: null});
   }
 
   choose(size) {
@@ -67,7 +69,10 @@ export class Engine {
   }
 
   // `source`: ImageData, ImageBitmap, canvas, image or video; asked to run at h x w, labels at sh x sw.
-  async run(source, h, w, sh, sw) {
+  // `masks`: class ids whose probabilities to return at sh x sw (result.masks, by class name), or null;
+  // `smoothing`: smoothing.js's settings (blend with the earlier calls' probabilities), or null (and the
+  // past is forgotten). With either, labels are the argmax of the (smoothed, resized) probabilities.
+  async run(source, h, w, sh, sw, {masks = null, smoothing = null} = {}) {
     if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     this.active += 1;
     try {
@@ -83,20 +88,49 @@ export class Engine {
       }
       if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
       const start = performance.now();
-      const ids = await engine.infer(pixels, ch, cw, choice.file, this.spec);
-      if (ids.length !== ch * cw) {
-        throw new SegmenterError(`the model gave ${ids.length} class ids for ${ch} x ${cw} pixels`, 'run');
+      const Type = this.spec.classes.length > 256 ? Uint16Array : Uint8Array;
+      if (!masks && !smoothing) {
+        this.smoother = null;
+        const ids = await engine.infer(pixels, ch, cw, choice.file, this.spec);
+        if (ids.length !== ch * cw) {
+          throw new SegmenterError(`the model gave ${ids.length} class ids for ${ch} x ${cw} pixels`, 'run');
+        }
+        const modelMs = performance.now() - start;
+        this.info = info;
+        return {labels: resizeLabels(Type.from(ids), ch, cw, sh, sw), modelMs, size: [ch, cw], info};
       }
-      const labels = (this.spec.classes.length > 256 ? Uint16Array : Uint8Array).from(ids);
+      const classes = this.spec.classes.length;
+      let probs = await engine.scores(pixels, ch, cw, choice.file, this.spec);
+      if (probs.length !== ch * cw * classes) {
+        throw new SegmenterError(`the model gave ${probs.length} scores for ${ch} x ${cw} pixels of ${classes} classes`, 'run');
+      }
       const modelMs = performance.now() - start;
+      if (smoothing) {
+        // (settings come by value from the worker's messages: compared by value)
+        if (!this.smoother || JSON.stringify(this.smoother.settings) !== JSON.stringify(smoothing)) {
+          this.smoother = new Smoother(smoothing);
+        }
+        probs = this.smoother.step(probs, pixels.data, ch, cw, classes);
+      } else {
+        this.smoother = null;
+      }
+      const found = toMasks(probs, ch, cw, classes, sh, sw, masks || [], this.spec.classes, Type);
       this.info = info;
-      return {labels: resizeLabels(labels, ch, cw, sh, sw), modelMs, size: [ch, cw], info};
+      return {labels: found.labels, ...(masks ? {masks: found.masks} : {}), modelMs, size: [ch, cw], info};
     } catch (err) {
       throw asSegmenterError(err);
     } finally {
       this.active -= 1;
       if (this.disposed && !this.active) this.free();
     }
+  }
+
+  // What this thread holds: tfjs's live tensors (null before tfjs started here) and the JavaScript heap in
+  // bytes (Chromium's performance.memory; null elsewhere).
+  memory() {
+    const tf = this.engines.tfjs && globalThis.tf;
+    const heap = globalThis.performance && performance.memory ? performance.memory.usedJSHeapSize : null;
+    return {tensors: tf ? tf.memory().numTensors : null, heap};
   }
 
   dispose() {

@@ -6,6 +6,7 @@
 // load fails with code 'litert' and the caller moves to the main thread or to tfjs.
 import {IN_WORKER} from './env.js';
 import {SegmenterError} from './errors.js';
+import {softmax} from './masks.js';
 
 // wasm-utils (LiteRT.js's loader) runs emscripten's glue with importScripts, which a module worker lacks:
 // there, a synchronous fetch and a global eval stand in (the glue declares `var ModuleFactory`).
@@ -88,7 +89,22 @@ export class LiteEngine {
 
   // Class ids (h * w) of RGBA `pixels` (h x w) with the model `file`.
   async infer(pixels, h, w, file, spec) {
+    return this.run(pixels, h, w, file, spec, 'int32');
+  }
+
+  // Class probabilities (h * w * classes, NHWC): the softmax of the model's second output, its logits.
+  async scores(pixels, h, w, file, spec) {
+    return softmax(await this.run(pixels, h, w, file, spec, 'float32'), spec.classes.length);
+  }
+
+  // The output of dtype `kind` (int32: the class ids; float32: the logits) on RGBA `pixels`.
+  async run(pixels, h, w, file, spec, kind) {
     const model = await this.compile(file);
+    const at = model.getOutputDetails().findIndex((d) => d.dtype === kind);
+    if (at < 0) {
+      throw new SegmenterError(`${file} has no ${kind} output${kind === 'float32' ? ' (logits, for masks and ' +
+        'smoothing): build it again with a current patcher' : ''}`, 'model');
+    }
     const shape = Array.from(model.getInputDetails()[0].shape);
     if (shape.length !== 4 || shape[1] !== h || shape[2] !== w) {
       throw new SegmenterError(`${file} takes [${shape}], not [1, ${h}, ${w}, 3]`, 'model');
@@ -106,7 +122,7 @@ export class LiteEngine {
     let outputs = [];
     try {
       outputs = await model.run(input);
-      return outputs[0].toTypedArray().slice();
+      return outputs[at].toTypedArray().slice();
     } finally {
       input.delete();
       for (const t of outputs) t.delete();

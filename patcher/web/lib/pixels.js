@@ -2,7 +2,8 @@
 // sourceSize, resizeLabels and paint need no browser.
 import {SegmenterError} from './errors.js';
 
-function makeCanvas(width, height) {
+// An OffscreenCanvas where there is one, else a <canvas>, of width x height.
+export function makeCanvas(width, height) {
   if (typeof OffscreenCanvas !== 'undefined') return new OffscreenCanvas(width, height);
   const canvas = document.createElement('canvas');
   canvas.width = width;

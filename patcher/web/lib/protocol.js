@@ -1,10 +1,10 @@
 // protocol.js: the messages between the page and the module worker (worker.js). Pure: no browser needed.
 //
 // The page sends {id, type, ...}: type 'init' with {options} (createSegmenter's, checked), type 'segment'
-// with {h, w, sh, sw} and either {pixels} (RGBA bytes of an ImageData of sw x sh, transferred) or {bitmap}
+// with {h, w, sh, sw, wants} (wants: {masks, smoothing}, as Engine.run takes them) and either {pixels} (RGBA bytes of an ImageData of sw x sh, transferred) or {bitmap}
 // (an ImageBitmap, transferred). The worker answers each with {id, ok: true, ...} ('init': {info, spec,
-// meta}; 'segment': {labels, modelMs, size, info}, the labels' buffer transferred) or {id, ok: false,
-// error: {message, code}}.
+// meta}; 'segment': {labels, masks?, modelMs, size, info}, the labels' and masks' buffers transferred) or {id, ok: false,
+// error: {message, code}}. Type 'memory' is answered with {tensors, heap} (Engine.memory).
 import {SegmenterError, unwire, wire} from './errors.js';
 
 // The worker's name (what devtools show).
@@ -66,11 +66,14 @@ export function serve(scope, create, image = (pixels, width, height) => new Imag
         if (!engine) throw new SegmenterError('the model is not loaded', 'run');
         const source = data.pixels ? image(data.pixels, data.sw, data.sh) : data.bitmap;
         try {
-          const result = await engine.run(source, data.h, data.w, data.sh, data.sw);
-          post({id, ok: true, ...result}, [result.labels.buffer]);
+          const result = await engine.run(source, data.h, data.w, data.sh, data.sw, data.wants);
+          post({id, ok: true, ...result}, [result.labels.buffer, ...Object.values(result.masks || {}).map((m) => m.buffer)]);
         } finally {
           if (data.bitmap) data.bitmap.close();
         }
+      } else if (type === 'memory') {
+        if (!engine) throw new SegmenterError('the model is not loaded', 'run');
+        post({id, ok: true, ...engine.memory()});
       } else {
         throw new SegmenterError(`unknown request ${type}`, 'run');
       }

@@ -1,6 +1,7 @@
 // runners.js: where a segmenter's model runs. workerRunner talks to the module worker (worker.js);
 // mainRunner runs the Engine on this thread. Both have init() -> {info, spec, meta}, run(source, h, w, sh,
-// sw) -> {labels, modelMs, size, info} and dispose(); calls still waiting are rejected when the worker fails
+// sw, wants) -> {labels, masks?, modelMs, size, info} (wants: Engine.run's {masks, smoothing}) and
+// dispose(); calls still waiting are rejected when the worker fails
 // or the runner is disposed.
 import {Engine} from './engine.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
@@ -54,7 +55,7 @@ export function workerRunner(opts) {
                                                                size}});
       return {info, spec, meta};
     },
-    async run(source, h, w, sh, sw) {
+    async run(source, h, w, sh, sw, wants) {
       let message;
       let transfer;
       if (isImageData(source) && h === sh && w === sw) {
@@ -73,8 +74,12 @@ export function workerRunner(opts) {
         message = {bitmap};
         transfer = [bitmap];
       }
-      const reply = await call('segment', {...message, h, w, sh, sw}, transfer);
-      return {labels: reply.labels, modelMs: reply.modelMs, size: reply.size, info: reply.info};
+      const reply = await call('segment', {...message, h, w, sh, sw, wants}, transfer);
+      return {labels: reply.labels, masks: reply.masks, modelMs: reply.modelMs, size: reply.size, info: reply.info};
+    },
+    async memory() {
+      const {tensors, heap} = await call('memory', {});
+      return {tensors, heap};
     },
     dispose() { end(new SegmenterError('this segmenter was disposed', 'disposed')); },
   };
@@ -90,14 +95,18 @@ export function mainRunner(opts) {
       engine = await Engine.create(opts);
       return {info: engine.info, spec: engine.spec, meta: engine.meta};
     },
-    run(source, h, w, sh, sw) {
+    run(source, h, w, sh, sw, wants) {
       if (dead) return Promise.reject(dead);
       return new Promise((resolve, reject) => {
         const call = {reject};
         pending.add(call);
-        engine.run(source, h, w, sh, sw).then(resolve, (err) => reject(asSegmenterError(err)))
+        engine.run(source, h, w, sh, sw, wants).then(resolve, (err) => reject(asSegmenterError(err)))
           .finally(() => pending.delete(call));
       });
+    },
+    async memory() {
+      if (dead) throw dead;
+      return engine.memory();
     },
     dispose() {
       dead = new SegmenterError('this segmenter was disposed', 'disposed');

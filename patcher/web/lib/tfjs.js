@@ -8,6 +8,7 @@
 // are added as classic <script> tags when globalThis.tf is absent.
 import {IN_WORKER} from './env.js';
 import {SegmenterError} from './errors.js';
+import {scoresNode, softmax} from './masks.js';
 import {fetchWeights} from './model.js';
 
 const loading = new Map();
@@ -135,28 +136,51 @@ export class TfjsEngine {
       throw new SegmenterError(`${model}: the metadata names the output ${spec.output}, which the graph lacks ` +
         `(it has ${[...names].join(', ')})`, 'model');
     }
-    return new TfjsEngine(tf, graph, info, spec);
+    return new TfjsEngine(tf, graph, info, spec, scoresNode(json, spec));
   }
 
-  constructor(tf, graph, info, spec) {
-    Object.assign(this, {tf, graph, info, spec});
+  // `scores`: the node the class ids are the argmax of ({name, logits}; null: none found).
+  constructor(tf, graph, info, spec, scores) {
+    Object.assign(this, {tf, graph, info, spec, scoresAt: scores});
   }
 
   // Class ids (h * w) of RGBA `pixels`.
   async infer(pixels) {
     const tf = this.tf;
     if (tf.getBackend() !== this.info.backend) await tf.setBackend(this.info.backend);
-    const {input, scale, offset, bgr, output, argmax} = this.spec;
-    const result = tf.tidy(() => {
-      let x = tf.browser.fromPixels(pixels, 3).toFloat();
-      if (bgr) x = tf.reverse(x, -1);
-      x = tf.add(tf.mul(x, scale), offset).expandDims(0);
-      let y = this.graph.execute(input ? {[input]: x} : x, output);
-      if (argmax) y = tf.argMax(y, -1);
-      return y;
+    const {output, argmax} = this.spec;
+    const result = this.tf.tidy(() => {
+      const y = this.execute(pixels, output);
+      return argmax ? tf.argMax(y, -1) : y;
     });
     try {
       return await result.data();
+    } finally {
+      result.dispose();
+    }
+  }
+
+  // The graph's `node` on RGBA `pixels` (call inside tf.tidy).
+  execute(pixels, node) {
+    const tf = this.tf;
+    const {input, scale, offset, bgr} = this.spec;
+    let x = tf.browser.fromPixels(pixels, 3).toFloat();
+    if (bgr) x = tf.reverse(x, -1);
+    x = tf.add(tf.mul(x, scale), offset).expandDims(0);
+    return this.graph.execute(input ? {[input]: x} : x, node);
+  }
+
+  // Class probabilities of RGBA `pixels` (h * w * classes, NHWC): the softmax of the logits node of
+  // model.json (the ArgMax's input; no second download), or its probabilities output where built.
+  async scores(pixels) {
+    if (!this.scoresAt) throw new SegmenterError('this model.json has no ArgMax to take class scores from', 'model');
+    const tf = this.tf;
+    if (tf.getBackend() !== this.info.backend) await tf.setBackend(this.info.backend);
+    const result = tf.tidy(() => this.execute(pixels, this.scoresAt.name));
+    try {
+      const data = await result.data();
+      const classes = result.shape[result.shape.length - 1];
+      return this.scoresAt.logits ? softmax(data, classes) : Float32Array.from(data);
     } finally {
       result.dispose();
     }
