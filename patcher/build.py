@@ -204,13 +204,13 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
         if options.litert is not None:
             from patcher import litert  # noqa: PLC0415 - only for build --litert
 
-            calibration = None
-            if model.pictures and options.litert.calibration is None and "int8" in options.litert.precisions:
+            seen = None  # the recipe's pictures: int8 calibration (unless --calibration) and the accuracy checks
+            if model.pictures:
                 from patcher import pictures  # noqa: PLC0415
 
-                calibration = pictures.pictures(model.pictures, with_variants=False, side=512)
+                seen = pictures.pictures(model.pictures, with_variants=False, side=512)
             meta["litert"] = litert.build(converted, outdir.graph_dir(staged) / GRAPH, staged / litert.FOLDER, meta,
-                                          options.litert, staged / page.sample_name(model.sample), calibration)
+                                          options.litert, staged / page.sample_name(model.sample), seen)
         model_json = staged / "model.json"
         content = json.loads(model_json.read_text())
         content["userDefinedMetadata"] = meta

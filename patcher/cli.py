@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.litert:
                 from patcher import litert
 
-                litert.check(args.model_dir, args.int8_floor)
+                litert.check(args.model_dir, args.int8_floor, _pictures(recipe, args.model_dir, model))
                 return 0
             backends = tuple(args.backends.split(","))
             sizes = args.sizes or (check.SIZES if args.all_sizes else None)
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.reference is None and "litert" in check.metadata(args.model_dir):
                 from patcher import litert
 
-                litert.check(args.model_dir, args.int8_floor)
+                litert.check(args.model_dir, args.int8_floor, _pictures(recipe, args.model_dir, model))
     except git.GitCommandError as exc:  # a git command patcher did not expect to fail
         return _fail(checkout.git_error(exc, f"git {_verb(exc)} failed in {dest}", dest))
     except (BrokenPipeError, ValueError) as exc:
@@ -320,6 +320,15 @@ def _why_git_ended(dest) -> GitError:
     except (git.GitCommandError, git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
         return checkout.git_error(exc, f"git stopped working in {dest}", dest)
     return GitError(f"a git process ended unexpectedly in {dest}; run 'git -C {dest} fsck' to look for damage")
+
+
+def _pictures(recipe, model_dir, model):
+    """The recipe's pictures of the model a build was made of (none when the recipe names none)."""
+    from patcher import check, pictures
+
+    built = check.metadata(model_dir).get("patcher", {})
+    spec = recipe.models.get(built.get("model", model)) if built.get("recipe", recipe.name) == recipe.name else None
+    return pictures.pictures(spec.pictures, with_variants=False, side=512) if spec and spec.pictures else None
 
 
 def _print_recipes() -> None:

@@ -246,8 +246,20 @@ def child_convert(tf, job: dict) -> None:
              seconds=round(time.perf_counter() - start, 1))
 
 
+def pooled(parts: list[dict]) -> dict:
+    """agreement() over several pictures: each share weighted by the pixels it covers."""
+    found = {}
+    for key, count in (("overall", "pixels"), ("away_from_boundary", "away_pixels"), ("confident", "confident_pixels")):
+        n = sum(p[count] for p in parts)
+        found[key] = sum(p[key] * p[count] for p in parts if p[key] is not None) / n if n else None
+        found[count] = n
+    return found
+
+
 def child_compare(tf, job: dict) -> None:
-    """Per size: TensorFlow's frozen graph and each model on check's test picture; emits the agreement."""
+    """Per size: TensorFlow's frozen graph and each model on the job's pictures (RGB uint8 .npy files, the
+    recipe's; else check's test picture), resized to the size; emits the agreement pooled over them. The
+    first picture is saved for LiteRT.js in Chromium."""
     from patcher.check import picture_pixels, softmax  # noqa: PLC0415
 
     tf1 = tf.compat.v1
@@ -259,30 +271,37 @@ def child_compare(tf, job: dict) -> None:
     fetches = [graph.get_tensor_by_name(f"{job['labels']}:0"), graph.get_tensor_by_name(f"{job['probabilities']}:0")]
     image = graph.get_tensor_by_name(f"{job['input']}:0")
     scale, offset = np.float32(job["scale"]), np.float32(job["offset"])
+    pictures = [np.load(p) for p in job.get("pictures", [])]
     with tf1.Session(graph=graph) as sess:
         for size in sorted({tuple(m["size"]) for m in job["models"]}):
-            pixels = picture_pixels(*size)
-            pixels = pixels[..., ::-1] if job.get("color") == "BGR" else pixels
-            x = (pixels.astype(np.float32) * scale + offset)[None].astype(np.float32)
-            reference, probabilities = sess.run(fetches, {image: x})
-            if job.get("save"):  # for LiteRT.js in Chromium: the input and TensorFlow's outputs
+            inputs = []
+            for pixels in [_resized(p, size) for p in pictures] or [picture_pixels(*size)]:
+                pixels = pixels[..., ::-1] if job.get("color") == "BGR" else pixels
+                x = (pixels.astype(np.float32) * scale + offset)[None].astype(np.float32)
+                inputs.append((x, *sess.run(fetches, {image: x})))
+            if job.get("save"):  # for LiteRT.js in Chromium: the first input and TensorFlow's outputs
                 stem = Path(job["save"]) / f"{size[0]}x{size[1]}"
-                x.tofile(f"{stem}.input.bin")
-                np.save(f"{stem}.labels.npy", reference)
-                np.save(f"{stem}.probabilities.npy", probabilities)
+                inputs[0][0].tofile(f"{stem}.input.bin")
+                np.save(f"{stem}.labels.npy", inputs[0][1])
+                np.save(f"{stem}.probabilities.npy", inputs[0][2])
             for entry in (m for m in job["models"] if tuple(m["size"]) == size):
                 interpreter = tf.lite.Interpreter(model_path=entry["path"], num_threads=job.get("threads", 2))
                 interpreter.allocate_tensors()
                 inp = interpreter.get_input_details()[0]
                 out = next(o for o in interpreter.get_output_details() if o["dtype"] in (np.int32, np.int64))
                 scores = next((o for o in interpreter.get_output_details() if len(o["shape"]) == 4), None)
-                interpreter.set_tensor(inp["index"], x)
-                interpreter.invoke()
-                labels = interpreter.get_tensor(out["index"])
-                accuracy = agreement(reference, probabilities, labels)
-                if scores is not None:  # the logits output: how far its softmax is from TensorFlow's probabilities
-                    got = softmax(interpreter.get_tensor(scores["index"]))
-                    accuracy["probabilities_max_diff"] = float(np.max(np.abs(got - probabilities.reshape(got.shape))))
+                parts, diff = [], None
+                for x, reference, probabilities in inputs:
+                    interpreter.set_tensor(inp["index"], x)
+                    interpreter.invoke()
+                    parts.append(agreement(reference, probabilities, interpreter.get_tensor(out["index"])))
+                    if scores is not None:  # the logits output: how far its softmax is from TensorFlow's
+                        got = softmax(interpreter.get_tensor(scores["index"]))
+                        diff = max(diff or 0.0, float(np.max(np.abs(got - probabilities.reshape(got.shape)))))
+                accuracy = pooled(parts)
+                accuracy["pictures"] = len(parts)
+                if diff is not None:
+                    accuracy["probabilities_max_diff"] = diff
                 emit(stage="compare", file=Path(entry["path"]).name, size=list(size), precision=entry["precision"],
                      input_dtype=np.dtype(inp["dtype"]).name, output_dtype=np.dtype(out["dtype"]).name,
                      outputs=len(interpreter.get_output_details()), accuracy=accuracy)
@@ -379,7 +398,8 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
         converted = {r["file"]: r for r in records if r.get("stage") == "convert"}
         logits = next(r["logits"] for r in records if r.get("stage") == "outputs")
         install_runtime(folder)
-        entries, timings = compare_models(reference, folder, meta, models, options.int8_floor, work, building=True)
+        entries, timings = compare_models(reference, folder, meta, models, options.int8_floor, work, building=True,
+                                          pictures=pictures)
         for entry in entries:
             entry["seconds_to_convert"] = converted[Path(entry["file"]).name]["seconds"]
     finally:
@@ -395,8 +415,10 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
               "logits": {"name": logits, "dtype": "float32", "shape": [1, "H", "W", len(meta["classes"])]},
               "sizes": [list(s) for s in options.sizes], "precisions": list(options.precisions),
               "int8_floor": options.int8_floor, "float32_min_agreement": FLOAT_MIN_AGREEMENT,
-              "accuracy_on": "check's test picture at each size, against TensorFlow's frozen graph (float32): "
-                             "accuracy in the Python TFLite interpreter, browser.accuracy in LiteRT.js in Chromium",
+              "accuracy_on": (f"the recipe's {len(pictures)} pictures" if pictures else "check's test picture")
+              + " at each size, against TensorFlow's frozen graph (float32): accuracy in the Python TFLite interpreter"
+              + (", pooled over the pictures; browser.accuracy in LiteRT.js in Chromium on the first"
+                 if pictures else ", browser.accuracy in LiteRT.js in Chromium"),
               "timings_on": f"headless Chromium, median of {BROWSER_REPEAT} runs after a warm-up, tfjs-wasm on "
                             "model.json and LiteRT.js (XNNPACK) on each model, the same threads",
               "models": entries, "timings": timings}
@@ -405,8 +427,17 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict, options: Optio
     return result
 
 
+def _saved(pictures, work: Path) -> list[str]:
+    """The pictures ((name, RGB uint8)) as .npy files for the child process."""
+    files = []
+    for i, (_, pixels) in enumerate(pictures or []):
+        np.save(work / f"picture-{i}.npy", pixels)
+        files.append(str(work / f"picture-{i}.npy"))
+    return files
+
+
 def compare_models(reference: Path, folder: Path, meta: dict, models: list[dict], int8_floor: float,
-                   work: Path, building: bool = False) -> tuple[list[dict], list[dict]]:
+                   work: Path, building: bool = False, pictures=None) -> tuple[list[dict], list[dict]]:
     """Each model's agreement with TensorFlow, as metadata entries (file relative to model.json), in the
     Python interpreter and in LiteRT.js in Chromium (where it runs here); and the times Chromium measured.
     A Chromium that fails is BuildError while `building`, else ParityError."""
@@ -419,7 +450,7 @@ def compare_models(reference: Path, folder: Path, meta: dict, models: list[dict]
     print("comparing the TFLite models with TensorFlow (Python TFLite interpreter) ...", file=sys.stderr)
     job = {"graph": str(reference), "input": inp["name"], "labels": labels, "probabilities": names["probabilities"],
            "scale": inp["scale"], "offset": inp["offset"], "color": inp.get("color"), "models": models,
-           "save": str(work)}
+           "save": str(work), "pictures": _saved(pictures, work)}
     entries = []
     for record in _child("compare", job, work, ParityError):
         if record.get("stage") != "compare":
@@ -540,9 +571,10 @@ def _failure(failed: list[dict]) -> str:
 
 # --- check ------------------------------------------------------------------------------------------
 
-def check(model_dir: Path, int8_floor: float | None = None) -> list[dict]:
-    """`check --litert`: compare the build's TFLite models with TensorFlow again; ParityError (exit 16) when
-    a float32 model is below the tfjs bound. int8 below its floor is reported, not failed."""
+def check(model_dir: Path, int8_floor: float | None = None, pictures=None) -> list[dict]:
+    """`check --litert`: compare the build's TFLite models with TensorFlow again (on `pictures`, the recipe's,
+    as the build did; else check's test picture); ParityError (exit 16) when a float32 model is below the
+    tfjs bound. int8 below its floor is reported, not failed."""
     from patcher import check as checking  # noqa: PLC0415
 
     model_dir = checking._built(model_dir)
@@ -563,7 +595,8 @@ def check(model_dir: Path, int8_floor: float | None = None) -> list[dict]:
         models.append({"size": m["size"], "precision": m["precision"], "path": str(model_dir / rel)})
     work = Path(tempfile.mkdtemp(prefix="patcher-litert-check-"))
     try:
-        entries, timings = compare_models(outdir.graph_path(model_dir), folder, meta, models, floor, work)
+        entries, timings = compare_models(outdir.graph_path(model_dir), folder, meta, models, floor, work,
+                                          pictures=pictures)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(entries, timings, floor)
