@@ -441,8 +441,10 @@ def writing(repo: git.Repo) -> Iterator[None]:
     index.lock left by a kill is patcher's own (and one without the mark belongs to another git)."""
     marker = Path(repo.git_dir) / BUSY
     marker.write_text(f"{os.getpid()}\n")
-    yield
-    marker.unlink(missing_ok=True)
+    try:
+        yield
+    finally:  # only a kill leaves the mark; a git that failed (say, on another git's lock) does not
+        marker.unlink(missing_ok=True)
 
 
 def recover(repo: git.Repo) -> None:

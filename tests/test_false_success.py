@@ -125,6 +125,9 @@ def test_an_index_lock_of_another_git_is_left_and_named(synthetic_upstream, tmp_
     capsys.readouterr()
     one_error(capsys, apply(path, dest, "--commit", new), 19, "index.lock", "File exists", "another git is running")
     assert lock.exists() and git.Repo(dest).head.commit.hexsha == head
+    capsys.readouterr()
+    one_error(capsys, apply(path, dest, "--commit", new), 19, "index.lock")  # still another git's, the next run too
+    assert lock.exists()
     lock.unlink()
     assert apply(path, dest, "--commit", new) == 0
 
