@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.litert:
                 from patcher import litert
 
-                litert.check(args.model_dir, args.int8_floor, _pictures(recipe, args.model_dir, model))
+                litert.check(args.model_dir, args.int8_floor, _pictures(recipe, args.model_dir))
                 return 0
             backends = tuple(args.backends.split(","))
             sizes = args.sizes or (check.SIZES if args.all_sizes else None)
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.reference is None and "litert" in check.metadata(args.model_dir):
                 from patcher import litert
 
-                litert.check(args.model_dir, args.int8_floor, _pictures(recipe, args.model_dir, model))
+                litert.check(args.model_dir, args.int8_floor, _pictures(recipe, args.model_dir))
     except git.GitCommandError as exc:  # a git command patcher did not expect to fail
         return _fail(checkout.git_error(exc, f"git {_verb(exc)} failed in {dest}", dest))
     except (BrokenPipeError, ValueError) as exc:
@@ -322,12 +322,13 @@ def _why_git_ended(dest) -> GitError:
     return GitError(f"a git process ended unexpectedly in {dest}; run 'git -C {dest} fsck' to look for damage")
 
 
-def _pictures(recipe, model_dir, model):
-    """The recipe's pictures of the model a build was made of (none when the recipe names none)."""
+def _pictures(recipe, model_dir):
+    """The recipe's pictures of the model a build was made of (none when the recipe names none, or the build
+    is of another recipe)."""
     from patcher import check, pictures
 
     built = check.metadata(model_dir).get("patcher", {})
-    spec = recipe.models.get(built.get("model", model)) if built.get("recipe", recipe.name) == recipe.name else None
+    spec = recipe.models.get(built.get("model")) if built.get("recipe") == recipe.name else None
     return pictures.pictures(spec.pictures, with_variants=False, side=512) if spec and spec.pictures else None
 
 

@@ -262,6 +262,6 @@ def test_check_goes_on_to_the_litert_models_where_built(meta, argv, litert_check
     calls = []
     monkeypatch.setattr(check, "check", lambda *args: calls.append("tfjs"))
     monkeypatch.setattr(check, "metadata", lambda model_dir: meta)
-    monkeypatch.setattr(litert, "check", lambda model_dir, floor: calls.append("litert"))
+    monkeypatch.setattr(litert, "check", lambda model_dir, floor, pictures=None: calls.append("litert"))
     assert main(["check", "--model-dir", str(tmp_path), *argv]) == 0
     assert calls == ["tfjs", "litert"] if litert_checked else calls == ["tfjs"]

@@ -216,7 +216,7 @@ def test_a_commit_amended_by_someone_else_is_not_trusted(patched, runs, capsys):
     capsys.readouterr()
     assert apply(path, dest, "--commit", old) == 6  # not patcher's: kept, and named
     assert runs  # the codemods ran: the amended tip's digest was not taken on trust
-    assert f"commits on patcher/celebamask not made by patcher: {amended[:12]}" in capsys.readouterr().err
+    assert f"commits on patcher/bisenetv2/celebamask not made by patcher: {amended[:12]}" in capsys.readouterr().err
     assert repo.head.commit.hexsha == amended
 
 

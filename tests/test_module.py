@@ -137,7 +137,9 @@ def test_the_documented_page_draws_the_picture_with_tensorflows_map_over_it(back
     tab.on("pageerror", lambda err: errors.append(str(err)))
     tab.on("console", lambda msg: logged.append(msg.text) if msg.type == "log" else None)
     tab.goto(site + name)
-    tab.wait_for_function("() => document.getElementById('view').width > 300", timeout=WAIT)
+    # drawn once the canvas has left its default 300x150 for the picture's size
+    tab.wait_for_function("() => { const c = document.getElementById('view'); return c.width !== 300 || c.height !== 150; }",
+                          timeout=WAIT)
     drawn = tab.evaluate("""() => { const c = document.getElementById('view');
         return {w: c.width, h: c.height, data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)}; }""")
     for _ in range(100):
