@@ -29,7 +29,7 @@ const LOADED = {json: {}, spec: {classes: ['bg', 'face'], palette: [[0, 0, 0], [
                 hash: 'abc123'};
 
 // A device whose runtimes take known times: tfjs wasm 10 ms, LiteRT.js float32 3 ms, int8 1 ms, LiteRT.js
-// float32 on WebGPU 2 ms, tfjs on WebGPU fails to start. Labels say who ran: tfjs 0, LiteRT.js 1.
+// float32 on WebGPU 2 ms (LiteRT.js starts in 50 ms), tfjs on WebGPU fails to start. Labels say who ran: tfjs 0, LiteRT.js 1.
 function device({gpu = false, store = new Map()} = {}) {
   const d = {now: 0, later: [], started: [], store, log: []};
   const fake = (ms, id, info) => ({
@@ -53,6 +53,7 @@ function device({gpu = false, store = new Map()} = {}) {
     },
     async litert() {
       d.started.push('litert');
+      d.now += 50;                                      // LiteRT.js takes 50 ms to start
       return fake((c) => (c.backend === 'webgpu' ? 2 : c.precision === 'int8' ? 1 : 3), 1,
                   {runtime: 'litert', backend: 'wasm', threads: 2});
     },
@@ -106,8 +107,9 @@ test('measuring: the build chose tfjs; on this device LiteRT.js float32 is faste
   assert.equal(steps, RUNS + 1 + WARMUP + RUNS);
   const done = engine.measurer.summary(SIZE);
   assert.deepEqual([done.status, done.winner, done.ms, done.failed], ['measured', 'float32', {tfjs: 10, float32: 3}, {}]);
-  assert.equal(done.cost, RUNS * 10 + (WARMUP + RUNS) * 3);   // the measuring cost: the runs' time (fake clock)
+  assert.equal(done.cost, RUNS * 10 + RUNS * 3);      // what held calls back: the timed runs (fake clock)
   assert.equal(done.longest, 10);
+  assert.equal(done.aside, 50 + WARMUP * 3);           // LiteRT.js started and ran untimed beside tfjs's calls
   const later = await run(engine);
   assert.equal(later.labels[0], 1);                    // LiteRT.js runs the later calls
   assert.deepEqual([later.info.runtime, later.info.precision, later.info.backend], ['litert', 'float32', 'wasm']);
@@ -172,6 +174,34 @@ test('measuring: no step while a call runs, and a call waits for the step under 
   assert.deepEqual(d.log, ['in', 'out', 'in', 'out'], 'the runs did not overlap');
   assert.equal(engine.measurer.idle(), null);
   assert.equal(engine.measurer.summary(SIZE).steps, 1);
+});
+
+test('measuring: starting the library not in use holds no call back; its timed runs, and tfjs in use, do', async () => {
+  const d = device();
+  const engine = await d.create();
+  await run(engine);
+  const held = [];
+  for (let i = 0; i < RUNS + 1 + WARMUP + RUNS; i++) {
+    const step = d.later.shift()();
+    held.push(Boolean(engine.measurer.idle()));
+    await step;
+  }
+  // tfjs (in use) timed; LiteRT.js started and run untimed beside the calls; LiteRT.js timed
+  assert.deepEqual(held, [...Array(RUNS).fill(true), false, ...Array(WARMUP).fill(false), ...Array(RUNS).fill(true)]);
+  assert.equal(engine.measurer.summary(SIZE).aside, 50 + WARMUP * 3);
+});
+
+test('measuring: a call that comes during the last step runs the winner', async () => {
+  const d = device();
+  const engine = await d.create();
+  await run(engine);
+  for (let i = 1; i < RUNS + 1 + WARMUP + RUNS; i++) await d.later.shift()();
+  const last = d.later.shift()();
+  const call = run(engine);
+  await last;
+  const got = await call;
+  assert.deepEqual([got.labels[0], got.info.runtime, got.info.measure.status], [1, 'litert', 'measured']);
+  assert.match(got.info.reason, /^fastest measured on this device/);
 });
 
 test('storage: a store that throws remembers nothing and fails nothing; the model hash is stable', async () => {

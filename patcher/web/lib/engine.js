@@ -102,6 +102,8 @@ export class Engine {
     if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     this.active += 1;
     try {
+      // a step of measuring under way ends first (and may have picked a faster runtime)
+      if (this.measurer && this.measurer.idle()) await this.measurer.idle();
       const {engine, info, choice} = await this.start([h, w]);
       const size = [h, w];
       const [ch, cw] = choice.size || [h, w];
@@ -113,7 +115,6 @@ export class Engine {
         throw isCrossOrigin(err) ? crossOrigin()
           : new SegmenterError(`cannot read the source's pixels at ${ch} x ${cw} (${err.message})`, 'source');
       }
-      if (this.measurer && this.measurer.idle()) await this.measurer.idle();   // one step of measuring
       if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
       const start = performance.now();
       const Type = this.spec.classes.length > 256 ? Uint16Array : Uint8Array;

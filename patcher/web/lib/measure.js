@@ -2,7 +2,8 @@
 // (chooseRuntime); after the first call, between calls, each candidate at that size (choose.js's
 // candidates: tfjs-wasm, LiteRT.js float32 and int8, and the WebGPU runtimes where the browser offers an
 // adapter) is started, run WARMUP times untimed and RUNS times timed on that call's pixels, one run per
-// step, a step only while no call is running (a call that comes meanwhile waits for that one step). When all
+// step, a step only while no call is running (a call that comes meanwhile waits for that one step; only the
+// start and untimed run of the library not in use, tfjs or LiteRT.js, let calls run beside them). When all
 // are timed, the fastest runs the later calls, and the result is kept in the browser's storage (store.js)
 // under the model's hash, the size, the thread count and the browser, so a later segmenter starts with it.
 // Pure apart from what `env` gives: Node tests drive it with fake engines, clock and storage.
@@ -55,7 +56,7 @@ export class Measurer {
       this.made.set(key, (async () => {
         const list = candidates(this.engine.meta, this.engine.opts, size, await this.env.gpu());
         const s = {size, key, status: list.length > 1 ? 'waiting' : 'none', list, ms: {}, failed: {}, winner: null,
-                   cost: 0, longest: 0, steps: 0, queue: null, pixels: null, at: null};
+                   cost: 0, longest: 0, aside: 0, steps: 0, queue: null, pixels: null, at: null, using: null};
         const kept = s.status === 'none' ? null : await this.store.get(key);
         if (kept && list.some((c) => c.id === kept.winner) && kept.ms && typeof kept.ms === 'object') {
           Object.assign(s, {status: 'stored', winner: kept.winner, ms: kept.ms, at: kept.at || null});
@@ -86,12 +87,13 @@ export class Measurer {
   }
 
   // For seg.info.measure: null where nothing is measured at `size`, else {status, size, candidates, ms,
-  // failed, winner, cost (ms spent measuring), longest (the longest step, ms), steps}.
+  // failed, winner, cost (ms of the steps that held calls back), longest (the longest of them, ms), aside (ms
+  // of starting the other library while calls went on), steps}.
   summary(size) {
     const s = size && this.states.get(this.key(size));
     if (!s || s.status === 'none') return null;
     return {status: s.status, size: s.size, candidates: s.list.map((c) => c.id), ms: {...s.ms}, failed: {...s.failed},
-            winner: s.winner, cost: s.cost, longest: s.longest, steps: s.steps};
+            winner: s.winner, cost: s.cost, longest: s.longest, aside: s.aside, steps: s.steps};
   }
 
   // A call at `size` ran `current` (its choice) on `pixels`: measuring starts, or goes on, after it.
@@ -105,6 +107,7 @@ export class Measurer {
       s.queue = s.list.map((c) => ({...c, prepared: null, warm: c.id === now ? WARMUP : 0, times: []}))
         .sort((a, b) => (b.id === now) - (a.id === now));
       s.status = 'measuring';
+      s.using = current.runtime;
     }
     this.plan();
   }
@@ -131,16 +134,25 @@ export class Measurer {
     if (engine.disposed || engine.active || this.busy) return;
     const s = [...this.states.values()].find((x) => x.status === 'measuring' && x.queue && x.queue.length);
     if (!s) return;
-    let done;
-    this.busy = new Promise((resolve) => { done = resolve; });
+    // Starting the other library (tfjs while LiteRT.js runs the calls, or the reverse) and its untimed run
+    // (where WebGPU compiles its shaders) let calls go on meanwhile; timed runs, and all steps of the library
+    // in use, hold the calls back until they end.
+    const next = s.queue[0];
+    const aside = next.runtime !== s.using && (!next.prepared || next.warm < WARMUP);
+    let done = () => {};
+    if (!aside) this.busy = new Promise((resolve) => { done = resolve; });
     engine.active += 1;
     const start = this.env.clock();
     try {
       await this.advance(s);
     } finally {
       const spent = this.env.clock() - start;
-      s.cost += spent;
-      s.longest = Math.max(s.longest, spent);
+      if (aside) {
+        s.aside += spent;
+      } else {
+        s.cost += spent;
+        s.longest = Math.max(s.longest, spent);
+      }
       s.steps += 1;
       engine.active -= 1;
       this.busy = null;
