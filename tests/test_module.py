@@ -61,10 +61,11 @@ window.ready = true;
 
 
 def snippet() -> str:
-    """The page of docs/page.md: its one ```html block, a complete page that uses segmenter.js."""
+    """The page of docs/page.md: its one ```html block that is a complete page (<!doctype html>) using
+    segmenter.js."""
     blocks = re.findall(r"```html\n(.*?)```", DOCS.read_text(), re.DOTALL)
-    found = [b for b in blocks if "createSegmenter(" in b]
-    assert len(found) == 1, "docs/page.md should have one ```html page that calls createSegmenter"
+    found = [b for b in blocks if b.startswith("<!doctype html>") and "createSegmenter(" in b]
+    assert len(found) == 1, "docs/page.md should have one complete ```html page that calls createSegmenter"
     return found[0]
 
 
