@@ -125,7 +125,7 @@ else ' and the TensorFlow.js bundles'} next to `segmenter.js`, wherever its fold
 Options, results and error codes: patcher's docs/page.md. `index.html` is a demo page.
 
 Runtimes included: TensorFlow.js 4.22.0 (`tf.min.js`, `tf-backend-wasm.min.js` and its `.wasm` files,
-Apache-2.0){'; LiteRT.js (`litert/`, Apache-2.0), models: ' + ', '.join(sizes) if sizes else ''}.
+`tf-backend-webgpu.min.js`, Apache-2.0){'; LiteRT.js (`litert/`, Apache-2.0), models: ' + ', '.join(sizes) if sizes else ''}.
 
 ## Classes
 

@@ -24,6 +24,7 @@ BUNDLES = {
     "@tensorflow/tfjs/dist": ["tf.min.js"],
     "@tensorflow/tfjs-backend-wasm/dist": ["tf-backend-wasm.min.js", "tfjs-backend-wasm.wasm",
                                            "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"],
+    "@tensorflow/tfjs-backend-webgpu/dist": ["tf-backend-webgpu.min.js"],
 }
 
 

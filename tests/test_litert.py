@@ -250,7 +250,8 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=page.CHROMIUM, args=page.CHROMIUM_FLAGS)
+        # (--enable-unsafe-webgpu: Chromium offers a WebGPU adapter, SwiftShader on the CPU, for the WebGPU paths)
+        browser = p.chromium.launch(executable_path=page.CHROMIUM, args=[*page.CHROMIUM_FLAGS, "--enable-unsafe-webgpu"])
         yield browser
         browser.close()
 
@@ -497,6 +498,105 @@ class TestSegmenter:
     def test_int8_on_tfjs_is_refused(self, chromium, site):
         got = self.segment(chromium, site, {"runtime": "tfjs", "precision": "int8"})
         assert got["error"] == "options" and "use runtime 'litert'" in got["message"]
+
+
+MEASURE_PROBE = """<!doctype html><html><body><script type="module">
+import {createSegmenter} from './segmenter.js';
+// Segments the picture a frame at a time, as a video loop does, until `auto` has measured (at most `most`
+// calls), then makes a second segmenter.
+window.measure = async (options, pixels, [h, w], most) => {
+  try {
+    const raw = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
+    const image = new ImageData(new Uint8ClampedArray(raw.buffer), w, h);
+    const seg = await createSegmenter(options);
+    const first = seg.info;
+    let result;
+    let calls = 0;
+    do {
+      result = await seg.segment(image);
+      calls += 1;
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+    } while (['waiting', 'measuring'].includes(seg.info.measure && seg.info.measure.status) && calls < most);
+    const info = seg.info;
+    seg.dispose();
+    const again = await createSegmenter(options);
+    const reused = again.info;
+    const next = await again.segment(image);
+    again.dispose();
+    return {first, info, calls, labels: Array.from(result.labels), reused, reusedLabels: Array.from(next.labels)};
+  } catch (err) {
+    return {error: err.code, message: err.message};
+  }
+};
+window.ready = true;
+</script></body></html>"""
+
+
+def runtime_id(info: dict) -> str:
+    """lib/choose.js's runtimeId of what seg.info says runs: 'tfjs', 'float32', 'int8', 'float32-webgpu' ..."""
+    base = "tfjs" if info["runtime"] == "tfjs" else info["precision"]
+    return base if info["backend"] == "wasm" else f"{base}-{info['backend']}"
+
+
+class TestMeasure:
+    """`auto` measures the real runtimes on this device (headless Chromium, which offers a WebGPU adapter with
+    --enable-unsafe-webgpu: SwiftShader on the CPU, so its speed says nothing; its class map must be right)."""
+
+    pytestmark = needs_build + needs_browser
+
+    @pytest.mark.parametrize("options", [{"runtime": "tfjs", "backend": "webgpu", "worker": True},
+                                         {"runtime": "litert", "precision": "float32", "backend": "webgpu", "worker": False}],
+                             ids=["tfjs-webgpu-worker", "litert-webgpu-main-thread"])
+    def test_the_webgpu_runtimes_give_tensorflows_class_map(self, chromium, site, reference, options):
+        got = TestSegmenter().segment(chromium, site, options)
+        assert "error" not in got, got
+        assert (got["info"]["runtime"], got["info"]["backend"], got["info"]["worker"]) == (
+            options["runtime"], "webgpu", options["worker"])
+        agreement = float(np.mean(np.array(got["labels"]) == reference[0]))
+        print(f"{options['runtime']} on WebGPU (SwiftShader): {agreement:.4%} of pixels as TensorFlow's")
+        assert agreement >= 0.999
+
+    @pytest.mark.parametrize("worker", [True, False], ids=["worker", "main-thread"])
+    def test_auto_measures_each_runtime_here_takes_the_fastest_and_keeps_it(self, chromium, litert_built, site,
+                                                                           reference, worker):
+        meta = reference[1]
+        (litert_built / "measure.html").write_text(MEASURE_PROBE)
+        rgba = np.concatenate([picture_pixels(*SIZE), np.full((*SIZE, 1), 255, np.uint8)], axis=-1)
+        tab = chromium.new_page()
+        try:
+            tab.goto(site.replace("probe.html", "measure.html"))
+            tab.wait_for_function("window.ready === true", timeout=60_000)
+            got = tab.evaluate("([o, p, s, n]) => measure(o, p, s, n)",
+                               [{"size": list(SIZE), "worker": worker}, base64.b64encode(rgba.tobytes()).decode(),
+                                list(SIZE), 1000])
+        finally:
+            tab.close()
+        assert "error" not in got, got
+        first, info, reused = got["first"], got["info"], got["reused"]
+        # the first calls run the build's choice at once
+        assert first["reason"].startswith(f"fastest the build measured at {SIZE[0]}x{SIZE[1]}")
+        assert first["measure"]["status"] == "waiting"
+        # then every candidate was timed here, the adapter's WebGPU runtimes included
+        done = info["measure"]
+        accurate = next(m["accurate"] for m in meta["litert"]["models"] if m["precision"] == "int8")
+        assert done["status"] == "measured", (got["calls"], done)
+        assert done["candidates"] == ["tfjs", "float32", *(["int8"] if accurate else []), "tfjs-webgpu", "float32-webgpu"]
+        assert done["failed"] == {} and sorted(done["ms"]) == sorted(done["candidates"])
+        assert all(ms > 0 for ms in done["ms"].values())
+        fastest = min(done["ms"], key=done["ms"].get)
+        assert done["winner"] == fastest and runtime_id(info) == fastest
+        assert info["reason"].startswith(f"fastest measured on this device at {SIZE[0]}x{SIZE[1]}: ")
+        print(f"{'worker' if worker else 'main thread'}: measured in {done['steps']} steps over {got['calls']} calls, "
+              f"{done['cost']:.0f} ms holding calls back, the longest step {done['longest']:.0f} ms, "
+              f"{done['aside']:.0f} ms starting the other library beside them; "
+              + ", ".join(f"{k} {v:.1f} ms" for k, v in sorted(done["ms"].items(), key=lambda kv: kv[1])))
+        want = 0.9 if fastest == "int8" else 0.999
+        assert np.mean(np.array(got["labels"]) == reference[0]) >= want
+        # a later segmenter in this browser starts with the kept winner and measures nothing
+        assert reused["measure"]["status"] == "stored" and reused["measure"]["winner"] == fastest
+        assert reused["measure"]["ms"] == done["ms"] and runtime_id(reused) == fastest
+        assert "kept from" in reused["reason"]
+        assert np.mean(np.array(got["reusedLabels"]) == reference[0]) >= want
 
 
 PROJECT = Path(__file__).resolve().parent.parent

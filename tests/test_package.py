@@ -120,7 +120,7 @@ def test_the_build_is_a_package_named_by_the_recipe(built):
     assert package["type"] == "module" and package["types"] == "./segmenter.d.ts"
     assert package["exports"]["."] == {"types": "./segmenter.d.ts", "default": "./segmenter.js"}
     listed = set(package["files"])
-    assert {"segmenter.js", "segmenter.d.ts", "lib/", "model.json", "tf.min.js", "tf-backend-wasm.min.js",
+    assert {"segmenter.js", "segmenter.d.ts", "lib/", "model.json", "tf.min.js", "tf-backend-wasm.min.js", "tf-backend-webgpu.min.js",
             "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm", "sample.png"} <= listed
     assert {p.name for p in built.glob("*.bin")} <= listed
     assert not any(name.startswith(".") for name in listed)

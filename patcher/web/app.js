@@ -48,7 +48,8 @@ function clearError() {
 // The model
 
 function statusLine(info) {
-  const runtime = info.runtime === 'litert' ? `LiteRT.js ${info.precision}` : `TensorFlow.js ${info.backend}`;
+  const runtime = info.runtime === 'litert' ? `LiteRT.js ${info.precision}${info.backend === 'webgpu' ? ' WebGPU' : ''}`
+    : `TensorFlow.js ${info.backend}`;
   let text = `${runtime} in the ${info.worker ? 'Web Worker' : 'main thread'}`;
   if (info.backend === 'wasm' && info.threads != null) {
     text += `, ${info.threads} of ${info.threadsRequested} thread${info.threadsRequested === 1 ? '' : 's'}` +

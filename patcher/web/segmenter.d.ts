@@ -2,12 +2,14 @@
 
 /** What runs the model: TensorFlow.js on model.json, or LiteRT.js on the build's .tflite models. */
 export type Runtime = 'tfjs' | 'litert';
-/** runtime option: 'auto' takes, per size, the fastest the build measured. */
+/** runtime option: 'auto' starts, per size, with the fastest the build measured, then measures on this device. */
 export type RuntimeOption = 'auto' | Runtime;
 /** precision option; int8 is LiteRT.js only. */
 export type PrecisionOption = 'auto' | 'float32' | 'int8';
-/** A TensorFlow.js backend name. */
-export type Backend = 'wasm' | 'webgl' | 'cpu' | (string & {});
+/** A TensorFlow.js backend name; 'webgpu' also runs LiteRT.js on its WebGPU accelerator. */
+export type Backend = 'wasm' | 'webgl' | 'cpu' | 'webgpu' | (string & {});
+/** A runtime as `auto` measures it: tfjs-wasm, LiteRT.js float32 and int8 on wasm, and the WebGPU ones. */
+export type RuntimeId = 'tfjs' | 'float32' | 'int8' | 'tfjs-webgpu' | 'float32-webgpu' | (string & {});
 /** [height, width] in whole pixels. */
 export type Size = [height: number, width: number];
 /** What segment() reads. An image must have loaded, a video must have a frame. */
@@ -27,8 +29,12 @@ export interface SegmenterOptions {
   runtime?: RuntimeOption;
   /** Default 'auto'. */
   precision?: PrecisionOption;
-  /** The TensorFlow.js backend; default 'wasm'. */
+  /** The TensorFlow.js backend; default 'wasm'. 'webgpu' (needs tf-backend-webgpu.min.js and a WebGPU adapter)
+   * runs tfjs on WebGPU, and LiteRT.js (runtime 'litert') on its WebGPU accelerator. */
   backend?: Backend;
+  /** runtime 'auto' only: time each runtime on this device between calls, switch to the fastest and keep it
+   * in the browser's storage (default true); false keeps the build's choice. */
+  measure?: boolean;
   /** Run the model in a module Web Worker (default true); where it cannot, it runs on the page and info.fallback says why. */
   worker?: boolean;
   /** wasm threads: 0 (default) = one per logical core. Threads need a cross-origin isolated page. */
@@ -74,6 +80,30 @@ export interface RuntimeInfo {
   cores: number;
   /** Why the model runs on the page although a worker was asked for. */
   fallback?: string;
+  /** What `auto` measured on this device at this size; null when it measures nothing here (measure: false, a
+   * runtime or backend asked for, one candidate only). */
+  measure: MeasureInfo | null;
+}
+
+/** `auto`'s measuring at one size on this device. */
+export interface MeasureInfo {
+  /** waiting: for the first call; measuring: between calls; measured: done here; stored: kept from earlier. */
+  status: 'waiting' | 'measuring' | 'measured' | 'stored';
+  size: Size;
+  /** The runtimes timed, in this order. */
+  candidates: RuntimeId[];
+  /** Each one's time for one run of the model (ms, the fastest of the timed runs). */
+  ms: Partial<Record<RuntimeId, number>>;
+  /** The runtimes that did not start here, with why. */
+  failed: Partial<Record<RuntimeId, string>>;
+  /** The fastest, which runs the later calls; null until measured. */
+  winner: RuntimeId | null;
+  /** What measuring cost: the steps that held calls back (ms in all; the longest, the most one call waited),
+   * the starts of the library not in use, which ran beside the calls (ms), and the number of steps. */
+  cost: number;
+  longest: number;
+  aside: number;
+  steps: number;
 }
 
 export interface SegmentOptions {
@@ -168,6 +198,8 @@ export function createSegmenter(options?: SegmenterOptions): Promise<Segmenter>;
 export interface RuntimeChoice {
   runtime: Runtime;
   precision: string;
+  /** 'wasm', or the backend asked for ('webgpu': LiteRT.js's WebGPU accelerator). */
+  backend: string;
   size: Size | null;
   /** The .tflite file, or null for tfjs. */
   file: string | null;

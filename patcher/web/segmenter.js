@@ -10,14 +10,17 @@
 //
 // createSegmenter(options) -> Promise<Segmenter>. Options (all optional):
 //   model    URL of model.json, relative to the page (default: the model.json next to this file).
-//   runtime  'auto' (default): per size, the fastest runtime the build measured in Chromium (tfjs wasm,
-//            LiteRT.js float32, LiteRT.js int8 where the build recorded int8 as accurate; see
-//            chooseRuntime); tfjs where the build has no LiteRT.js model at that size or measured none.
+//   runtime  'auto' (default): per size, first the fastest runtime the build measured in Chromium (tfjs
+//            wasm, LiteRT.js float32, LiteRT.js int8 where the build recorded int8 as accurate; see
+//            chooseRuntime; tfjs where the build has no LiteRT.js model at that size or measured none), then,
+//            measured between calls on this device, the fastest here (lib/measure.js; the WebGPU runtimes
+//            too where the browser offers an adapter), kept in the browser's storage for later loads.
 //            'tfjs': model.json only. 'litert': LiteRT.js (a size without a model runs at the nearest
 //            size built, and says so).
+//   measure  true (default): runtime 'auto' measures on this device (above); false keeps the build's choice.
 //   precision 'auto' (default), 'float32' or 'int8' (LiteRT.js only).
-//   backend  'wasm' (default), 'webgl' or 'cpu': the TensorFlow.js backend (auto compares LiteRT.js with
-//            tfjs on wasm only).
+//   backend  'wasm' (default), 'webgl', 'cpu' or 'webgpu': the TensorFlow.js backend (auto compares
+//            runtimes under 'wasm' only); 'webgpu' runs LiteRT.js on its WebGPU accelerator too.
 //   worker   true (default): run the model in a module Web Worker; where a worker cannot run it (no
 //            module workers or OffscreenCanvas, or the backend does not start in a worker) the model runs
 //            on the main thread and seg.info.fallback says why. false: the main thread.
@@ -48,7 +51,9 @@
 //   (model.json's userDefinedMetadata): all from model.json. seg.info: what runs the last size asked for
 //   (at creation: options.size, else the source's own): {runtime: 'tfjs' | 'litert', precision,
 //   size, model (the .tflite file, or null), reason, version, backend, worker, threadsRequested, threads,
-//   simd, isolated, cores, fallback?} (threads and simd are null off wasm).
+//   simd, isolated, cores, fallback?, measure} (threads and simd are null off wasm); measure: what auto
+//   measured on this device at that size ({status, candidates, ms, failed, winner, cost, longest, steps}) or
+//   null (segmenter.d.ts's MeasureInfo).
 // seg.memory() -> Promise<{tensors, heap}>: tfjs's live tensors and the JS heap where the model runs.
 // seg.dispose(): ends the worker (or frees the model); calls still waiting are rejected.
 //
@@ -64,7 +69,8 @@
 // The module is split into files of one job each under lib/ (served as they are, no bundler): options.js
 // (the options checked), choose.js (which runtime runs a size), model.js (model.json and its shards),
 // pixels.js (reading and painting pixels), tfjs.js and litert.js (the two engines), engine.js (one
-// segmenter's model), protocol.js and worker.js (the module worker), runners.js (worker or main thread).
+// segmenter's model), measure.js and store.js (auto's measuring on the device, and where it is kept),
+// protocol.js and worker.js (the module worker), runners.js (worker or main thread).
 // The worker is a module worker (lib/worker.js) importing the same files as the main thread.
 
 import {SegmenterError} from './lib/errors.js';

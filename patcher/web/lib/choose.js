@@ -5,6 +5,23 @@ import {checkChoice} from './options.js';
 
 export const same = (a, b) => Boolean(a && b) && a[0] === b[0] && a[1] === b[1];
 export const sizeText = (s) => (s ? `${s[0]}x${s[1]}` : "the source's size");
+export const msText = (ms) => `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+// LiteRT.js runs on its WebGPU accelerator when backend 'webgpu' is asked for, else on wasm.
+const liteBackend = (backend) => (backend === 'webgpu' ? 'webgpu' : 'wasm');
+
+// A runtime's id, as the build's timings and seg.info.measure name it: 'tfjs' (tfjs on wasm), 'float32' and
+// 'int8' (LiteRT.js on wasm), with '-webgpu' for the WebGPU runtimes ('tfjs-webgpu', 'float32-webgpu');
+// for tfjs on another backend, 'tfjs-BACKEND'.
+export function runtimeId({runtime, precision, backend = 'wasm'}) {
+  const base = runtime === 'tfjs' ? 'tfjs' : precision;
+  return backend === 'wasm' ? base : `${base}-${backend}`;
+}
+
+// What people read for an id: 'tfjs wasm', 'LiteRT.js float32', 'LiteRT.js float32 webgpu', 'tfjs webgpu'.
+export function label(id) {
+  const [base, backend] = id.split('-');
+  return base === 'tfjs' ? `tfjs ${backend || 'wasm'}` : `LiteRT.js ${base}${backend ? ` ${backend}` : ''}`;
+}
 const pct = (v) => `${(100 * v).toFixed(2)}%`;
 
 // The built size nearest `size` (by area and aspect ratio); the first one without a size.
@@ -27,7 +44,7 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
   const lite = meta && typeof meta.litert === 'object' && meta.litert ? meta.litert : null;
   const models = lite && Array.isArray(lite.models) ? lite.models.filter((m) => m && Array.isArray(m.size)) : [];
   const tfjsPrecision = (meta && meta.patcher && meta.patcher.quantization) || 'float32';
-  const tfjs = (reason) => ({runtime: 'tfjs', precision: tfjsPrecision, size, file: null, reason});
+  const tfjs = (reason) => ({runtime: 'tfjs', precision: tfjsPrecision, backend, size, file: null, reason});
   if (runtime === 'tfjs') {
     if (precision === 'int8') throw bad("precision 'int8' is a LiteRT.js model: use runtime 'litert' or 'auto'");
     return tfjs('runtime tfjs was asked for');
@@ -58,7 +75,8 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
   const ms = (key) => (timing && typeof timing.ms[key] === 'number' ? timing.ms[key] : null);
   const lite8 = here.find((m) => m.precision === 'int8');
   const lite32 = here.find((m) => m.precision === 'float32');
-  const litert = (m, reason) => ({runtime: 'litert', precision: m.precision, size: at, file: m.file, reason: moved + reason});
+  const litert = (m, reason) => ({runtime: 'litert', precision: m.precision, backend: liteBackend(backend), size: at,
+                                  file: m.file, reason: moved + reason});
   const accuracy = (m) => {
     const a = m.accuracy || {};
     const share = a.away_from_boundary != null ? a.away_from_boundary : a.overall;
@@ -86,10 +104,35 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
     return litert(pick.pick, `runtime litert was asked for; the build measured no speeds, so int8 where accurate${left}`);
   }
   measured.sort((a, b) => a.ms - b.ms);
-  const label = (c) => (c.key === 'tfjs' ? 'tfjs wasm' : `LiteRT.js ${c.key}`);
   const threads = timing.threads ? `, ${timing.threads} thread${timing.threads === 1 ? '' : 's'}` : '';
   const why = `fastest the build measured at ${sizeText(at)} (${timing.browser || 'Chromium'}${threads}): ` +
-    measured.map((c) => `${label(c)} ${c.ms.toFixed(c.ms < 10 ? 1 : 0)} ms`).join(', ') + left;
+    measured.map((c) => `${label(c.key)} ${msText(c.ms)}`).join(', ') + left;
   const best = measured[0];
   return best.key === 'tfjs' ? tfjs(why) : litert(best.pick, why);
+}
+
+// What `auto` times on this device at `size` ([height, width]): the choices {id, runtime, precision, backend,
+// size, file, reason} of tfjs-wasm, LiteRT.js float32 and int8 (int8 where the build found it accurate, or
+// where precision int8 was asked for) on wasm, and, when `gpu` (the browser offers a WebGPU adapter), tfjs's
+// webgpu backend and LiteRT.js float32 on its WebGPU accelerator. Empty unless runtime and backend are
+// 'auto' and 'wasm' (the defaults) and `size` is given; LiteRT.js only where the build has a model at `size`.
+export function candidates(meta, {runtime = 'auto', precision = 'auto', backend = 'wasm'} = {}, size = null, gpu = false) {
+  if (runtime !== 'auto' || backend !== 'wasm' || !size) return [];
+  const lite = meta && typeof meta.litert === 'object' && meta.litert ? meta.litert : {};
+  const models = (Array.isArray(lite.models) ? lite.models : []).filter((m) => m && Array.isArray(m.size) && same(m.size, size));
+  const tfjsPrecision = (meta && meta.patcher && meta.patcher.quantization) || 'float32';
+  const found = [];
+  const add = (runtime_, precision_, backend_, file) => found.push({
+    id: runtimeId({runtime: runtime_, precision: precision_, backend: backend_}), runtime: runtime_,
+    precision: precision_, backend: backend_, size, file, reason: ''});
+  const f32 = models.find((m) => m.precision === 'float32');
+  const i8 = models.find((m) => m.precision === 'int8');
+  if (precision !== 'int8') add('tfjs', tfjsPrecision, 'wasm', null);
+  if (f32 && precision !== 'int8') add('litert', 'float32', 'wasm', f32.file);
+  if (i8 && (precision === 'int8' || (precision === 'auto' && i8.accurate))) add('litert', 'int8', 'wasm', i8.file);
+  if (gpu && precision !== 'int8') {
+    add('tfjs', tfjsPrecision, 'webgpu', null);
+    if (f32) add('litert', 'float32', 'webgpu', f32.file);
+  }
+  return found;
 }

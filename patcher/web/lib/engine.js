@@ -1,21 +1,30 @@
 // engine.js: one segmenter's model where it runs (the worker or the main thread): which runtime runs each
-// size (chooseRuntime, with tfjs taking over under 'auto' where LiteRT.js does not start), the engines
-// started on demand, and a call from pixels to class ids at the size asked for.
+// size (chooseRuntime, with tfjs taking over under 'auto' where LiteRT.js does not start, and what `auto`
+// measured on this device once measure.js has), the engines started on demand, and a call from pixels to
+// class ids at the size asked for.
 import {chooseRuntime} from './choose.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
 import {fetchModel} from './model.js';
 import {toMasks} from './masks.js';
+import {Measurer, deviceEnv} from './measure.js';
 import {pixelsOf, resizeLabels} from './pixels.js';
 import {Smoother} from './smoothing.js';
 import {TfjsEngine} from './tfjs.js';
 
-// Chooses the runtime for each size and runs it; one per segmenter, where the model lives.
+// The runtimes' engines: make.tfjs(opts, loaded) with opts.backend the tfjs backend, make.litert(opts, meta).
+const MAKE = {tfjs: (opts, loaded) => TfjsEngine.create(opts, loaded), litert: (opts, meta) => LiteEngine.create(opts, meta)};
+
+// Chooses the runtime for each size and runs it; one per segmenter, where the model lives. `env`: what
+// measure.js needs from the device (deviceEnv()) and `make`, the engines' makers (MAKE): tests pass fakes.
 export class Engine {
-  static async create(opts) {
+  static async create(opts, {env = null, make = MAKE, fetch = fetchModel} = {}) {
     try {
-      const loaded = await fetchModel(opts.model);
-      const engine = new Engine(opts, loaded);
+      const loaded = await fetch(opts.model);
+      const engine = new Engine(opts, loaded, make);
+      if (opts.runtime === 'auto' && opts.measure !== false) {
+        engine.measurer = new Measurer(engine, env || deviceEnv(), loaded.hash);
+      }
       engine.info = (await engine.start(opts.size)).info;
       return engine;
     } catch (err) {
@@ -23,16 +32,17 @@ export class Engine {
     }
   }
 
-  constructor(opts, loaded) {
-    Object.assign(this, {opts, loaded, spec: loaded.spec, meta: loaded.meta, engines: {}, litertFailed: null,
-                         holder: {}, active: 0, disposed: false, info: null, smoother: null});
+  constructor(opts, loaded, make = MAKE) {
+    Object.assign(this, {opts, loaded, make, spec: loaded.spec, meta: loaded.meta, engines: {}, litertFailed: null,
+                         holder: {}, active: 0, disposed: false, info: null, smoother: null, measurer: null});
   }
 
   choose(size) {
     const choice = chooseRuntime(this.meta, this.opts, size);
     if (choice.runtime === 'litert' && this.litertFailed && this.fallsBack()) {
-      return {runtime: 'tfjs', precision: (this.meta.patcher && this.meta.patcher.quantization) || 'float32', size,
-              file: null, reason: `LiteRT.js could not start here (${this.litertFailed}), so tfjs`};
+      return {runtime: 'tfjs', precision: (this.meta.patcher && this.meta.patcher.quantization) || 'float32',
+              backend: this.opts.backend, size, file: null,
+              reason: `LiteRT.js could not start here (${this.litertFailed}), so tfjs`};
     }
     return choice;
   }
@@ -42,30 +52,46 @@ export class Engine {
     return this.opts.runtime === 'auto' && this.opts.precision !== 'int8';
   }
 
+  // The engine of `choice`: one LiteRT.js (each model compiled for its accelerator), one tfjs per backend.
   async engineFor(choice) {
-    const kind = choice.runtime;
+    const kind = choice.runtime === 'tfjs' ? `tfjs-${choice.backend || this.opts.backend}` : choice.runtime;
     if (!this.engines[kind]) {
-      this.engines[kind] = kind === 'tfjs' ? TfjsEngine.create(this.opts, this.loaded) : LiteEngine.create(this.opts, this.meta);
+      this.engines[kind] = choice.runtime === 'tfjs'
+        ? this.make.tfjs({...this.opts, backend: choice.backend || this.opts.backend}, this.loaded)
+        : this.make.litert(this.opts, this.meta);
       this.engines[kind].catch(() => { delete this.engines[kind]; });
     }
     return this.engines[kind];
   }
 
-  // The runtime for `size`, started (a LiteRT.js model compiled): its info with the choice. In auto, a
-  // LiteRT.js that does not start or a model of it that does not load leaves tfjs (and says so).
+  // The engine of `choice`, started (a LiteRT.js model compiled).
+  async prepare(choice) {
+    const engine = await this.engineFor(choice);
+    if (choice.runtime === 'litert') await engine.compile(choice);
+    return engine;
+  }
+
+  // The runtime for `size`, started: its info with the choice. In auto, what was measured fastest on this
+  // device (measure.js) once it was; a LiteRT.js that does not start or a model of it that does not load
+  // leaves tfjs (and says so).
   async start(size) {
-    let choice = this.choose(size);
+    const measured = this.measurer && size ? await this.measurer.pick(size) : null;
+    let choice = measured || this.choose(size);
     let engine;
     try {
-      engine = await this.engineFor(choice);
-      if (choice.runtime === 'litert') await engine.compile(choice.file);
+      engine = await this.prepare(choice);
     } catch (err) {
+      if (measured) {
+        await this.measurer.drop(size, err);
+        return this.start(size);
+      }
       if (choice.runtime !== 'litert' || !this.fallsBack()) throw err;
       this.litertFailed = err.message;
       choice = this.choose(size);
       engine = await this.engineFor(choice);
     }
-    return {engine, info: describe(engine, choice), choice};
+    const measure = this.measurer ? this.measurer.summary(size) : null;
+    return {engine, info: {...describe(engine, choice), measure}, choice};
   }
 
   // `source`: ImageData, ImageBitmap, canvas, image or video; asked to run at h x w, labels at sh x sw.
@@ -76,7 +102,10 @@ export class Engine {
     if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     this.active += 1;
     try {
+      // a step of measuring under way ends first (and may have picked a faster runtime)
+      if (this.measurer && this.measurer.idle()) await this.measurer.idle();
       const {engine, info, choice} = await this.start([h, w]);
+      const size = [h, w];
       const [ch, cw] = choice.size || [h, w];
       let pixels;
       try {
@@ -91,16 +120,16 @@ export class Engine {
       const Type = this.spec.classes.length > 256 ? Uint16Array : Uint8Array;
       if (!masks && !smoothing) {
         this.smoother = null;
-        const ids = await engine.infer(pixels, ch, cw, choice.file, this.spec);
+        const ids = await engine.infer(pixels, ch, cw, choice, this.spec);
         if (ids.length !== ch * cw) {
           throw new SegmenterError(`the model gave ${ids.length} class ids for ${ch} x ${cw} pixels`, 'run');
         }
         const modelMs = performance.now() - start;
-        this.info = info;
-        return {labels: resizeLabels(Type.from(ids), ch, cw, sh, sw), modelMs, size: [ch, cw], info};
+        this.info = this.measured(size, pixels, choice, info);
+        return {labels: resizeLabels(Type.from(ids), ch, cw, sh, sw), modelMs, size: [ch, cw], info: this.info};
       }
       const classes = this.spec.classes.length;
-      let probs = await engine.scores(pixels, ch, cw, choice.file, this.spec);
+      let probs = await engine.scores(pixels, ch, cw, choice, this.spec);
       if (probs.length !== ch * cw * classes) {
         throw new SegmenterError(`the model gave ${probs.length} scores for ${ch} x ${cw} pixels of ${classes} classes`, 'run');
       }
@@ -115,20 +144,28 @@ export class Engine {
         this.smoother = null;
       }
       const found = toMasks(probs, ch, cw, classes, sh, sw, masks || [], this.spec.classes, Type);
-      this.info = info;
-      return {labels: found.labels, ...(masks ? {masks: found.masks} : {}), modelMs, size: [ch, cw], info};
+      this.info = this.measured(size, pixels, choice, info);
+      return {labels: found.labels, ...(masks ? {masks: found.masks} : {}), modelMs, size: [ch, cw], info: this.info};
     } catch (err) {
       throw asSegmenterError(err);
     } finally {
       this.active -= 1;
       if (this.disposed && !this.active) this.free();
+      else if (this.measurer) this.measurer.plan();
     }
+  }
+
+  // A call at `size` ran `choice` on `pixels`: measuring goes on after it; `info` with what it measured.
+  measured(size, pixels, choice, info) {
+    if (!this.measurer) return info;
+    this.measurer.after(size, pixels, choice);
+    return {...info, measure: this.measurer.summary(size)};
   }
 
   // What this thread holds: tfjs's live tensors (null before tfjs started here) and the JavaScript heap in
   // bytes (Chromium's performance.memory; null elsewhere).
   memory() {
-    const tf = this.engines.tfjs && globalThis.tf;
+    const tf = Object.keys(this.engines).some((k) => k.startsWith('tfjs')) && globalThis.tf;
     const heap = globalThis.performance && performance.memory ? performance.memory.usedJSHeapSize : null;
     return {tensors: tf ? tf.memory().numTensors : null, heap};
   }
@@ -145,6 +182,6 @@ export class Engine {
 }
 
 function describe(engine, choice) {
-  return {...engine.info, runtime: choice.runtime, precision: choice.precision, size: choice.size,
-          model: choice.file, reason: choice.reason};
+  return {...engine.info, runtime: choice.runtime, precision: choice.precision, backend: choice.backend || engine.info.backend,
+          size: choice.size, model: choice.file, reason: choice.reason};
 }

@@ -73,33 +73,39 @@ export class LiteEngine {
     Object.assign(this, {api, info, model, threads, compiled: new Map()});
   }
 
-  // The compiled model of `file` (fetched and compiled on first use).
-  async compile(file) {
-    if (!this.compiled.has(file)) {
+  // The compiled model of `choice` ({file, backend}: 'wasm', or 'webgpu' for LiteRT.js's WebGPU accelerator,
+  // in float32), fetched and compiled on first use.
+  async compile({file, backend = 'wasm'}) {
+    const key = `${backend} ${file}`;
+    if (!this.compiled.has(key)) {
       const url = new URL(file, this.model).href;
-      const made = this.api.loadAndCompile(url, {accelerator: 'wasm', cpuOptions: {numThreads: this.threads}})
+      const gpu = backend === 'webgpu';
+      const made = (gpu && !this.api.getWebGpuDevice() ? Promise.reject(new Error('no WebGPU device here'))
+        : this.api.loadAndCompile(url, gpu ? {accelerator: 'webgpu', gpuOptions: {precision: 'fp32'}}
+          : {accelerator: 'wasm', cpuOptions: {numThreads: this.threads}}))
         .catch((err) => {
-          this.compiled.delete(file);
-          throw new SegmenterError(`LiteRT.js cannot load ${url}: ${err.message}`, 'litert');
+          this.compiled.delete(key);
+          throw new SegmenterError(`LiteRT.js cannot load ${url}${gpu ? ' on WebGPU' : ''}: ${err.message}`, 'litert');
         });
-      this.compiled.set(file, made);
+      this.compiled.set(key, made);
     }
-    return this.compiled.get(file);
+    return this.compiled.get(key);
   }
 
-  // Class ids (h * w) of RGBA `pixels` (h x w) with the model `file`.
-  async infer(pixels, h, w, file, spec) {
-    return this.run(pixels, h, w, file, spec, 'int32');
+  // Class ids (h * w) of RGBA `pixels` (h x w) with the model of `choice` ({file, backend}).
+  async infer(pixels, h, w, choice, spec) {
+    return this.run(pixels, h, w, choice, spec, 'int32');
   }
 
   // Class probabilities (h * w * classes, NHWC): the softmax of the model's second output, its logits.
-  async scores(pixels, h, w, file, spec) {
-    return softmax(await this.run(pixels, h, w, file, spec, 'float32'), spec.classes.length);
+  async scores(pixels, h, w, choice, spec) {
+    return softmax(await this.run(pixels, h, w, choice, spec, 'float32'), spec.classes.length);
   }
 
   // The output of dtype `kind` (int32: the class ids; float32: the logits) on RGBA `pixels`.
-  async run(pixels, h, w, file, spec, kind) {
-    const model = await this.compile(file);
+  async run(pixels, h, w, choice, spec, kind) {
+    const model = await this.compile(choice);
+    const file = choice.file;
     const at = model.getOutputDetails().findIndex((d) => d.dtype === kind);
     if (at < 0) {
       throw new SegmenterError(`${file} has no ${kind} output${kind === 'float32' ? ' (logits, for masks and ' +
@@ -122,7 +128,7 @@ export class LiteEngine {
     let outputs = [];
     try {
       outputs = await model.run(input);
-      return outputs[at].toTypedArray().slice();
+      return (await outputs[at].data()).slice();   // (data(): from the GPU too)
     } finally {
       input.delete();
       for (const t of outputs) t.delete();

@@ -39,7 +39,8 @@ export function readMetadata(meta, url) {
   };
 }
 
-// model.json alone (the weights are fetched only when tfjs runs): {json, spec, meta}.
+// model.json alone (the weights are fetched only when tfjs runs): {json, spec, meta, hash (hashText of
+// model.json)}.
 export async function fetchModel(url) {
   let response;
   try {
@@ -52,15 +53,32 @@ export async function fetchModel(url) {
       : `cannot fetch ${url} (HTTP ${response.status})`, 'not-found');
   }
   let json;
+  let text = '';
   try {
-    json = await response.json();
+    text = await response.text();
+    json = JSON.parse(text);
   } catch (err) {
     throw new SegmenterError(`${url} is not a model.json (not JSON: ${err.message})`, 'model');
   }
   if (!json || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new SegmenterError(`${url} is not a TensorFlow.js graph model (no modelTopology or weightsManifest)`, 'model');
   }
-  return {json, spec: readMetadata(json.userDefinedMetadata, url), meta: json.userDefinedMetadata};
+  return {json, spec: readMetadata(json.userDefinedMetadata, url), meta: json.userDefinedMetadata, hash: hashText(text)};
+}
+
+// A 53-bit hash of `text` as 14 hex digits (cyrb53: two 32-bit multiply-xor lanes): what names a model
+// (its model.json, metadata and weights manifest included) in the browser's storage. Not cryptographic.
+export function hashText(text) {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16).padStart(14, '0');
 }
 
 // The weights model.json lists, each shard's size checked against the manifest: {specs, data}.

@@ -50,9 +50,9 @@ export function workerRunner(opts) {
   };
   return {
     async init() {
-      const {model, backend, threads, assets, runtime, precision, size} = opts;
+      const {model, backend, threads, assets, runtime, precision, size, measure} = opts;
       const {info, spec, meta} = await call('init', {options: {model, backend, threads, assets, runtime, precision,
-                                                               size}});
+                                                               size, measure}});
       return {info, spec, meta};
     },
     async run(source, h, w, sh, sw, wants) {

@@ -32,12 +32,16 @@ function loadScript(url) {
   return loading.get(url);
 }
 
-async function loadTfjs(assets) {
+// tf.min.js and tf-backend-wasm.min.js; tf-backend-webgpu.min.js too for `backend` 'webgpu'.
+async function loadTfjs(assets, backend) {
   if (!globalThis.tf) await loadScript(assets + 'tf.min.js');
   if (!globalThis.tf || !globalThis.tf.loadGraphModel) {
     throw new SegmenterError(`${assets}tf.min.js did not define tf (is it the TensorFlow.js union bundle?)`, 'tfjs');
   }
   if (!globalThis.tf.wasm) await loadScript(assets + 'tf-backend-wasm.min.js');
+  if (backend === 'webgpu' && !globalThis.tf.findBackendFactory('webgpu')) {
+    await loadScript(assets + 'tf-backend-webgpu.min.js');
+  }
   return globalThis.tf;
 }
 
@@ -101,7 +105,7 @@ async function initBackend(tf, backend, threads, assets) {
     const why = (reason || warnings.filter((w) => /Error|fail/i.test(w)).pop() || '').split('\n')[0]
       .replace(/\s*Build with -sASSERTIONS for more info\.?/, '').trim();
     const hint = {wasm: ` (are the tfjs-backend-wasm*.wasm files in ${assets}?)`,
-                  webgl: ' (is WebGL available here?)'}[backend] || '';
+                  webgl: ' (is WebGL available here?)', webgpu: ' (does this browser offer WebGPU?)'}[backend] || '';
     throw new SegmenterError(`backend ${backend} could not start ${IN_WORKER ? 'in a Web Worker' : 'here'}` +
       `${why ? `: ${why}` : ''}${hint}`, 'backend');
   }
@@ -117,7 +121,7 @@ async function initBackend(tf, backend, threads, assets) {
 
 export class TfjsEngine {
   static async create({model, backend, threads, assets}, {json, spec}) {
-    const tf = await loadTfjs(assets);
+    const tf = await loadTfjs(assets, backend);
     const {specs, data} = await fetchWeights(model, json);
     const info = await initBackend(tf, backend, threads, assets);
     let graph;
