@@ -74,7 +74,7 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
         edits = checkout.local_edits(repo, [pin, tip])
         if on_branch and repo.head.commit.hexsha == tip and not edits and not repo.is_dirty(untracked_files=False):
             return Applied(repo, pin, tip, outcomes, changed=False, branch=branch)
-        foreign = checkout.foreign_commits(repo, pin, branch)
+        foreign = checkout.foreign_commits(repo, pin, branch, tip)
         if (edits or foreign) and not force:
             what = [f"edited files: {', '.join(edits)}"] if edits else []
             what += [f"commits on {branch} not made by patcher: {', '.join(foreign)}"] if foreign else []

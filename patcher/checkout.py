@@ -400,11 +400,22 @@ def local_edits(repo: git.Repo, allowed: Sequence[str]) -> list[str]:
     return edits
 
 
-def foreign_commits(repo: git.Repo, pin: str, branch: str) -> list[str]:
-    """Commits on `branch` after the pin that are not patcher's as it wrote them (see _ours)."""
+def foreign_commits(repo: git.Repo, pin: str, branch: str, tip: str | None = None) -> list[str]:
+    """Commits on `branch` after the pin that are not patcher's as it wrote them (see _ours). With `tip`
+    (the branch patcher has just built), a commit made before commits carried `Patcher-Tree` (by patcher,
+    in patcher's message form, no such trailer) is patcher's when its tree is one of the trees from the pin
+    to `tip`: its content is exactly what patcher writes. An amended commit has another tree."""
     if branch not in [h.name for h in repo.heads]:
         return []
-    return [c["sha"][:12] for c in _log(repo, f"{pin}..refs/heads/{branch}") if not _ours(c)]
+    trees = {c["tree"] for c in _log(repo, f"{pin}..{tip}")} if tip else set()
+
+    def written(c):
+        lines = c["body"].split("\n")
+        return (c["tree"] in trees and [c["an"], c["ae"]] == [IDENTITY["name"], IDENTITY["email"]]
+                and any(line.startswith("Applied by patcher (") for line in lines)
+                and not any(line.startswith(f"{TREE}: ") for line in lines))
+
+    return [c["sha"][:12] for c in _log(repo, f"{pin}..refs/heads/{branch}") if not _ours(c) and not written(c)]
 
 
 def back_up(repo: git.Repo, branch: str, dirty: bool) -> list[str]:

@@ -7,14 +7,19 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
-  echo "installing patcher with its [tf,web,test] extras into .venv" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[tf,web,test]' >&2
-  .venv/bin/python -c "import tensorflowjs.converters.converter" >&2
+  echo "installing patcher with its [tf,web,test] extras into .venv (pip's log: .venv/pip.log)" >&2
+  # pip's and TensorFlow's own lines (the converter's import check starts TensorFlow) go to the log
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check -e '.[tf,web,test]' &&
+         .venv/bin/python -c "import tensorflowjs.converters.converter"; } > .venv/pip.log 2>&1; then
+    tail -n 5 .venv/pip.log >&2
+    echo "could not install patcher into .venv (see .venv/pip.log)" >&2
+    exit 1
+  fi
   touch .venv/.installed
 fi
 if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
   echo "installing TensorFlow.js with npm ci" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  npm ci --no-audit --no-fund --loglevel=error > /dev/null
   touch node_modules/.installed
 fi
 # Chromium only for what runs a browser: the tests and build --litert (NEED_CHROMIUM=1 before sourcing)

@@ -234,3 +234,46 @@ def test_a_commit_whose_tree_is_not_the_one_it_records_is_not_trusted(patched, r
     runs.clear()
     assert apply(path, dest, "--commit", old) == 6
     assert runs and repo.head.commit.tree.hexsha != tip.tree.hexsha
+
+
+def test_a_branch_made_before_tree_trailers_is_recognised_by_its_trees(patched, runs, capsys):
+    """Commits patcher wrote before they carried `Patcher-Tree`: same trees as patcher writes now, so a
+    re-apply replaces them without --force; the same commits with an edited tree stay the user's."""
+    path, old, dest = patched
+    repo = git.Repo(dest)
+    pin = repo.git.config("patcher.pin")
+    commits = list(repo.iter_commits(f"{pin}..HEAD"))[::-1]
+
+    def rewrite(edit=None):
+        parent = pin
+        for i, commit in enumerate(commits):
+            message = "\n".join(line for line in commit.message.rstrip("\n").split("\n")
+                                if not line.startswith("Patcher-Tree: "))
+            tree = commit.tree.hexsha
+            if edit is not None and i == len(commits) - 1:
+                tree = edit(tree)
+            date = f"{commit.committed_date} +0000"
+            env = {"GIT_AUTHOR_NAME": commit.author.name, "GIT_AUTHOR_EMAIL": commit.author.email,
+                   "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_NAME": commit.committer.name,
+                   "GIT_COMMITTER_EMAIL": commit.committer.email, "GIT_COMMITTER_DATE": date}
+            parent = repo.git.commit_tree(tree, "-p", parent, "-m", message, env=env)
+        repo.git.reset("--hard", parent)
+        return parent
+
+    legacy = rewrite()
+    runs.clear()
+    capsys.readouterr()
+    assert apply(path, dest, "--commit", old) == 0
+    assert "patcher-backup/" not in capsys.readouterr().err
+    assert repo.head.commit.hexsha != legacy and repo.head.commit.tree.hexsha == commits[-1].tree.hexsha
+
+    def with_notes(tree):
+        (dest / "notes.txt").write_text("mine\n")
+        repo.git.read_tree(tree)
+        repo.git.add("notes.txt")
+        return repo.git.write_tree()
+
+    edited = rewrite(with_notes)
+    capsys.readouterr()
+    assert apply(path, dest, "--commit", old) == 6
+    assert f"not made by patcher: {edited[:12]}" in capsys.readouterr().err
