@@ -136,8 +136,9 @@ def _through(tensor):
 def folded_names(graph, variables: dict) -> list[tuple[str, object, str]]:
     """How TensorFlow's folding names the published constants of this graph: (published name, variable,
     how its value comes from the published one), in graph order; `variables` maps op names to variables.
-    How: 'filter' (as it is), 'offset' (a batch norm's beta; its mean 0, variance 1, gamma sqrt(1 + eps)),
-    'scaled' (a lone batch norm's gamma: Scaled * sqrt(1 + eps)); other variables: their own name."""
+    How: 'filter' (as it is), 'offset' (a batch norm's beta), 'scaled' (a lone batch norm's gamma, times
+    sqrt(1 + eps) below); other variables: their own name. Entries without a published name make the batch
+    norm an identity: 'gamma:EPS' (sqrt(1 + eps), or Scaled times it), 'mean' (0), 'variance' (1)."""
     names, covered = [], set()
     for op in graph.get_operations():
         if op.type not in BATCH_NORMS:
@@ -154,8 +155,7 @@ def folded_names(graph, variables: dict) -> list[tuple[str, object, str]]:
         else:
             names += [(f"{op.name}/Scaled", gamma, "scaled"), (f"{op.name}/Offset", beta, "offset")]
         covered.update(v.op.name for v in (gamma, beta, mean, variance))
-        for var in (gamma, mean, variance):
-            names.append(("", var, f"identity:{eps}"))
+        names += [("", gamma, f"gamma:{eps}"), ("", mean, "mean"), ("", variance, "variance")]
     names += [(name, var, "filter") for name, var in variables.items() if name not in covered]
     return names
 
@@ -167,10 +167,11 @@ def recover(tf, np, script, args) -> None:
     published = dict(np.load(args.weights))
     with graph.as_default():
         variables = {v.op.name: v for v in tf1.global_variables()}
-        values, used, offsets = {}, set(), {}
-        for name, var, how in folded_names(graph, variables):
+        values, used = {}, set()
+        names = folded_names(graph, variables)
+        for name, var, how in names:
             shape = var.shape.as_list()
-            if how.startswith("identity:"):
+            if not name:
                 continue
             if name not in published:
                 raise Stage("match", LookupError(
@@ -184,20 +185,15 @@ def recover(tf, np, script, args) -> None:
                 raise Stage("match", ValueError(f"published weight {name} would be used twice"))
             used.add(name)
             values[var] = value
-            offsets[var] = how
-        for name, var, how in folded_names(graph, variables):
-            if not how.startswith("identity:"):
-                continue
-            eps = float(how.split(":")[1])
-            base = var.op.name.rsplit("/", 1)[-1]
-            if base == "moving_variance":
-                values[var] = np.ones(var.shape.as_list(), np.float32)
-            elif base == "moving_mean":
-                values[var] = np.zeros(var.shape.as_list(), np.float32)
-            elif var in values:  # gamma of a lone batch norm: Scaled * sqrt(1 + eps)
-                values[var] = values[var] * np.float32(np.sqrt(1.0 + eps))
-            else:
-                values[var] = np.full(var.shape.as_list(), np.sqrt(1.0 + eps), np.float32)
+        for name, var, how in names:
+            shape = var.shape.as_list()
+            if how == "mean":
+                values[var] = np.zeros(shape, np.float32)
+            elif how == "variance":
+                values[var] = np.ones(shape, np.float32)
+            elif how.startswith("gamma:"):  # an identity scale, or a lone batch norm's Scaled times it
+                root = np.float32(np.sqrt(1.0 + float(how.split(":")[1])))
+                values[var] = values[var] * root if var in values else np.full(shape, root, np.float32)
         unused = sorted(set(published) - used)
         if unused:
             raise Stage("match", ValueError(f"published weight {unused[0]} matches no variable of the graph "
