@@ -7,9 +7,9 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
-  echo "installing patcher with its [tf,web,test] extras into .venv (pip's log: .venv/pip.log)" >&2
+  echo "installing patcher with its [tf,web,test,lint] extras into .venv (pip's log: .venv/pip.log)" >&2
   # pip's and TensorFlow's own lines (the converter's import check starts TensorFlow) go to the log
-  if ! { .venv/bin/python -m pip install --disable-pip-version-check -e '.[tf,web,test]' &&
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check -e '.[tf,web,test,lint]' &&
          .venv/bin/python -c "import tensorflowjs.converters.converter"; } > .venv/pip.log 2>&1; then
     tail -n 5 .venv/pip.log >&2
     echo "could not install patcher into .venv (see .venv/pip.log)" >&2
