@@ -1,4 +1,5 @@
-// Type declarations for segmenter.js, the ES module patcher builds next to a model (docs/page.md).
+// Type declarations for segmenter.js, the ES module patcher builds next to a model: the API's reference.
+// segmenter.js's JSDoc names these types; tests/test_api_types.py type-checks the module against this file.
 
 /** What runs the model: TensorFlow.js on model.json, or LiteRT.js on the build's .tflite models. */
 export type Runtime = 'tfjs' | 'litert';
@@ -25,9 +26,10 @@ export type ErrorCode = 'options' | 'not-found' | 'model' | 'shard-missing' | 's
 export interface SegmenterOptions {
   /** URL of model.json, relative to the page; default: the model.json next to segmenter.js. */
   model?: string | URL;
-  /** Default 'auto'. */
+  /** 'auto' (default): per size, the fastest the build measured, then the fastest measured on this device;
+   * 'tfjs': model.json only; 'litert': the LiteRT.js models (a size without one runs at the nearest built size). */
   runtime?: RuntimeOption;
-  /** Default 'auto'. */
+  /** 'auto' (default), 'float32' or 'int8' (LiteRT.js only). */
   precision?: PrecisionOption;
   /** The TensorFlow.js backend; default 'wasm'. 'webgpu' (needs tf-backend-webgpu.min.js and a WebGPU adapter)
    * runs tfjs on WebGPU, and LiteRT.js (runtime 'litert') on its WebGPU accelerator. */
@@ -218,12 +220,16 @@ export type Picture = Source | {data: Uint8ClampedArray; width: number; height: 
 /** [r, g, b] (0..255) or '#rrggbb'. */
 export type EffectColor = Color | string;
 
+/** recolor's options: the classes, their new colour, strength 0..1 (default 1), feather in pixels (default 0). */
+export interface RecolorOptions {classes: string | string[]; color: EffectColor; strength?: number; feather?: number}
+/** replaceBackground's options: the classes kept (default: every class in result.masks but 'background'),
+ * one of blur (a radius in pixels), image or color, and feather in pixels (default 0). */
+export interface BackgroundOptions {keep?: string[]; blur?: number; image?: Picture; color?: EffectColor; feather?: number}
+
 /** The classes take `color` in OKLab, keeping the source's lightness; soft edges from the probabilities. */
-export function recolor(source: Picture, result: MaskedResult,
-  options: {classes: string | string[]; color: EffectColor; strength?: number; feather?: number}): ImageData;
+export function recolor(source: Picture, result: MaskedResult, options: RecolorOptions): ImageData;
 /** Everything but the `keep` classes blurred (a radius in pixels) or replaced by an image or a colour. */
-export function replaceBackground(source: Picture, result: MaskedResult,
-  options: {keep?: string[]; blur?: number; image?: Picture; color?: EffectColor; feather?: number}): ImageData;
+export function replaceBackground(source: Picture, result: MaskedResult, options: BackgroundOptions): ImageData;
 /** White with alpha the probability of the classes, optionally feathered (a radius in pixels). */
 export function alphaMask(result: MaskedResult, classes: string | string[], options?: {feather?: number}): ImageData;
 /** `layer` (such as colorize()'s) composited over the picture: opaque. */

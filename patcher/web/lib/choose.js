@@ -1,30 +1,68 @@
+// @ts-check
 // choose.js: which runtime runs a size, from the build's measurements (model.json's
 // userDefinedMetadata.litert). Pure: no browser needed.
 import {SegmenterError} from './errors.js';
 import {checkChoice} from './options.js';
 
+/** @typedef {import('../segmenter.js').Size} Size */
+/** @typedef {import('../segmenter.js').ModelMetadata} ModelMetadata */
+/** @typedef {import('../segmenter.js').RuntimeChoice} RuntimeChoice */
+/** @typedef {import('../segmenter.js').RuntimeOption} RuntimeOption */
+/** @typedef {import('../segmenter.js').PrecisionOption} PrecisionOption */
+/** @typedef {import('../segmenter.js').Backend} Backend */
+/** @typedef {import('../segmenter.js').RuntimeId} RuntimeId */
+/** @typedef {{runtime?: RuntimeOption, precision?: PrecisionOption, backend?: Backend}} ChoiceOptions */
+/** @typedef {RuntimeChoice & {id: RuntimeId}} Candidate a runtime `auto` times, with its id */
+
+/**
+ * True when both sizes are given and equal.
+ * @param {Size | null | undefined} a
+ * @param {Size | null | undefined} b
+ * @returns {boolean}
+ */
 export const same = (a, b) => Boolean(a && b) && a[0] === b[0] && a[1] === b[1];
+/**
+ * @param {Size | null | undefined} s
+ * @returns {string} "HxW", or "the source's size"
+ */
 export const sizeText = (s) => (s ? `${s[0]}x${s[1]}` : "the source's size");
+/**
+ * @param {number} ms
+ * @returns {string} "12 ms", "3.4 ms"
+ */
 export const msText = (ms) => `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
 // LiteRT.js runs on its WebGPU accelerator when backend 'webgpu' is asked for, else on wasm.
 const liteBackend = (backend) => (backend === 'webgpu' ? 'webgpu' : 'wasm');
 
-// A runtime's id, as the build's timings and seg.info.measure name it: 'tfjs' (tfjs on wasm), 'float32' and
-// 'int8' (LiteRT.js on wasm), with '-webgpu' for the WebGPU runtimes ('tfjs-webgpu', 'float32-webgpu');
-// for tfjs on another backend, 'tfjs-BACKEND'.
+/**
+ * A runtime's id, as the build's timings and seg.info.measure name it: 'tfjs' (tfjs on wasm), 'float32' and
+ * 'int8' (LiteRT.js on wasm), with '-webgpu' for the WebGPU runtimes ('tfjs-webgpu', 'float32-webgpu');
+ * for tfjs on another backend, 'tfjs-BACKEND'.
+ * @param {{runtime: string, precision: string, backend?: string}} choice
+ * @returns {RuntimeId}
+ */
 export function runtimeId({runtime, precision, backend = 'wasm'}) {
   const base = runtime === 'tfjs' ? 'tfjs' : precision;
   return backend === 'wasm' ? base : `${base}-${backend}`;
 }
 
-// What people read for an id: 'tfjs wasm', 'LiteRT.js float32', 'LiteRT.js float32 webgpu', 'tfjs webgpu'.
+/**
+ * What people read for an id: 'tfjs wasm', 'LiteRT.js float32', 'LiteRT.js float32 webgpu', 'tfjs webgpu'.
+ * @param {RuntimeId} id
+ * @returns {string}
+ */
 export function label(id) {
   const [base, backend] = id.split('-');
   return base === 'tfjs' ? `tfjs ${backend || 'wasm'}` : `LiteRT.js ${base}${backend ? ` ${backend}` : ''}`;
 }
 const pct = (v) => `${(100 * v).toFixed(2)}%`;
 
-// The built size nearest `size` (by area and aspect ratio); the first one without a size.
+/**
+ * The built size nearest `size` (by area and aspect ratio); the first one without a size.
+ * @param {Size[]} sizes the built sizes (at least one)
+ * @param {Size | null} size
+ * @returns {Size}
+ */
 export function nearestSize(sizes, size) {
   if (!size) return sizes[0];
   const area = size[0] * size[1];
@@ -32,18 +70,24 @@ export function nearestSize(sizes, size) {
   return sizes.reduce((best, s) => (gap(s) < gap(best) ? s : best));
 }
 
-// What runs the model at `size` ([height, width], or null for the source's own), given the options
-// {runtime, precision, backend}: {runtime, precision, size, file, reason}. `auto` takes the fastest of
-// what the build measured in Chromium at that size (tfjs-wasm, LiteRT.js float32, LiteRT.js int8 where the
-// build recorded int8 as accurate); with no measurement, tfjs. A size without a LiteRT.js model runs on
-// tfjs (runtime 'auto') or on the nearest size that has one (runtime 'litert'). Throws SegmenterError
-// 'options' for a choice the build cannot serve.
+/**
+ * What runs the model at a size. `auto` takes the fastest of what the build measured in Chromium at that
+ * size (tfjs-wasm, LiteRT.js float32, LiteRT.js int8 where the build recorded int8 as accurate); with no
+ * measurement, tfjs. A size without a LiteRT.js model runs on tfjs (runtime 'auto') or on the nearest size
+ * that has one (runtime 'litert').
+ * @param {ModelMetadata | null | undefined} meta model.json's userDefinedMetadata (its `litert` part)
+ * @param {ChoiceOptions} [options] runtime, precision and backend as createSegmenter takes them
+ * @param {Size | null} [size] [height, width], or null for the source's own
+ * @returns {RuntimeChoice}
+ * @throws {SegmenterError} 'options' for a choice the build cannot serve
+ */
 export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backend = 'wasm'} = {}, size = null) {
   const bad = (message) => new SegmenterError(message, 'options');
   checkChoice(runtime, precision);
   const lite = meta && typeof meta.litert === 'object' && meta.litert ? meta.litert : null;
   const models = lite && Array.isArray(lite.models) ? lite.models.filter((m) => m && Array.isArray(m.size)) : [];
-  const tfjsPrecision = (meta && meta.patcher && meta.patcher.quantization) || 'float32';
+  const tfjsPrecision = /** @type {string} */ ((meta && meta.patcher && meta.patcher.quantization) || 'float32');
+  /** @type {(reason: string) => RuntimeChoice} */
   const tfjs = (reason) => ({runtime: 'tfjs', precision: tfjsPrecision, backend, size, file: null, reason});
   if (runtime === 'tfjs') {
     if (precision === 'int8') throw bad("precision 'int8' is a LiteRT.js model: use runtime 'litert' or 'auto'");
@@ -75,6 +119,7 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
   const ms = (key) => (timing && typeof timing.ms[key] === 'number' ? timing.ms[key] : null);
   const lite8 = here.find((m) => m.precision === 'int8');
   const lite32 = here.find((m) => m.precision === 'float32');
+  /** @type {(m: any, reason: string) => RuntimeChoice} */
   const litert = (m, reason) => ({runtime: 'litert', precision: m.precision, backend: liteBackend(backend), size: at,
                                   file: m.file, reason: moved + reason});
   const accuracy = (m) => {
@@ -111,11 +156,17 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
   return best.key === 'tfjs' ? tfjs(why) : litert(best.pick, why);
 }
 
-// What `auto` times on this device at `size` ([height, width]): the choices {id, runtime, precision, backend,
-// size, file, reason} of tfjs-wasm, LiteRT.js float32 and int8 (int8 where the build found it accurate, or
-// where precision int8 was asked for) on wasm, and, when `gpu` (the browser offers a WebGPU adapter), tfjs's
-// webgpu backend and LiteRT.js float32 on its WebGPU accelerator. Empty unless runtime and backend are
-// 'auto' and 'wasm' (the defaults) and `size` is given; LiteRT.js only where the build has a model at `size`.
+/**
+ * What `auto` times on this device at a size: tfjs-wasm, LiteRT.js float32 and int8 (int8 where the build
+ * found it accurate, or where precision int8 was asked for) on wasm, and, when `gpu`, tfjs's webgpu backend
+ * and LiteRT.js float32 on its WebGPU accelerator. Empty unless runtime and backend are 'auto' and 'wasm'
+ * (the defaults) and `size` is given; LiteRT.js only where the build has a model at `size`.
+ * @param {ModelMetadata | null | undefined} meta model.json's userDefinedMetadata
+ * @param {ChoiceOptions} [options]
+ * @param {Size | null} [size] [height, width]
+ * @param {boolean} [gpu] the browser offers a WebGPU adapter
+ * @returns {Candidate[]}
+ */
 export function candidates(meta, {runtime = 'auto', precision = 'auto', backend = 'wasm'} = {}, size = null, gpu = false) {
   if (runtime !== 'auto' || backend !== 'wasm' || !size) return [];
   const lite = meta && typeof meta.litert === 'object' && meta.litert ? meta.litert : {};

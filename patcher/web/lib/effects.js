@@ -1,3 +1,4 @@
+// @ts-check
 // effects.js: what people make from a segmentation result: alpha masks, recolouring, background effects,
 // the class-colour overlay laid over the picture. Each takes the `result` of seg.segment(source, {masks})
 // (its width, height and `masks`: class name -> Float32Array of probabilities) and gives an ImageData of
@@ -16,13 +17,35 @@
 import {SegmenterError} from './errors.js';
 import {makeCanvas} from './pixels.js';
 
+/** @typedef {import('../segmenter.js').MaskedResult} MaskedResult */
+/** @typedef {import('../segmenter.js').Picture} Picture */
+/** @typedef {import('../segmenter.js').EffectColor} EffectColor */
+/** @typedef {import('../segmenter.js').RecolorOptions} RecolorOptions */
+/** @typedef {import('../segmenter.js').BackgroundOptions} BackgroundOptions */
+
+/** @param {string} message */
 const bad = (message) => new SegmenterError(message, 'options');
 
+/**
+ * An ImageData where there is one (else the same fields, in Node).
+ * @param {Uint8ClampedArray<ArrayBuffer>} data
+ * @param {number} width
+ * @param {number} height
+ * @returns {ImageData}
+ */
 function makeImage(data, width, height) {
-  return typeof ImageData !== 'undefined' ? new ImageData(data, width, height) : {data, width, height};
+  return typeof ImageData !== 'undefined' ? new ImageData(data, width, height)
+    : /** @type {ImageData} */ (/** @type {unknown} */ ({data, width, height}));
 }
 
-// RGBA bytes of `source` at width x height.
+/**
+ * RGBA bytes of `source` at width x height (drawn through a canvas when its size differs).
+ * @param {any} source a Picture
+ * @param {number} width
+ * @param {number} height
+ * @returns {Uint8ClampedArray}
+ * @throws {SegmenterError} 'options' where no canvas can resize it (Node)
+ */
 export function pixelsAt(source, width, height) {
   if (source && source.data && source.width === width && source.height === height) return source.data;
   if (typeof OffscreenCanvas === 'undefined' && typeof document === 'undefined') {
@@ -38,12 +61,17 @@ export function pixelsAt(source, width, height) {
   return ctx.getImageData(0, 0, width, height).data;
 }
 
+/**
+ * @param {any} color [r, g, b] (0..255, clamped and rounded) or '#rrggbb'
+ * @returns {[number, number, number]} [r, g, b]
+ * @throws {SegmenterError} 'options' for anything else
+ */
 export function parseColor(color) {
   if (typeof color === 'string' && /^#[0-9a-f]{6}$/i.test(color)) {
-    return [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16));
+    return /** @type {[number, number, number]} */ ([1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16)));
   }
   if (Array.isArray(color) && color.length >= 3 && color.slice(0, 3).every((v) => Number.isFinite(v))) {
-    return color.slice(0, 3).map((v) => Math.min(255, Math.max(0, Math.round(v))));
+    return /** @type {[number, number, number]} */ (color.slice(0, 3).map((v) => Math.min(255, Math.max(0, Math.round(v)))));
   }
   throw bad(`color must be [r, g, b] (0..255) or '#rrggbb', not ${JSON.stringify(color)}`);
 }
@@ -56,6 +84,12 @@ const LINEAR = new Float32Array(256).map((_, i) => {
 });
 const encode = (v) => 255 * (v <= 0.0031308 ? 12.92 * v : 1.055 * v ** (1 / 2.4) - 0.055);
 
+/**
+ * @param {number} r 0..255 (integer)
+ * @param {number} g
+ * @param {number} b
+ * @returns {number[]} [L, a, b] in OKLab
+ */
 export function toOklab(r, g, b) {
   const [R, G, B] = [LINEAR[r], LINEAR[g], LINEAR[b]];
   const l = Math.cbrt(0.4122214708 * R + 0.5363325363 * G + 0.0514459929 * B);
@@ -78,7 +112,13 @@ function linearOf(L, a, b) {
 
 const inGamut = (rgb) => rgb.every((v) => v >= -1e-6 && v <= 1 + 1e-6);
 
-// 8-bit sRGB of an OKLab colour; out of gamut, the chroma is reduced (lightness and hue kept).
+/**
+ * 8-bit sRGB of an OKLab colour; out of gamut, the chroma is reduced (lightness and hue kept).
+ * @param {number} L
+ * @param {number} a
+ * @param {number} b
+ * @returns {number[]} [r, g, b], 0..255
+ */
 export function fromOklab(L, a, b) {
   let rgb = linearOf(L, a, b);
   if (!inGamut(rgb)) {
@@ -95,7 +135,14 @@ export function fromOklab(L, a, b) {
 
 // --- masks ------------------------------------------------------------------------------------------
 
-// Three passes of a box blur of radius r over a w x h plane (in place; about a Gaussian of sigma r).
+/**
+ * Three passes of a box blur of radius r over a w x h plane (in place; about a Gaussian of sigma r).
+ * @param {Float32Array} plane w * h values, row by row
+ * @param {number} w
+ * @param {number} h
+ * @param {number} r radius in pixels (rounded; below 1: nothing)
+ * @returns {Float32Array} `plane`
+ */
 export function blurPlane(plane, w, h, r) {
   r = Math.round(r);
   if (r < 1) return plane;
@@ -118,7 +165,14 @@ export function blurPlane(plane, w, h, r) {
   return plane;
 }
 
-// The summed probability (0..1) of `classes` per pixel, feathered by `feather` px.
+/**
+ * The summed probability (0..1) of `classes` per pixel, feathered by `feather` px.
+ * @param {MaskedResult} result
+ * @param {string | string[]} classes
+ * @param {number} [feather] a radius in pixels
+ * @returns {Float32Array} width * height
+ * @throws {SegmenterError} 'options' for a result without those masks, or bad arguments
+ */
 export function weights(result, classes, feather = 0) {
   if (!result || !Number.isInteger(result.width) || !Number.isInteger(result.height)) {
     throw bad('the result must be what seg.segment() returned (width, height, masks)');
@@ -141,6 +195,14 @@ export function weights(result, classes, feather = 0) {
   return blurPlane(out, result.width, result.height, feather);
 }
 
+/**
+ * White with alpha the probability of the classes (summed), optionally feathered.
+ * @param {MaskedResult} result a result of segment() with masks
+ * @param {string | string[]} classes one class name or a list
+ * @param {{feather?: number}} [options] feather: a radius in pixels (default 0)
+ * @returns {ImageData} the result's size
+ * @throws {SegmenterError} 'options'
+ */
 export function alphaMask(result, classes, {feather = 0} = {}) {
   const w = weights(result, classes, feather);
   const data = new Uint8ClampedArray(w.length * 4).fill(255);
@@ -150,7 +212,16 @@ export function alphaMask(result, classes, {feather = 0} = {}) {
 
 // --- effects ------------------------------------------------------------------------------------------
 
-export function recolor(source, result, {classes, color, strength = 1, feather = 0} = {}) {
+/**
+ * The classes take `color` in OKLab, keeping the source's lightness; soft edges from the probabilities.
+ * @param {Picture} source the picture segmented (drawn at the result's size)
+ * @param {MaskedResult} result a result of segment() with the classes' masks
+ * @param {RecolorOptions} options classes, color, strength (0..1, default 1), feather (px, default 0)
+ * @returns {ImageData} the result's size
+ * @throws {SegmenterError} 'options'
+ */
+export function recolor(source, result, options) {
+  const {classes, color, strength = 1, feather = 0} = options || /** @type {RecolorOptions} */ ({});
   if (!(Number.isFinite(strength) && strength >= 0 && strength <= 1)) throw bad(`strength must be 0..1, not ${strength}`);
   const [, ta, tb] = toOklab(...parseColor(color));
   const w = weights(result, classes, feather);
@@ -168,7 +239,17 @@ export function recolor(source, result, {classes, color, strength = 1, feather =
   return makeImage(out, result.width, result.height);
 }
 
-export function replaceBackground(source, result, {keep, blur, image, color, feather = 0} = {}) {
+/**
+ * Everything but the `keep` classes blurred (a radius in pixels) or replaced by an image or a colour.
+ * @param {Picture} source the picture segmented (drawn at the result's size)
+ * @param {MaskedResult} result a result of segment() with masks
+ * @param {BackgroundOptions} options keep (default: every class in result.masks but 'background'), one of
+ *   blur, image or color, feather (px, default 0)
+ * @returns {ImageData} the result's size
+ * @throws {SegmenterError} 'options' (none or several of blur, image, color; a mask missing)
+ */
+export function replaceBackground(source, result, options) {
+  const {keep, blur, image, color, feather = 0} = options || {};
   const given = [blur, image, color].filter((v) => v !== undefined && v !== null).length;
   if (given !== 1) throw bad('replaceBackground needs one of blur (a radius in pixels), image or color');
   const names = keep !== undefined ? keep : Object.keys(result.masks || {}).filter((n) => n !== 'background');
@@ -203,8 +284,13 @@ export function replaceBackground(source, result, {keep, blur, image, color, fea
   return makeImage(out, width, height);
 }
 
-// `layer` (an ImageData with alpha, such as seg.colorize(...)) laid over the source's pixels: an opaque
-// ImageData of the layer's size.
+/**
+ * `layer` (an ImageData with alpha, such as seg.colorize(...)) laid over the source's pixels.
+ * @param {Picture} source
+ * @param {ImageData} layer
+ * @returns {ImageData} opaque, the layer's size
+ * @throws {SegmenterError} 'options' when layer is not an ImageData
+ */
 export function overlay(source, layer) {
   if (!layer || !layer.data || !Number.isInteger(layer.width)) throw bad('overlay(source, layer): layer must be an ImageData');
   const src = pixelsAt(source, layer.width, layer.height);

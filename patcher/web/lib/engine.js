@@ -12,12 +12,40 @@ import {pixelsOf, resizeLabels} from './pixels.js';
 import {Smoother} from './smoothing.js';
 import {TfjsEngine} from './tfjs.js';
 
+/** @typedef {import('../segmenter.js').Size} Size */
+/** @typedef {import('../segmenter.js').RuntimeInfo} RuntimeInfo */
+/** @typedef {import('../segmenter.js').RuntimeChoice} RuntimeChoice */
+/**
+ * A runtime's engine (TfjsEngine or LiteEngine): class ids or class probabilities of RGBA pixels.
+ * @typedef {{info: object, infer: (pixels: ImageData, h: number, w: number, choice: RuntimeChoice, spec: any) =>
+ *   Promise<ArrayLike<number>>, scores: (pixels: ImageData, h: number, w: number, choice: RuntimeChoice,
+ *   spec: any) => Promise<Float32Array>, compile?: (choice: RuntimeChoice) => Promise<unknown>,
+ *   free: () => void}} RuntimeEngine
+ */
+/**
+ * What a call asks for besides class ids.
+ * @typedef {{masks?: number[] | null, smoothing?: import('../segmenter.js').SmoothingSettings | null}} Wants
+ */
+/**
+ * What a call gives back to the runner.
+ * @typedef {{labels: Uint8Array | Uint16Array, masks?: Record<string, Float32Array>, modelMs: number, size: Size,
+ *   info: RuntimeInfo}} RunResult
+ */
+
 // The runtimes' engines: make.tfjs(opts, loaded) with opts.backend the tfjs backend, make.litert(opts, meta).
 const MAKE = {tfjs: (opts, loaded) => TfjsEngine.create(opts, loaded), litert: (opts, meta) => LiteEngine.create(opts, meta)};
 
 // Chooses the runtime for each size and runs it; one per segmenter, where the model lives. `env`: what
 // measure.js needs from the device (deviceEnv()) and `make`, the engines' makers (MAKE): tests pass fakes.
 export class Engine {
+  /**
+   * Fetches model.json and starts the runtime for `opts.size`.
+   * @param {import('./options.js').Options} opts createSegmenter's options, checked
+   * @param {{env?: import('./measure.js').MeasureEnv | null, make?: typeof MAKE, fetch?: typeof fetchModel}}
+   *   [fakes] the device, the engines' makers and model.json's fetch (tests pass fakes)
+   * @returns {Promise<Engine>}
+   * @throws {SegmenterError} any code of loading the model or starting its runtime
+   */
   static async create(opts, {env = null, make = MAKE, fetch = fetchModel} = {}) {
     try {
       const loaded = await fetch(opts.model);
@@ -32,11 +60,22 @@ export class Engine {
     }
   }
 
+  /**
+   * @param {import('./options.js').Options} opts
+   * @param {{json: any, spec: import('./model.js').Spec, meta: any, hash: string}} loaded model.js's fetchModel
+   * @param {typeof MAKE} [make]
+   */
   constructor(opts, loaded, make = MAKE) {
     Object.assign(this, {opts, loaded, make, spec: loaded.spec, meta: loaded.meta, engines: {}, litertFailed: null,
                          holder: {}, active: 0, disposed: false, info: null, smoother: null, measurer: null});
   }
 
+  /**
+   * What runs `size`: chooseRuntime's choice, or tfjs where LiteRT.js failed here and `auto` may fall back.
+   * @param {Size | null} size
+   * @returns {RuntimeChoice}
+   * @throws {SegmenterError} 'options'
+   */
   choose(size) {
     const choice = chooseRuntime(this.meta, this.opts, size);
     if (choice.runtime === 'litert' && this.litertFailed && this.fallsBack()) {
@@ -47,12 +86,19 @@ export class Engine {
     return choice;
   }
 
-  // Under runtime 'auto' (and not int8, which only LiteRT.js runs), a LiteRT.js that fails leaves tfjs.
+  /**
+   * Under runtime 'auto' (and not int8, which only LiteRT.js runs), a LiteRT.js that fails leaves tfjs.
+   * @returns {boolean}
+   */
   fallsBack() {
     return this.opts.runtime === 'auto' && this.opts.precision !== 'int8';
   }
 
-  // The engine of `choice`: one LiteRT.js (each model compiled for its accelerator), one tfjs per backend.
+  /**
+   * The engine of `choice`: one LiteRT.js (each model compiled for its accelerator), one tfjs per backend.
+   * @param {RuntimeChoice} choice
+   * @returns {Promise<RuntimeEngine>}
+   */
   async engineFor(choice) {
     const kind = choice.runtime === 'tfjs' ? `tfjs-${choice.backend || this.opts.backend}` : choice.runtime;
     if (!this.engines[kind]) {
@@ -64,16 +110,23 @@ export class Engine {
     return this.engines[kind];
   }
 
-  // The engine of `choice`, started (a LiteRT.js model compiled).
+  /**
+   * The engine of `choice`, started (a LiteRT.js model compiled).
+   * @param {RuntimeChoice} choice
+   * @returns {Promise<RuntimeEngine>}
+   */
   async prepare(choice) {
     const engine = await this.engineFor(choice);
     if (choice.runtime === 'litert') await engine.compile(choice);
     return engine;
   }
 
-  // The runtime for `size`, started: its info with the choice. In auto, what was measured fastest on this
-  // device (measure.js) once it was; a LiteRT.js that does not start or a model of it that does not load
-  // leaves tfjs (and says so).
+  /**
+   * The runtime for `size`, started. In auto, what was measured fastest on this device (measure.js) once it
+   * was; a LiteRT.js that does not start or a model of it that does not load leaves tfjs (and says so).
+   * @param {Size | null} size
+   * @returns {Promise<{engine: RuntimeEngine, info: RuntimeInfo, choice: RuntimeChoice}>}
+   */
   async start(size) {
     const measured = this.measurer && size ? await this.measurer.pick(size) : null;
     let choice = measured || this.choose(size);
@@ -94,10 +147,19 @@ export class Engine {
     return {engine, info: {...describe(engine, choice), measure}, choice};
   }
 
-  // `source`: ImageData, ImageBitmap, canvas, image or video; asked to run at h x w, labels at sh x sw.
-  // `masks`: class ids whose probabilities to return at sh x sw (result.masks, by class name), or null;
-  // `smoothing`: smoothing.js's settings (blend with the earlier calls' probabilities), or null (and the
-  // past is forgotten). With either, labels are the argmax of the (smoothed, resized) probabilities.
+  /**
+   * One call: the model run on `source` at h x w, labels (and masks) at sh x sw. With masks or smoothing,
+   * labels are the argmax of the (smoothed, resized) probabilities.
+   * @param {any} source ImageData, ImageBitmap, canvas, image or video
+   * @param {number} h the height to run the model at
+   * @param {number} w
+   * @param {number} sh the source's height
+   * @param {number} sw
+   * @param {Wants} [wants] masks: class ids whose probabilities to return (result.masks, by class name), or
+   *   null; smoothing: smoothing.js's settings, or null (and the past is forgotten)
+   * @returns {Promise<RunResult>}
+   * @throws {SegmenterError} 'disposed', 'source', 'run', or any code of starting a runtime
+   */
   async run(source, h, w, sh, sw, {masks = null, smoothing = null} = {}) {
     if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     this.active += 1;
@@ -155,32 +217,52 @@ export class Engine {
     }
   }
 
-  // A call at `size` ran `choice` on `pixels`: measuring goes on after it; `info` with what it measured.
+  /**
+   * A call at `size` ran `choice` on `pixels`: measuring goes on after it.
+   * @param {Size} size
+   * @param {ImageData} pixels
+   * @param {RuntimeChoice} choice
+   * @param {RuntimeInfo} info
+   * @returns {RuntimeInfo} `info` with what was measured
+   */
   measured(size, pixels, choice, info) {
     if (!this.measurer) return info;
     this.measurer.after(size, pixels, choice);
     return {...info, measure: this.measurer.summary(size)};
   }
 
-  // What this thread holds: tfjs's live tensors (null before tfjs started here) and the JavaScript heap in
-  // bytes (Chromium's performance.memory; null elsewhere).
+  /**
+   * What this thread holds.
+   * @returns {{tensors: number | null, heap: number | null}} tfjs's live tensors (null before tfjs started
+   *   here) and the JavaScript heap in bytes (Chromium's performance.memory; null elsewhere)
+   */
   memory() {
     const tf = Object.keys(this.engines).some((k) => k.startsWith('tfjs')) && globalThis.tf;
     const heap = globalThis.performance && performance.memory ? performance.memory.usedJSHeapSize : null;
     return {tensors: tf ? tf.memory().numTensors : null, heap};
   }
 
+  /**
+   * No more calls; the engines are freed once the calls under way end.
+   * @returns {void}
+   */
   dispose() {
     this.disposed = true;
     if (!this.active) this.free();
   }
 
+  /** @returns {void} */
   free() {
     for (const made of Object.values(this.engines)) made.then((e) => e.free(), () => {});
     this.engines = {};
   }
 }
 
+/**
+ * @param {RuntimeEngine} engine
+ * @param {RuntimeChoice} choice
+ * @returns {RuntimeInfo} the engine's info with the choice's runtime, precision, size, file and reason
+ */
 function describe(engine, choice) {
   return {...engine.info, runtime: choice.runtime, precision: choice.precision, backend: choice.backend || engine.info.backend,
           size: choice.size, model: choice.file, reason: choice.reason};

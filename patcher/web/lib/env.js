@@ -1,7 +1,13 @@
 // env.js: where this code runs.
 
-// True inside a Web Worker (the module worker of worker.js, or a caller's own worker).
+/**
+ * True inside a Web Worker (the module worker of worker.js, or a caller's own worker).
+ * @type {boolean}
+ */
 export const IN_WORKER = typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
 
-// Logical cores (navigator.hardwareConcurrency; 1 where it is unknown).
+/**
+ * Logical cores (navigator.hardwareConcurrency; 1 where it is unknown).
+ * @returns {number}
+ */
 export const cores = () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1;

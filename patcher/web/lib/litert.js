@@ -55,7 +55,15 @@ async function loadLiteRtOnce(folder, threaded) {
   return liteRt;
 }
 
+/** LiteRT.js running the build's .tflite models, one per size and accelerator. */
 export class LiteEngine {
+  /**
+   * Loads LiteRT.js (once per thread) from the build's litert/ folder.
+   * @param {{model: string, threads: number}} opts model.json's URL; wasm threads (0: one per core)
+   * @param {any} meta model.json's userDefinedMetadata (its `litert` part)
+   * @returns {Promise<LiteEngine>}
+   * @throws {SegmenterError} 'litert'
+   */
   static async create({model, threads}, meta) {
     const folder = new URL(`${meta.litert.folder || 'litert'}/`, model).href;
     const cores = navigator.hardwareConcurrency || 1;
@@ -69,12 +77,23 @@ export class LiteEngine {
     return new LiteEngine(api, info, model, threaded ? wanted : 1);
   }
 
+  /**
+   * @param {any} api LiteRT.js's module
+   * @param {object} info the runtime's facts (RuntimeInfo's version, threads, simd, ...)
+   * @param {string} model model.json's URL (the .tflite files are relative to it)
+   * @param {number} threads
+   */
   constructor(api, info, model, threads) {
     Object.assign(this, {api, info, model, threads, compiled: new Map()});
   }
 
-  // The compiled model of `choice` ({file, backend}: 'wasm', or 'webgpu' for LiteRT.js's WebGPU accelerator,
-  // in float32), fetched and compiled on first use.
+  /**
+   * The compiled model of `choice`, fetched and compiled on first use.
+   * @param {{file: string, backend?: string}} choice backend 'wasm', or 'webgpu' for LiteRT.js's WebGPU
+   *   accelerator (float32)
+   * @returns {Promise<any>} LiteRT.js's CompiledModel
+   * @throws {SegmenterError} 'litert'
+   */
   async compile({file, backend = 'wasm'}) {
     const key = `${backend} ${file}`;
     if (!this.compiled.has(key)) {
@@ -92,17 +111,43 @@ export class LiteEngine {
     return this.compiled.get(key);
   }
 
-  // Class ids (h * w) of RGBA `pixels` (h x w) with the model of `choice` ({file, backend}).
+  /**
+   * Class ids of RGBA `pixels` with the model of `choice`.
+   * @param {ImageData} pixels h x w
+   * @param {number} h
+   * @param {number} w
+   * @param {{file: string, backend?: string}} choice
+   * @param {import('./model.js').Spec} spec
+   * @returns {Promise<Int32Array>} h * w
+   */
   async infer(pixels, h, w, choice, spec) {
     return this.run(pixels, h, w, choice, spec, 'int32');
   }
 
-  // Class probabilities (h * w * classes, NHWC): the softmax of the model's second output, its logits.
+  /**
+   * Class probabilities: the softmax of the model's float32 output, its logits.
+   * @param {ImageData} pixels h x w
+   * @param {number} h
+   * @param {number} w
+   * @param {{file: string, backend?: string}} choice
+   * @param {import('./model.js').Spec} spec
+   * @returns {Promise<Float32Array>} h * w * classes (NHWC)
+   */
   async scores(pixels, h, w, choice, spec) {
     return softmax(await this.run(pixels, h, w, choice, spec, 'float32'), spec.classes.length);
   }
 
-  // The output of dtype `kind` (int32: the class ids; float32: the logits) on RGBA `pixels`.
+  /**
+   * The output of dtype `kind` on RGBA `pixels`.
+   * @param {ImageData} pixels h x w
+   * @param {number} h
+   * @param {number} w
+   * @param {{file: string, backend?: string}} choice
+   * @param {import('./model.js').Spec} spec
+   * @param {'int32' | 'float32'} kind int32: the class ids; float32: the logits
+   * @returns {Promise<any>} a copy of the output's data
+   * @throws {SegmenterError} 'model' for a model without that output or of another input size
+   */
   async run(pixels, h, w, choice, spec, kind) {
     const model = await this.compile(choice);
     const file = choice.file;
@@ -135,6 +180,7 @@ export class LiteEngine {
     }
   }
 
+  /** @returns {void} */
   free() {
     for (const made of this.compiled.values()) made.then((m) => m.delete(), () => {});
     this.compiled.clear();

@@ -1,3 +1,4 @@
+// @ts-check
 // masks.js: soft per-class masks from a model's scores (pure functions; no DOM, runs in Node too).
 //
 // Scores are the model's output for one picture, pixel by pixel, class by class (NHWC: index
@@ -12,9 +13,15 @@
 
 import {SegmenterError} from './errors.js';
 
+/** @param {string} message */
 const bad = (message) => new SegmenterError(message, 'options');
 
-// Softmax over the last axis of `logits` (C classes per pixel), computed in double precision.
+/**
+ * Softmax over the last axis of `logits`, computed in double precision.
+ * @param {ArrayLike<number>} logits pixels * classes (NHWC)
+ * @param {number} classes
+ * @returns {Float32Array} the same layout, each pixel's sum 1
+ */
 export function softmax(logits, classes) {
   const out = new Float32Array(logits.length);
   const e = new Float64Array(classes);
@@ -28,7 +35,13 @@ export function softmax(logits, classes) {
   return out;
 }
 
-// The class ids of `wanted`: 'all', or an array of class names (each once, each one of `names`).
+/**
+ * The class ids of `wanted`.
+ * @param {any} wanted 'all', or a list of class names (each once, each one of `names`)
+ * @param {string[]} names the model's classes
+ * @returns {number[]}
+ * @throws {SegmenterError} 'options' for anything else, or a name the model lacks
+ */
 export function classIndices(wanted, names) {
   if (wanted === 'all') return names.map((_, i) => i);
   if (!Array.isArray(wanted) || !wanted.length || !wanted.every((n) => typeof n === 'string')) {
@@ -43,7 +56,13 @@ export function classIndices(wanted, names) {
   return ids;
 }
 
-// Class ids (argmax, the first of equals) of probabilities or logits laid out as above.
+/**
+ * Class ids (argmax, the first of equals) of probabilities or logits laid out as above.
+ * @param {ArrayLike<number>} scores pixels * classes
+ * @param {number} classes
+ * @param {Uint8ArrayConstructor | Uint16ArrayConstructor} [Type] the ids' array type
+ * @returns {Uint8Array | Uint16Array}
+ */
 export function argmax(scores, classes, Type = Uint8Array) {
   const out = new Type(scores.length / classes);
   for (let i = 0, p = 0; i < scores.length; i += classes, p++) {
@@ -68,9 +87,21 @@ function taps(n, m) {
   return {lo, hi, t};
 }
 
-// Labels and masks at sh x sw from probabilities `probs` at h x w with C classes. Probabilities are
-// resized bilinearly (so each pixel's classes still sum to 1), labels are their argmax; at the same size,
-// the argmax of `probs` itself. `wanted`: class ids; `names`: their names for the masks' keys.
+/**
+ * Labels and masks at sh x sw from probabilities at h x w. Probabilities are resized bilinearly (so each
+ * pixel's classes still sum to 1), labels are their argmax; at the same size, the argmax of `probs` itself.
+ * @param {ArrayLike<number>} probs h * w * classes (NHWC)
+ * @param {number} h
+ * @param {number} w
+ * @param {number} classes
+ * @param {number} sh
+ * @param {number} sw
+ * @param {number[]} wanted class ids whose masks to give
+ * @param {string[]} names the classes' names, the masks' keys
+ * @param {Uint8ArrayConstructor | Uint16ArrayConstructor} [Type] the labels' array type
+ * @returns {{labels: Uint8Array | Uint16Array, masks: Record<string, Float32Array>}} sh * sw each
+ * @throws {SegmenterError} 'options' when probs is not h * w * classes long
+ */
 export function toMasks(probs, h, w, classes, sh, sw, wanted, names, Type = Uint8Array) {
   if (probs.length !== h * w * classes) {
     throw bad(`toMasks: ${probs.length} scores for ${h} x ${w} pixels of ${classes} classes`);
@@ -108,19 +139,27 @@ export function toMasks(probs, h, w, classes, sh, sw, wanted, names, Type = Uint
       for (let k = 0; k < wanted.length; k++) planes[k][p] = v[wanted[k]];
     }
   }
+  /** @type {Record<string, Float32Array>} */
   const masks = {};
   wanted.forEach((id, k) => { masks[names[id]] = planes[k]; });
   return {labels, masks};
 }
 
-// What the class ids of a tfjs graph model are the argmax of: the probabilities output where the build has
-// one, else the ArgMax's input found by walking first inputs back from the labels output (as
-// `patcher check` does): {name, logits}; null when there is none.
+/**
+ * What the class ids of a tfjs graph model are the argmax of: the probabilities output where the build has
+ * one, else the ArgMax's input found by walking first inputs back from the labels output (as
+ * `patcher check` does).
+ * @param {any} json model.json
+ * @param {{output: string}} spec model.js's readMetadata
+ * @returns {{name: string, logits: boolean} | null} logits: true unless the node is a Softmax; null: none
+ */
 export function scoresNode(json, spec) {
   const outputs = (json.userDefinedMetadata && json.userDefinedMetadata.outputs) || [];
   const probabilities = outputs.find((o) => o && o.kind === 'probabilities');
   if (probabilities) return {name: probabilities.name, logits: false};
+  /** @type {Map<string, any>} */
   const nodes = new Map(((json.modelTopology && json.modelTopology.node) || []).map((n) => [n.name, n]));
+  /** @param {string} name */
   const base = (name) => String(name).replace(/^\^/, '').split(':')[0];
   let node = nodes.get(spec.output);
   while (node && node.op !== 'ArgMax') node = node.input && node.input.length ? nodes.get(base(node.input[0])) : null;

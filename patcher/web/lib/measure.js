@@ -11,11 +11,25 @@ import {candidates, label, msText, runtimeId, sizeText} from './choose.js';
 import {cores} from './env.js';
 import {deviceStore, safeStore, storeKey} from './store.js';
 
-export const WARMUP = 1;   // untimed runs of a candidate first (the first runs set up buffers, kernels, shaders)
-export const RUNS = 2;     // timed runs per candidate; its time is the fastest of them
+/** @typedef {import('../segmenter.js').Size} Size */
+/** @typedef {import('../segmenter.js').MeasureInfo} MeasureInfo */
+/** @typedef {import('./choose.js').Candidate} Candidate */
+/**
+ * What the measuring needs from the browser: where to keep results, a clock in ms, a way to run a function
+ * between calls, whether a WebGPU adapter is offered, and the user agent.
+ * @typedef {{store: import('./store.js').Store, clock: () => number, later: (fn: () => unknown) => unknown,
+ *   gpu: () => Promise<boolean>, browser: string}} MeasureEnv
+ */
 
-// What the browser gives the measuring: {store, clock() -> ms, later(fn) (run fn between calls), gpu() ->
-// Promise<bool> (a WebGPU adapter is offered), browser (the user agent)}.
+/** Untimed runs of a candidate first (the first runs set up buffers, kernels, shaders). */
+export const WARMUP = 1;
+/** Timed runs per candidate; its time is the fastest of them. */
+export const RUNS = 2;
+
+/**
+ * What this browser gives the measuring.
+ * @returns {MeasureEnv}
+ */
 export function deviceEnv() {
   let adapter = null;
   const idle = typeof requestIdleCallback === 'function' ? (fn) => requestIdleCallback(fn, {timeout: 200})
@@ -35,21 +49,33 @@ export function deviceEnv() {
   };
 }
 
+/** `auto`'s measuring for one Engine, size by size. */
 export class Measurer {
-  // `engine`: the Engine measured for (its meta, opts, spec, active, disposed, choose(size), prepare(choice));
-  // `hash`: the model's (model.js's hashText of model.json).
+  /**
+   * @param {any} engine the Engine measured for (its meta, opts, spec, active, disposed, prepare(choice))
+   * @param {MeasureEnv} env deviceEnv(), or fakes in tests
+   * @param {string} hash the model's (model.js's hashText of model.json)
+   */
   constructor(engine, env, hash) {
     Object.assign(this, {engine, env, hash, store: safeStore(env.store), made: new Map(), states: new Map(),
                          busy: null, planned: false});
   }
 
+  /**
+   * @param {Size} size
+   * @returns {string} where the measurement at `size` is kept (store.js's storeKey)
+   */
   key(size) {
     const threads = this.engine.opts.threads || cores();
     return storeKey(this.hash, size, threads, this.env.browser);
   }
 
-  // The state of `size`: {size, status ('none' | 'waiting' | 'measuring' | 'measured' | 'stored'), list (the
-  // candidates), ms, failed, winner, cost, longest, steps, queue}; made on first use, from storage if kept.
+  /**
+   * The state of `size`, made on first use, from storage if kept.
+   * @param {Size} size
+   * @returns {Promise<any>} {size, status ('none' | 'waiting' | 'measuring' | 'measured' | 'stored'), list
+   *   (the candidates), ms, failed, winner, cost, longest, steps, queue}
+   */
   async state(size) {
     const key = this.key(size);
     if (!this.made.has(key)) {
@@ -68,7 +94,11 @@ export class Measurer {
     return this.made.get(key);
   }
 
-  // The measured (or stored) fastest choice at `size`, with its reason; null while there is none.
+  /**
+   * The measured (or stored) fastest choice at `size`, with its reason.
+   * @param {Size} size
+   * @returns {Promise<Candidate | null>} null while there is none
+   */
   async pick(size) {
     const s = await this.state(size);
     const c = s.winner && s.list.find((x) => x.id === s.winner);
@@ -78,7 +108,12 @@ export class Measurer {
     return {...c, reason: `fastest measured on this device at ${sizeText(size)}${kept}: ${times.join(', ')}`};
   }
 
-  // The picked choice at `size` did not start (`err`): measure again without it.
+  /**
+   * The picked choice at `size` did not start: measure again without it.
+   * @param {Size} size
+   * @param {Error} err why it did not start
+   * @returns {Promise<void>}
+   */
   async drop(size, err) {
     const s = await this.state(size);
     s.failed[s.winner] = err.message;
@@ -86,9 +121,11 @@ export class Measurer {
     Object.assign(s, {winner: null, ms: {}, queue: null, status: s.list.length > 1 ? 'waiting' : 'none'});
   }
 
-  // For seg.info.measure: null where nothing is measured at `size`, else {status, size, candidates, ms,
-  // failed, winner, cost (ms of the steps that held calls back), longest (the longest of them, ms), aside (ms
-  // of starting the other library while calls went on), steps}.
+  /**
+   * For seg.info.measure.
+   * @param {Size | null} size
+   * @returns {MeasureInfo | null} null where nothing is measured at `size`
+   */
   summary(size) {
     const s = size && this.states.get(this.key(size));
     if (!s || s.status === 'none') return null;
@@ -96,7 +133,13 @@ export class Measurer {
             winner: s.winner, cost: s.cost, longest: s.longest, aside: s.aside, steps: s.steps};
   }
 
-  // A call at `size` ran `current` (its choice) on `pixels`: measuring starts, or goes on, after it.
+  /**
+   * A call at `size` ran `current` on `pixels`: measuring starts, or goes on, after it.
+   * @param {Size} size
+   * @param {ImageData} pixels the call's, at `size` (the candidates run on them)
+   * @param {{runtime: string, precision: string, backend?: string}} current the choice that ran the call
+   * @returns {void}
+   */
   after(size, pixels, current) {
     const s = this.states.get(this.key(size));
     if (!s || (s.status !== 'waiting' && s.status !== 'measuring')) return;
@@ -112,12 +155,18 @@ export class Measurer {
     this.plan();
   }
 
-  // A promise while a step runs (a call waits for it before it runs its model), else null.
+  /**
+   * @returns {Promise<void> | null} a promise while a step runs (a call waits for it before it runs its
+   *   model), else null
+   */
   idle() {
     return this.busy;
   }
 
-  // A step planned between calls, while some size is being measured.
+  /**
+   * A step planned between calls, while some size is being measured.
+   * @returns {void}
+   */
   plan() {
     if (this.planned || ![...this.states.values()].some((s) => s.status === 'measuring')) return;
     this.planned = true;
@@ -127,8 +176,11 @@ export class Measurer {
     });
   }
 
-  // One step of the measuring: start one candidate, or run it once. Nothing while a call runs (its end
-  // plans the next step).
+  /**
+   * One step of the measuring: start one candidate, or run it once. Nothing while a call runs (its end
+   * plans the next step).
+   * @returns {Promise<void>}
+   */
   async step() {
     const engine = this.engine;
     if (engine.disposed || engine.active || this.busy) return;
@@ -162,6 +214,11 @@ export class Measurer {
     if (s.queue.length) this.plan(); else await this.finish(s);
   }
 
+  /**
+   * The first candidate in `s`'s queue started or run once; timed, failed or done, it leaves the queue.
+   * @param {any} s a state()
+   * @returns {Promise<void>}
+   */
   async advance(s) {
     const c = s.queue[0];
     const [h, w] = s.size;
@@ -183,7 +240,11 @@ export class Measurer {
     s.queue.shift();
   }
 
-  // All timed: the fastest wins (the build's choice stays if none could be timed), and is kept.
+  /**
+   * All timed: the fastest wins (the build's choice stays if none could be timed), and is kept.
+   * @param {any} s a state()
+   * @returns {Promise<void>}
+   */
   async finish(s) {
     const timed = Object.entries(s.ms).sort((a, b) => a[1] - b[1]);
     s.status = 'measured';

@@ -1,13 +1,27 @@
+// @ts-check
 // model.js: model.json fetched, its metadata read and checked, and its weight shards fetched, each
 // checked against the manifest's size before TensorFlow.js sees it.
 import {SegmenterError} from './errors.js';
 
+/**
+ * What the module needs from model.json's metadata.
+ * @typedef {{input: string | null, scale: number, offset: number, bgr: boolean, output: string, argmax: boolean,
+ *   classes: string[], palette: [number, number, number][], transparent: number[], title: string | null,
+ *   about: string | null, sample: string | null}} Spec
+ */
+
+/** @type {Record<string, number>} */
 const BYTES = {float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2};
 
-// What the module needs from model.json's userDefinedMetadata `meta` (fetched from `url`): {input, scale,
-// offset, bgr, output, argmax, classes, palette, transparent, title, about, sample}; SegmenterError 'model'
-// when it is not a patcher model's.
+/**
+ * What the module needs from model.json's userDefinedMetadata.
+ * @param {any} meta userDefinedMetadata
+ * @param {string} url where model.json came from (for messages and the sample's URL)
+ * @returns {Spec}
+ * @throws {SegmenterError} 'model' when it is not a patcher model's
+ */
 export function readMetadata(meta, url) {
+  /** @param {string} what */
   const bad = (what) => new SegmenterError(
     `${url}: its userDefinedMetadata ${what}; rebuild the model with a current patcher`, 'model');
   if (!meta || typeof meta !== 'object') throw bad('is missing');
@@ -32,15 +46,21 @@ export function readMetadata(meta, url) {
   return {
     input: input.name || null, scale: input.scale, offset: input.offset, bgr: color === 'BGR',
     output: (labels || probabilities).name, argmax: !labels,
-    classes: classes.map(String), palette: palette.map((c) => [c[0] | 0, c[1] | 0, c[2] | 0]), transparent,
+    classes: classes.map(String),
+    palette: palette.map((/** @type {number[]} */ c) => /** @type {[number, number, number]} */ ([c[0] | 0, c[1] | 0, c[2] | 0])),
+    transparent,
     title: typeof meta.title === 'string' ? meta.title : null,
     about: typeof meta.about === 'string' ? meta.about : null,
     sample: typeof meta.sample === 'string' && meta.sample ? new URL(meta.sample, url).href : null,
   };
 }
 
-// model.json alone (the weights are fetched only when tfjs runs): {json, spec, meta, hash (hashText of
-// model.json)}.
+/**
+ * model.json alone (the weights are fetched only when tfjs runs).
+ * @param {string} url
+ * @returns {Promise<{json: any, spec: Spec, meta: any, hash: string}>} hash: hashText of model.json
+ * @throws {SegmenterError} 'not-found' or 'model'
+ */
 export async function fetchModel(url) {
   let response;
   try {
@@ -66,8 +86,12 @@ export async function fetchModel(url) {
   return {json, spec: readMetadata(json.userDefinedMetadata, url), meta: json.userDefinedMetadata, hash: hashText(text)};
 }
 
-// A 53-bit hash of `text` as 14 hex digits (cyrb53: two 32-bit multiply-xor lanes): what names a model
-// (its model.json, metadata and weights manifest included) in the browser's storage. Not cryptographic.
+/**
+ * A 53-bit hash (cyrb53: two 32-bit multiply-xor lanes): what names a model (its model.json, metadata and
+ * weights manifest included) in the browser's storage. Not cryptographic.
+ * @param {string} text
+ * @returns {string} 14 hex digits
+ */
 export function hashText(text) {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
@@ -81,7 +105,13 @@ export function hashText(text) {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16).padStart(14, '0');
 }
 
-// The weights model.json lists, each shard's size checked against the manifest: {specs, data}.
+/**
+ * The weights model.json lists, each shard's size checked against the manifest.
+ * @param {string} url model.json's
+ * @param {any} json model.json
+ * @returns {Promise<{specs: any[], data: ArrayBuffer}>} the weight specs and their bytes, in order
+ * @throws {SegmenterError} 'model', 'shard-missing' or 'shard-size'
+ */
 export async function fetchWeights(url, json) {
   const specs = [];
   const groups = await Promise.all(json.weightsManifest.map(async (group) => {

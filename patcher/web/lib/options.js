@@ -1,10 +1,29 @@
+// @ts-check
 // options.js: createSegmenter's options checked and completed. Pure: no browser needed.
 import {SegmenterError} from './errors.js';
 
+/** @typedef {import('../segmenter.js').SegmenterOptions} SegmenterOptions */
+/** @typedef {import('../segmenter.js').Size} Size */
+/** @typedef {import('../segmenter.js').RuntimeOption} RuntimeOption */
+/** @typedef {import('../segmenter.js').PrecisionOption} PrecisionOption */
+/**
+ * createSegmenter's options, checked and complete (`model` and `assets` absolute URLs; `smoothing` as given).
+ * @typedef {{model: string, assets: string, runtime: RuntimeOption, precision: PrecisionOption, backend: string,
+ *   measure: boolean, worker: boolean, threads: number, size: Size | null, smoothing?: any}} Options
+ */
+
+/** The runtime option's values. */
 export const RUNTIMES = ['auto', 'tfjs', 'litert'];
+/** The precision option's values. */
 export const PRECISIONS = ['auto', 'float32', 'int8'];
 
-// SegmenterError 'options' unless `runtime` and `precision` are among RUNTIMES and PRECISIONS.
+/**
+ * Checks the runtime and precision options.
+ * @param {any} runtime one of RUNTIMES
+ * @param {any} precision one of PRECISIONS
+ * @returns {void}
+ * @throws {SegmenterError} 'options' for any other value
+ */
 export function checkChoice(runtime, precision) {
   if (!RUNTIMES.includes(runtime)) {
     throw new SegmenterError(`options.runtime must be ${RUNTIMES.join(', ')}, not ${runtime}`, 'options');
@@ -14,19 +33,32 @@ export function checkChoice(runtime, precision) {
   }
 }
 
-// `size` ([height, width], whole pixels) as given, or null; SegmenterError 'options' naming `what` otherwise.
+/**
+ * A size option checked.
+ * @param {any} size [height, width] in whole pixels, or null / undefined
+ * @param {string} what the option's name, for the message
+ * @returns {Size | null} `size` as given, or null
+ * @throws {SegmenterError} 'options' naming `what` for anything else
+ */
 export function checkSize(size, what) {
   if (size == null) return null;
   if (!Array.isArray(size) || size.length !== 2 || !size.every((n) => Number.isInteger(n) && n > 0)) {
     throw new SegmenterError(`${what} must be [height, width] in whole pixels, not ${JSON.stringify(size)}`, 'options');
   }
-  return size;
+  return /** @type {Size} */ (size);
 }
 
-// createSegmenter's options with the defaults filled in, `model` and `assets` as absolute URLs against
-// `base` (the page's URL), both defaulting to `here` (segmenter.js's folder: its model.json, its bundles),
-// so a package loads its own files wherever it is served; SegmenterError 'options'.
+/**
+ * createSegmenter's options with the defaults filled in, `model` and `assets` as absolute URLs against
+ * `base` (the page's URL), both defaulting to `here` (segmenter.js's folder: its model.json, its bundles),
+ * so a package loads its own files wherever it is served.
+ * @param {SegmenterOptions} given
+ * @param {{base: string, here: string}} where
+ * @returns {Options}
+ * @throws {SegmenterError} 'options' for a bad option
+ */
 export function options(given, {base, here}) {
+  /** @type {any} */
   const o = {model: `${here}model.json`, backend: 'wasm', worker: true, threads: 0, size: null, assets: here,
              runtime: 'auto', precision: 'auto', measure: true, ...given};
   if (typeof o.model !== 'string' && !(o.model instanceof URL)) throw new SegmenterError('options.model must be a URL', 'options');

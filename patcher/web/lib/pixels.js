@@ -1,21 +1,39 @@
+// @ts-check
 // pixels.js: reading a source's size and pixels, mapping a class map to another size, and painting one.
 // sourceSize, resizeLabels and paint need no browser.
 import {SegmenterError} from './errors.js';
 
-// An OffscreenCanvas where there is one, else a <canvas>, of width x height.
+/**
+ * An OffscreenCanvas where there is one, else a <canvas> (typed as the former: the methods used are the same).
+ * @param {number} width
+ * @param {number} height
+ * @returns {OffscreenCanvas}
+ */
 export function makeCanvas(width, height) {
   if (typeof OffscreenCanvas !== 'undefined') return new OffscreenCanvas(width, height);
   const canvas = document.createElement('canvas');
   canvas.width = width;
   canvas.height = height;
-  return canvas;
+  return /** @type {OffscreenCanvas} */ (/** @type {unknown} */ (canvas));
 }
 
+/**
+ * @param {any} source
+ * @returns {source is ImageData}
+ */
 export function isImageData(source) {
   return typeof ImageData !== 'undefined' && source instanceof ImageData;
 }
 
-// The RGBA pixels (ImageData) of `source` drawn at width x height; `holder` keeps the canvas between calls.
+/**
+ * The RGBA pixels of `source` drawn at width x height.
+ * @param {any} source a Source (segmenter.d.ts)
+ * @param {number} width
+ * @param {number} height
+ * @param {{canvas?: OffscreenCanvas, context?: OffscreenCanvasRenderingContext2D}} holder keeps the canvas
+ *   between calls
+ * @returns {Promise<ImageData>}
+ */
 export async function pixelsOf(source, width, height, holder) {
   if (isImageData(source) && source.width === width && source.height === height) return source;
   let drawable = source;
@@ -30,10 +48,19 @@ export async function pixelsOf(source, width, height, holder) {
   return holder.context.getImageData(0, 0, width, height);
 }
 
-// Class ids of h x w mapped to sh x sw by nearest neighbour (pixel centres).
+/**
+ * Class ids of h x w mapped to sh x sw by nearest neighbour (pixel centres).
+ * @template {Uint8Array | Uint16Array} T
+ * @param {T} labels h * w class ids
+ * @param {number} h
+ * @param {number} w
+ * @param {number} sh
+ * @param {number} sw
+ * @returns {T} sh * sw (`labels` itself at the same size)
+ */
 export function resizeLabels(labels, h, w, sh, sw) {
   if (h === sh && w === sw) return labels;
-  const out = new labels.constructor(sh * sw);
+  const out = /** @type {T} */ (new /** @type {any} */ (labels.constructor)(sh * sw));
   const xs = new Int32Array(sw);
   for (let x = 0; x < sw; x++) xs[x] = Math.min(w - 1, Math.floor((x + 0.5) * w / sw));
   for (let y = 0; y < sh; y++) {
@@ -44,8 +71,13 @@ export function resizeLabels(labels, h, w, sh, sw) {
   return out;
 }
 
-// [width, height] of an image, video, canvas, ImageBitmap, ImageData or VideoFrame; SegmenterError
-// 'source' for anything else, an image not loaded, a video without a frame, or an empty source.
+/**
+ * The size of an image, video, canvas, ImageBitmap, ImageData or VideoFrame.
+ * @param {any} source
+ * @returns {[number, number]} [width, height]
+ * @throws {SegmenterError} 'source' for anything else, an image not loaded, a video without a frame, or an
+ *   empty source
+ */
 export function sourceSize(source) {
   if (!source || typeof source !== 'object') {
     throw new SegmenterError('segment() needs an image, video, canvas, ImageBitmap or ImageData', 'source');
@@ -70,8 +102,15 @@ export function sourceSize(source) {
   return [width, height];
 }
 
-// RGBA bytes (width * height * 4) of `labels` in `palette`'s colours ([r, g, b] per class) at opacity
-// `alpha` (0..1), the classes in `transparent` fully clear (and ids beyond the palette white).
+/**
+ * `labels` in `palette`'s colours at opacity `alpha`, the classes in `transparent` fully clear (and ids
+ * beyond the palette white).
+ * @param {ArrayLike<number>} labels class ids
+ * @param {ArrayLike<number>[]} palette [r, g, b] per class
+ * @param {Iterable<number>} transparent class ids
+ * @param {number} alpha 0..1
+ * @returns {Uint8ClampedArray<ArrayBuffer>} RGBA bytes, labels.length * 4
+ */
 export function paint(labels, palette, transparent, alpha) {
   const rgba = new Uint8ClampedArray(labels.length * 4);
   const out = new Uint32Array(rgba.buffer);

@@ -7,11 +7,13 @@
 // error: {message, code}}. Type 'memory' is answered with {tensors, heap} (Engine.memory).
 import {SegmenterError, unwire, wire} from './errors.js';
 
-// The worker's name (what devtools show).
+/** The worker's name (what devtools show). */
 export const WORKER_NAME = 'patcher-segmenter';
 
-// The calls waiting for the worker's answers: add() gives each an id and a promise; answer(reply) settles
-// the call of reply.id; fail(err) rejects every call waiting and, from then on, every new one.
+/**
+ * The calls waiting for the worker's answers: add() gives each an id and a promise; answer(reply) settles
+ * the call of reply.id; fail(err) rejects every call waiting and, from then on, every new one.
+ */
 export class Calls {
   constructor() {
     this.waiting = new Map();
@@ -19,7 +21,10 @@ export class Calls {
     this.dead = null;
   }
 
-  // {id, promise}; the promise is already rejected once the worker has failed.
+  /**
+   * A new call.
+   * @returns {{id: number, promise: Promise<any>}} the promise is already rejected once the worker has failed
+   */
   add() {
     const id = this.next++;
     if (this.dead) return {id, promise: Promise.reject(this.dead)};
@@ -27,7 +32,11 @@ export class Calls {
     return {id, promise};
   }
 
-  // Settle the call `reply.id` (unknown ids are ignored): with the reply when ok, else its SegmenterError.
+  /**
+   * Settle the call `reply.id` (unknown ids are ignored): with the reply when ok, else its SegmenterError.
+   * @param {{id: number, ok: boolean, error?: any}} reply
+   * @returns {void}
+   */
   answer(reply) {
     const call = this.waiting.get(reply && reply.id);
     if (!call) return;
@@ -35,7 +44,12 @@ export class Calls {
     if (reply.ok) call.resolve(reply); else call.reject(unwire(reply.error));
   }
 
-  // Reject the call `id` alone (say, its message could not be sent).
+  /**
+   * Reject the call `id` alone (say, its message could not be sent).
+   * @param {number} id
+   * @param {Error} err
+   * @returns {void}
+   */
   reject(id, err) {
     const call = this.waiting.get(id);
     if (!call) return;
@@ -43,6 +57,11 @@ export class Calls {
     call.reject(err);
   }
 
+  /**
+   * The worker failed: every call waiting, and every later one, is rejected with `err`.
+   * @param {Error} err
+   * @returns {void}
+   */
   fail(err) {
     if (!this.dead) this.dead = err;
     for (const call of this.waiting.values()) call.reject(err);
@@ -50,9 +69,15 @@ export class Calls {
   }
 }
 
-// The worker's side: answers the messages `scope` (the worker's global) receives; `create(options)` makes
-// the engine (an Engine, or any object with run(), info, spec and meta); `image(pixels, width, height)` makes
-// the source of a {pixels} message (ImageData).
+/**
+ * The worker's side: answers the messages `scope` receives.
+ * @param {any} scope the worker's global (postMessage, onmessage)
+ * @param {(options: any) => Promise<any>} create makes the engine (an Engine, or any object with run(),
+ *   memory(), info, spec and meta)
+ * @param {(pixels: Uint8ClampedArray, width: number, height: number) => any} [image] makes the source of a
+ *   {pixels} message (ImageData)
+ * @returns {void}
+ */
 export function serve(scope, create, image = (pixels, width, height) => new ImageData(pixels, width, height)) {
   let engine = null;
   const post = (message, transfer) => scope.postMessage(message, transfer || []);

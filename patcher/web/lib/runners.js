@@ -8,7 +8,18 @@ import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './er
 import {isImageData} from './pixels.js';
 import {Calls, WORKER_NAME} from './protocol.js';
 
-// Why a worker cannot run the model here (a reason for seg.info.fallback), or null when it can.
+/**
+ * A runner: where a segmenter's model runs.
+ * @typedef {{init: () => Promise<{info: import('../segmenter.js').RuntimeInfo, spec: any, meta: any}>,
+ *   run: (source: any, h: number, w: number, sh: number, sw: number, wants: import('./engine.js').Wants) =>
+ *     Promise<import('./engine.js').RunResult>,
+ *   memory: () => Promise<{tensors: number | null, heap: number | null}>, dispose: () => void}} Runner
+ */
+
+/**
+ * Why a worker cannot run the model here.
+ * @returns {string | null} a reason for seg.info.fallback, or null when it can
+ */
 export function noWorker() {
   if (typeof Worker === 'undefined') return 'no Web Workers here';
   if (typeof OffscreenCanvas === 'undefined') return 'no OffscreenCanvas here (a worker cannot read pixels)';
@@ -16,6 +27,12 @@ export function noWorker() {
   return null;
 }
 
+/**
+ * The model in a module Web Worker (worker.js).
+ * @param {import('./options.js').Options} opts
+ * @returns {Runner}
+ * @throws {SegmenterError} 'worker' when the worker cannot be made
+ */
 export function workerRunner(opts) {
   let worker;
   try {
@@ -85,7 +102,11 @@ export function workerRunner(opts) {
   };
 }
 
-// The model on this thread; calls still waiting are rejected at dispose (the model is freed after them).
+/**
+ * The model on this thread; calls still waiting are rejected at dispose (the model is freed after them).
+ * @param {import('./options.js').Options} opts
+ * @returns {Runner}
+ */
 export function mainRunner(opts) {
   let engine = null;
   const pending = new Set();

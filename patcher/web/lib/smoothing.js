@@ -1,3 +1,4 @@
+// @ts-check
 // smoothing.js: temporal smoothing of class probabilities over consecutive video frames (pure; Node too).
 //
 //   const smoother = new Smoother(smoothingOptions(true));
@@ -16,10 +17,18 @@
 
 import {SegmenterError} from './errors.js';
 
+/** @typedef {import('../segmenter.js').SmoothingSettings} SmoothingSettings */
+
+/** The smoothing's default settings. @type {Readonly<SmoothingSettings>} */
 export const SMOOTHING = Object.freeze({history: 0.75, pixelLow: 10, pixelHigh: 25, probLow: 0.2, probHigh: 0.6});
 
-// `given`: true (the defaults), false / null / undefined (off: null), or an object overriding some of
-// SMOOTHING's numbers. Throws an Error with code 'options' for anything else.
+/**
+ * The smoothing option as settings.
+ * @param {boolean | Partial<SmoothingSettings> | null | undefined} given true (the defaults), false / null /
+ *   undefined (off), or an object overriding some of SMOOTHING's numbers
+ * @returns {SmoothingSettings | null} null when off
+ * @throws {SegmenterError} 'options' for anything else
+ */
 export function smoothingOptions(given) {
   if (given === undefined || given === null || given === false) return null;
   const bad = (why) => new SegmenterError(`smoothing ${why}`, 'options');
@@ -66,21 +75,34 @@ function luma(rgba, n) {
   return out;
 }
 
+/** The running estimate of one video's class probabilities. */
 export class Smoother {
+  /** @param {SmoothingSettings} [settings] */
   constructor(settings = SMOOTHING) {
     this.settings = settings;
     this.reset();
   }
 
-  // Forget the past: the next frame is taken as it is.
+  /**
+   * Forget the past: the next frame is taken as it is.
+   * @returns {void}
+   */
   reset() {
     this.estimate = null;
     this.luma = null;
     this.shape = null;
   }
 
-  // This frame's smoothed probabilities (a new Float32Array): `probs` h * w * classes (NHWC), `rgba` the
-  // frame's pixels at h x w (RGBA; null: only the probabilities' change counts).
+  /**
+   * This frame's smoothed probabilities.
+   * @param {ArrayLike<number>} probs h * w * classes probabilities (NHWC)
+   * @param {ArrayLike<number> | null} rgba the frame's pixels at h x w (RGBA; null: only the probabilities'
+   *   change counts)
+   * @param {number} h
+   * @param {number} w
+   * @param {number} classes
+   * @returns {Float32Array} h * w * classes, a new array
+   */
   step(probs, rgba, h, w, classes) {
     const {history, pixelLow, pixelHigh, probLow, probHigh} = this.settings;
     const n = h * w;

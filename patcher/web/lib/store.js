@@ -1,3 +1,4 @@
+// @ts-check
 // store.js: where `auto` keeps what it measured on this device: the browser's IndexedDB (the same in the
 // module worker and on the page; localStorage, where IndexedDB is missing, on the page alone). A store
 // that fails (private browsing, storage blocked) never fails a call: it just remembers nothing.
@@ -5,9 +6,17 @@
 const DB = 'patcher-segmenter';
 const TABLE = 'auto';
 
-// {get(key) -> Promise<value | null>, set(key, value) -> Promise}: IndexedDB database 'patcher-segmenter',
-// object store 'auto' (values are structured-clonable objects).
+/**
+ * Where measurements are kept: values are structured-clonable objects.
+ * @typedef {{get(key: string): Promise<any>, set(key: string, value: any): Promise<unknown>}} Store
+ */
+
+/**
+ * IndexedDB database 'patcher-segmenter', object store 'auto'.
+ * @returns {Store}
+ */
 function indexedStore() {
+  /** @type {Promise<IDBDatabase> | null} */
   let opened = null;
   const open = () => {
     if (!opened) {
@@ -21,6 +30,11 @@ function indexedStore() {
     }
     return opened;
   };
+  /**
+   * @param {IDBTransactionMode} mode
+   * @param {(table: IDBObjectStore) => IDBRequest} act
+   * @returns {Promise<any>}
+   */
   const run = async (mode, act) => {
     const db = await open();
     return new Promise((resolve, reject) => {
@@ -37,7 +51,10 @@ function indexedStore() {
   };
 }
 
-// The same over localStorage (JSON), under 'patcher-segmenter/' + key.
+/**
+ * The same over localStorage (JSON), under 'patcher-segmenter/' + key.
+ * @returns {Store}
+ */
 function localStore() {
   return {
     async get(key) {
@@ -48,14 +65,22 @@ function localStore() {
   };
 }
 
-// The store of this thread, or one that remembers nothing where neither is there.
+/**
+ * The store of this thread, or one that remembers nothing where neither is there.
+ * @returns {Store}
+ */
 export function deviceStore() {
   if (typeof indexedDB !== 'undefined') return indexedStore();
   if (typeof localStorage !== 'undefined') return localStore();
   return {get: async () => null, set: async () => {}};
 }
 
-// `store`'s get and set that never throw: get gives null, set gives false on failure.
+/**
+ * `store`'s get and set that never throw.
+ * @param {Store} store
+ * @returns {{get(key: string): Promise<any>, set(key: string, value: any): Promise<boolean>}} get gives
+ *   null, set gives false on failure
+ */
 export function safeStore(store) {
   return {
     async get(key) {
@@ -67,7 +92,14 @@ export function safeStore(store) {
   };
 }
 
-// The key of one measurement: the model's hash, the size, the thread count and the browser (user agent).
+/**
+ * The key of one measurement.
+ * @param {string} hash the model's (model.js's hashText of model.json)
+ * @param {[number, number]} size [height, width]
+ * @param {number} threads
+ * @param {string} browser the user agent
+ * @returns {string}
+ */
 export function storeKey(hash, size, threads, browser) {
   return `${hash}/${size[0]}x${size[1]}/${threads}t/${browser}`;
 }

@@ -119,7 +119,15 @@ async function initBackend(tf, backend, threads, assets) {
   };
 }
 
+/** TensorFlow.js running model.json on one backend. */
 export class TfjsEngine {
+  /**
+   * Loads the bundles, fetches the weights, starts the backend and loads the graph.
+   * @param {{model: string, backend: string, threads: number, assets: string}} opts
+   * @param {{json: any, spec: import('./model.js').Spec}} loaded model.js's fetchModel
+   * @returns {Promise<TfjsEngine>}
+   * @throws {SegmenterError} 'tfjs', 'backend-unknown', 'backend', 'model', 'shard-missing' or 'shard-size'
+   */
   static async create({model, backend, threads, assets}, {json, spec}) {
     const tf = await loadTfjs(assets, backend);
     const {specs, data} = await fetchWeights(model, json);
@@ -143,12 +151,22 @@ export class TfjsEngine {
     return new TfjsEngine(tf, graph, info, spec, scoresNode(json, spec));
   }
 
-  // `scores`: the node the class ids are the argmax of ({name, logits}; null: none found).
+  /**
+   * @param {any} tf the TensorFlow.js namespace
+   * @param {any} graph the loaded GraphModel
+   * @param {object} info the backend's facts (RuntimeInfo's version, backend, threads, simd, ...)
+   * @param {import('./model.js').Spec} spec
+   * @param {{name: string, logits: boolean} | null} scores the node the class ids are the argmax of (null: none)
+   */
   constructor(tf, graph, info, spec, scores) {
     Object.assign(this, {tf, graph, info, spec, scoresAt: scores});
   }
 
-  // Class ids (h * w) of RGBA `pixels`.
+  /**
+   * Class ids of RGBA `pixels`.
+   * @param {ImageData} pixels
+   * @returns {Promise<ArrayLike<number>>} h * w
+   */
   async infer(pixels) {
     const tf = this.tf;
     if (tf.getBackend() !== this.info.backend) await tf.setBackend(this.info.backend);
@@ -164,7 +182,12 @@ export class TfjsEngine {
     }
   }
 
-  // The graph's `node` on RGBA `pixels` (call inside tf.tidy).
+  /**
+   * The graph's `node` on RGBA `pixels` (call inside tf.tidy).
+   * @param {ImageData} pixels
+   * @param {string} node
+   * @returns {any} a tf.Tensor
+   */
   execute(pixels, node) {
     const tf = this.tf;
     const {input, scale, offset, bgr} = this.spec;
@@ -174,8 +197,13 @@ export class TfjsEngine {
     return this.graph.execute(input ? {[input]: x} : x, node);
   }
 
-  // Class probabilities of RGBA `pixels` (h * w * classes, NHWC): the softmax of the logits node of
-  // model.json (the ArgMax's input; no second download), or its probabilities output where built.
+  /**
+   * Class probabilities of RGBA `pixels`: the softmax of the logits node of model.json (the ArgMax's input;
+   * no second download), or its probabilities output where built.
+   * @param {ImageData} pixels
+   * @returns {Promise<Float32Array>} h * w * classes (NHWC)
+   * @throws {SegmenterError} 'model' when model.json has no node to take scores from
+   */
   async scores(pixels) {
     if (!this.scoresAt) throw new SegmenterError('this model.json has no ArgMax to take class scores from', 'model');
     const tf = this.tf;
@@ -190,6 +218,7 @@ export class TfjsEngine {
     }
   }
 
+  /** @returns {void} */
   free() {
     if (this.graph) { this.graph.dispose(); this.graph = null; }
   }
