@@ -41,7 +41,7 @@ export interface SegmenterOptions {
   worker?: boolean;
   /** wasm threads: 0 (default) = one per logical core. Threads need a cross-origin isolated page. */
   threads?: number;
-  /** [height, width] to run the model at; default: the source's own size. */
+  /** [height, width] to run the model at; default: the source's own size. At most MAX_PIXELS pixels. */
   size?: Size | null;
   /** The folder of tf.min.js, tf-backend-wasm.min.js and the .wasm files; default: segmenter.js's. */
   assets?: string | URL;
@@ -109,7 +109,7 @@ export interface MeasureInfo {
 }
 
 export interface SegmentOptions {
-  /** [height, width] to run the model at, for this call. */
+  /** [height, width] to run the model at, for this call; at most MAX_PIXELS pixels. */
   size?: Size;
   /** Class names whose probabilities to return as result.masks, or 'all'. */
   masks?: string[] | 'all';
@@ -236,3 +236,6 @@ export function alphaMask(result: MaskedResult, classes: string | string[], opti
 export function overlay(source: Picture, layer: ImageData): ImageData;
 /** The smoothing's default settings. */
 export const SMOOTHING: Readonly<SmoothingSettings>;
+/** The most pixels (height * width) the model runs at, 2048 x 2048: a size above it, asked for or the
+ * source's own, is refused with SegmenterError 'options' (a run's memory grows with its pixels). */
+export const MAX_PIXELS: number;

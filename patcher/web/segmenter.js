@@ -18,7 +18,7 @@
 // module worker, importing the same files as the main thread), runners.js (worker or main thread).
 
 import {SegmenterError} from './lib/errors.js';
-import {checkSize, options} from './lib/options.js';
+import {checkPixels, checkSize, options} from './lib/options.js';
 import {paint, sourceSize} from './lib/pixels.js';
 import {classIndices} from './lib/masks.js';
 import {mainRunner, noWorker, workerRunner} from './lib/runners.js';
@@ -28,6 +28,7 @@ export {SegmenterError} from './lib/errors.js';
 export {chooseRuntime} from './lib/choose.js';
 export {alphaMask, overlay, recolor, replaceBackground} from './lib/effects.js';
 export {SMOOTHING} from './lib/smoothing.js';
+export {MAX_PIXELS} from './lib/options.js';
 
 /** @typedef {import('./segmenter.js').SegmenterOptions} SegmenterOptions */
 /** @typedef {import('./segmenter.js').SegmentOptions} SegmentOptions */
@@ -86,6 +87,7 @@ class Segmenter {
     if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     const [sw, sh] = sourceSize(source);
     const [h, w] = checkSize(size, 'size') || this._size || [sh, sw];
+    checkPixels(h, w, "the source's own size (no size given)");
     const wants = {masks: masks == null ? null : classIndices(masks, this.classes),
                    smoothing: smoothing === undefined ? this._smoothing : smoothingOptions(smoothing)};
     const done = await this._runner.run(source, h, w, sh, sw, wants);

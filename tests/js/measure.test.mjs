@@ -10,7 +10,7 @@ import {RUNS, WARMUP} from '../../patcher/web/lib/measure.js';
 import {hashText} from '../../patcher/web/lib/model.js';
 import {options} from '../../patcher/web/lib/options.js';
 import {serve} from '../../patcher/web/lib/protocol.js';
-import {safeStore, storeKey} from '../../patcher/web/lib/store.js';
+import {MAX_RUN_MS, readMeasurement, safeStore, storeKey} from '../../patcher/web/lib/store.js';
 
 globalThis.ImageData ??= class ImageData {
   constructor(data, width, height) { Object.assign(this, {data, width, height}); }
@@ -228,4 +228,78 @@ test("protocol: the worker's Engine measures between the page's calls; info.meas
   await d.drain();
   const last = await segment(3);
   assert.deepEqual([last.ok, last.info.runtime, last.info.measure.status, last.labels[0]], [true, 'litert', 'measured', 1]);
+});
+
+// What the storage may hold for a size, as another version of the module, an extension or a user left it:
+// none of it is believed (the build's choice runs, and the size is measured again).
+const HOSTILE = {
+  'a time that is a string': {winner: 'float32', ms: {tfjs: 'fast', float32: 3}},
+  'a time that is null': {winner: 'float32', ms: {tfjs: null, float32: 3}},
+  'a time of -1e308': {winner: 'tfjs', ms: {tfjs: -1e308, float32: 3}},
+  'a time of 1e308': {winner: 'float32', ms: {tfjs: 1e308, float32: 3}},
+  'a winner timed at 1e308': {winner: 'tfjs', ms: {tfjs: 1e308}},
+  'a time above MAX_RUN_MS': {winner: 'float32', ms: {tfjs: MAX_RUN_MS + 1, float32: 3}},
+  'a time of NaN': {winner: 'float32', ms: {tfjs: NaN, float32: 3}},
+  'a time of Infinity': {winner: 'float32', ms: {tfjs: Infinity, float32: 3}},
+  'a time of 0': {winner: 'tfjs', ms: {tfjs: 0, float32: 3}},
+  'a winner that is no runtime': {winner: 'onnx', ms: {onnx: 1}},
+  'a time of a runtime not measured here': {winner: 'float32', ms: {float32: 3, 'tfjs-webgpu': 9}},
+  'a winner that is not the fastest': {winner: 'tfjs', ms: {tfjs: 10, float32: 3}},
+  'a winner without a time': {winner: 'float32', ms: {tfjs: 10}},
+  'a winner from the prototype': {winner: 'toString', ms: {tfjs: 10}},
+  'times that are a list': {winner: 'tfjs', ms: [10]},
+  'no times': {winner: 'tfjs', ms: {}},
+  'a string': 'float32',
+  'a number': 42,
+};
+
+test('storage: a kept measurement is believed only with sane times of runtimes measured here', async () => {
+  const ids = ['tfjs', 'float32'];
+  for (const [name, value] of Object.entries(HOSTILE)) assert.equal(readMeasurement(value, ids), null, name);
+  assert.deepEqual(readMeasurement({winner: 'float32', ms: {tfjs: 10, float32: 3}, at: '2026-12-01T10:00:00.000Z'}, ids),
+                   {winner: 'float32', ms: {tfjs: 10, float32: 3}, at: '2026-12-01T10:00:00.000Z'});
+  assert.deepEqual(readMeasurement({winner: 'tfjs', ms: {tfjs: MAX_RUN_MS}, at: 12345}, ids), {winner: 'tfjs', ms: {tfjs: MAX_RUN_MS}, at: null});
+  assert.equal(readMeasurement({winner: 'float32', ms: {tfjs: 10, float32: 3}, at: 'yesterday'}, ids).at, null);
+});
+
+test('storage: a segmenter reading what the storage holds runs the build choice, measures again and keeps the truth', async () => {
+  const key = storeKey('abc123', SIZE, 2, 'FakeBrowser/1.0');
+  for (const [name, value] of Object.entries(HOSTILE)) {
+    const d = device({store: new Map([[key, value]])});
+    const engine = await d.create();
+    assert.deepEqual([engine.info.runtime, engine.info.measure.status], ['tfjs', 'waiting'], name);
+    assert.match(engine.info.reason, /^fastest the build measured at 4x6/, name);
+    const first = await run(engine);
+    assert.equal(first.labels[0], 0, name);
+    await d.drain();
+    assert.deepEqual(d.store.get(key).ms, {tfjs: 10, float32: 3}, name);   // measured again, the store mended
+    assert.equal((await run(engine)).info.reason, 'fastest measured on this device at 4x6: LiteRT.js float32 3.0 ms, tfjs wasm 10 ms', name);
+  }
+  // a kept date that is not one is left out of the reason, not a failure
+  const d = device({store: new Map([[key, {winner: 'float32', ms: {tfjs: 10, float32: 3}, at: 12345}]])});
+  const engine = await d.create();
+  assert.equal(engine.info.measure.status, 'stored');
+  assert.equal(engine.info.reason, 'fastest measured on this device at 4x6, kept from earlier: LiteRT.js float32 3.0 ms, tfjs wasm 10 ms');
+});
+
+test('storage: a store that never answers holds no segmenter and no call back', {timeout: 20000}, async () => {
+  const never = () => new Promise(() => {});
+  const slow = safeStore({get: never, set: never}, 20);
+  assert.equal(await slow.get('k'), null);
+  assert.equal(await slow.set('k', {winner: 'tfjs'}), false);
+  const d = device();
+  d.env.store = {get: never, set: never};
+  d.env.storeTimeout = 20;
+  const engine = await d.create();
+  assert.deepEqual([engine.info.runtime, engine.info.measure.status], ['tfjs', 'waiting']);
+  assert.equal((await run(engine)).labels[0], 0);
+  await d.drain();
+  assert.deepEqual([engine.measurer.summary(SIZE).status, engine.measurer.summary(SIZE).winner], ['measured', 'float32']);
+  assert.equal((await run(engine)).labels[0], 1);
+  // a store that answers after the time is up is not waited for either
+  const late = device();
+  late.env.store = {get: () => new Promise((resolve) => setTimeout(() => resolve({winner: 'float32', ms: {float32: 3}}), 500)),
+                    set: async () => {}};
+  late.env.storeTimeout = 20;
+  assert.equal((await late.create()).info.measure.status, 'waiting');
 });

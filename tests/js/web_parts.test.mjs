@@ -6,8 +6,8 @@ import {test} from 'node:test';
 
 import {nearestSize} from '../../patcher/web/lib/choose.js';
 import {CODES, SegmenterError, unwire, wire} from '../../patcher/web/lib/errors.js';
-import {readMetadata} from '../../patcher/web/lib/model.js';
-import {checkSize, options} from '../../patcher/web/lib/options.js';
+import {fetchWeights, readMetadata} from '../../patcher/web/lib/model.js';
+import {MAX_PIXELS, checkPixels, checkSize, options} from '../../patcher/web/lib/options.js';
 import {paint, resizeLabels, sourceSize} from '../../patcher/web/lib/pixels.js';
 import {Calls, serve} from '../../patcher/web/lib/protocol.js';
 
@@ -171,4 +171,64 @@ test('choose: nearestSize goes by area and aspect ratio', () => {
   assert.deepEqual(nearestSize(sizes, [300, 280]), [288, 288]);
   assert.deepEqual(nearestSize(sizes, [1000, 900]), [1024, 1024]);
   assert.deepEqual(nearestSize([[448, 448], [256, 512]], [240, 500]), [256, 512]);
+});
+
+test('options: a size above MAX_PIXELS is code options, the limit in its hint; the limit itself runs', () => {
+  assert.equal(MAX_PIXELS, 2048 * 2048);
+  assert.deepEqual(checkSize([2048, 2048], 'size'), [2048, 2048]);
+  assert.deepEqual(checkSize([1, MAX_PIXELS], 'size'), [1, MAX_PIXELS]);
+  for (const [size, where] of [[[2049, 2048], 'size'], [[8000, 8000], 'size'], [[1, MAX_PIXELS + 1], 'size']]) {
+    let err = null;
+    try { checkSize(size, where); } catch (e) { err = e; }
+    assert.ok(err instanceof SegmenterError && err.code === 'options', `${size}: ${err}`);
+    assert.ok(err.message.startsWith(`size [${size[0]}, ${size[1]}] is ${size[0] * size[1]} pixels, above the 4194304`), err.message);
+    assert.match(err.hint, /at most 4194304 pixels \(2048 x 2048; MAX_PIXELS\)/);
+  }
+  assert.match(code(() => options({size: [8000, 8000]}, PAGE)), /^options: options\.size \[8000, 8000\] is 64000000 pixels/);
+  assert.match(code(() => checkPixels(8000, 8000, "the source's own size (no size given)")),
+               /^options: the source's own size \(no size given\) \[8000, 8000\] is 64000000 pixels/);
+  assert.equal(code(() => checkPixels(2048, 2048, 'size')), 'no error');
+});
+
+test("model: a manifest entry without a shape, name or paths is code model, before any shard is fetched", async () => {
+  const fetched = [];
+  const before = globalThis.fetch;
+  globalThis.fetch = async (url) => {
+    fetched.push(String(url));
+    return {ok: true, status: 200, arrayBuffer: async () => new ArrayBuffer(12)};
+  };
+  const weight = {name: 'w', shape: [3], dtype: 'float32'};
+  const manifest = (group) => ({weightsManifest: [group]});
+  const cases = [
+    [{paths: ['a.bin'], weights: [{name: 'w', dtype: 'float32'}]}, /weight w has no shape .*: undefined$/],
+    [{paths: ['a.bin'], weights: [{...weight, shape: '3'}]}, /weight w has no shape .*: "3"$/],
+    [{paths: ['a.bin'], weights: [{...weight, shape: [-3]}]}, /weight w has no shape .*: \[-3\]$/],
+    [{paths: ['a.bin'], weights: [{...weight, shape: [1.5, 2]}]}, /weight w has no shape/],
+    [{paths: ['a.bin'], weights: [{...weight, shape: [null]}]}, /weight w has no shape/],
+    [{paths: ['a.bin'], weights: [{...weight, shape: [2 ** 60]}]}, /weight w has no shape/],
+    [{paths: ['a.bin'], weights: [{shape: [3], dtype: 'float32'}]}, /weightsManifest\[0\] has a weight without a name/],
+    [{paths: ['a.bin'], weights: [null]}, /weightsManifest\[0\] has a weight without a name/],
+    [{paths: null, weights: [weight]}, /weightsManifest\[0\] has no list of shard paths/],
+    [{paths: [], weights: [weight]}, /weightsManifest\[0\] has no list of shard paths/],
+    [{paths: [7], weights: [weight]}, /weightsManifest\[0\] has no list of shard paths/],
+    [{paths: ['a.bin'], weights: {w: weight}}, /weightsManifest\[0\] has no list of weights/],
+    ['group1-shard1of1.bin', /weightsManifest\[0\] is not a group of weights/],
+    [{paths: ['a.bin'], weights: [{...weight, dtype: 'complex64'}]}, /weight w has an unknown dtype complex64/],
+  ];
+  try {
+    for (const [group, words] of cases) {
+      let err = null;
+      try { await fetchWeights('https://example.test/m/model.json', manifest(group)); } catch (e) { err = e; }
+      assert.ok(err instanceof SegmenterError, `${JSON.stringify(group)}: ${err}`);
+      assert.equal(err.code, 'model', `${JSON.stringify(group)}: ${err.message}`);
+      assert.match(err.message, words);
+      assert.ok(err.message.startsWith('https://example.test/m/model.json: '), err.message);
+    }
+    assert.deepEqual(fetched, []);
+    // a sound entry is fetched and checked against its size as before
+    const {specs, data} = await fetchWeights('https://example.test/m/model.json', manifest({paths: ['a.bin'], weights: [weight]}));
+    assert.deepEqual([fetched, specs, data.byteLength], [['https://example.test/m/a.bin'], [weight], 12]);
+  } finally {
+    globalThis.fetch = before;
+  }
 });

@@ -9,16 +9,17 @@
 // Pure apart from what `env` gives: Node tests drive it with fake engines, clock and storage.
 import {candidates, label, msText, runtimeId, sizeText} from './choose.js';
 import {cores} from './env.js';
-import {deviceStore, safeStore, storeKey} from './store.js';
+import {deviceStore, readMeasurement, safeStore, storeKey} from './store.js';
 
 /** @typedef {import('../segmenter.js').Size} Size */
 /** @typedef {import('../segmenter.js').MeasureInfo} MeasureInfo */
 /** @typedef {import('./choose.js').Candidate} Candidate */
 /**
  * What the measuring needs from the browser: where to keep results, a clock in ms, a way to run a function
- * between calls, whether a WebGPU adapter is offered, and the user agent.
+ * between calls, whether a WebGPU adapter is offered, the user agent, and how long a storage call may take
+ * (ms; default store.js's STORE_TIMEOUT).
  * @typedef {{store: import('./store.js').Store, clock: () => number, later: (fn: () => unknown) => unknown,
- *   gpu: () => Promise<boolean>, browser: string}} MeasureEnv
+ *   gpu: () => Promise<boolean>, browser: string, storeTimeout?: number}} MeasureEnv
  */
 
 /** Untimed runs of a candidate first (the first runs set up buffers, kernels, shaders). */
@@ -57,7 +58,7 @@ export class Measurer {
    * @param {string} hash the model's (model.js's hashText of model.json)
    */
   constructor(engine, env, hash) {
-    Object.assign(this, {engine, env, hash, store: safeStore(env.store), made: new Map(), states: new Map(),
+    Object.assign(this, {engine, env, hash, store: safeStore(env.store, env.storeTimeout), made: new Map(), states: new Map(),
                          busy: null, planned: false});
   }
 
@@ -83,8 +84,8 @@ export class Measurer {
         const list = candidates(this.engine.meta, this.engine.opts, size, await this.env.gpu());
         const s = {size, key, status: list.length > 1 ? 'waiting' : 'none', list, ms: {}, failed: {}, winner: null,
                    cost: 0, longest: 0, aside: 0, steps: 0, queue: null, pixels: null, at: null, using: null};
-        const kept = s.status === 'none' ? null : await this.store.get(key);
-        if (kept && list.some((c) => c.id === kept.winner) && kept.ms && typeof kept.ms === 'object') {
+        const kept = s.status === 'none' ? null : readMeasurement(await this.store.get(key), list.map((c) => c.id));
+        if (kept) {
           Object.assign(s, {status: 'stored', winner: kept.winner, ms: kept.ms, at: kept.at || null});
         }
         this.states.set(key, s);

@@ -114,15 +114,26 @@ export function hashText(text) {
  */
 export async function fetchWeights(url, json) {
   const specs = [];
-  const groups = await Promise.all(json.weightsManifest.map(async (group) => {
+  const groups = await Promise.all(json.weightsManifest.map(async (/** @type {any} */ group, /** @type {number} */ i) => {
+    const bad = (/** @type {string} */ what) => new SegmenterError(`${url}: weightsManifest[${i}] ${what}`, 'model');
+    if (!group || typeof group !== 'object') throw bad('is not a group of weights');
+    if (!Array.isArray(group.paths) || !group.paths.length || !group.paths.every((/** @type {any} */ p) => typeof p === 'string')) {
+      throw bad('has no list of shard paths');
+    }
+    if (!Array.isArray(group.weights)) throw bad('has no list of weights');
     let expected = 0;
     for (const w of group.weights) {
+      if (!w || typeof w !== 'object' || typeof w.name !== 'string') throw bad('has a weight without a name');
+      if (!Array.isArray(w.shape) || !w.shape.every((/** @type {any} */ n) => Number.isSafeInteger(n) && n >= 0)) {
+        throw new SegmenterError(`${url}: weight ${w.name} has no shape (a list of whole numbers >= 0): ` +
+          `${JSON.stringify(w.shape)}`, 'model');
+      }
       const dtype = w.quantization ? w.quantization.dtype : w.dtype;
       if (!(dtype in BYTES)) throw new SegmenterError(`${url}: weight ${w.name} has an unknown dtype ${dtype}`, 'model');
-      expected += w.shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
+      expected += w.shape.reduce((/** @type {number} */ a, /** @type {number} */ b) => a * b, 1) * BYTES[dtype];
       if (w.dtype === 'string') throw new SegmenterError(`${url}: string weights are not supported`, 'model');
     }
-    const parts = await Promise.all(group.paths.map(async (path) => {
+    const parts = await Promise.all(group.paths.map(async (/** @type {string} */ path) => {
       const shard = new URL(path, url).href;
       let reply;
       try {

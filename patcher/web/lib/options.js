@@ -18,6 +18,29 @@ export const RUNTIMES = ['auto', 'tfjs', 'litert'];
 export const PRECISIONS = ['auto', 'float32', 'int8'];
 
 /**
+ * The most pixels (height * width) the model is run at: 2048 x 2048. A run's memory grows with its pixels
+ * (the input, every activation): an 8000 x 8000 source run at its own size took 4.1 GB and did not return.
+ * A size above it, asked for or the source's own, is refused with code 'options'.
+ */
+export const MAX_PIXELS = 2048 * 2048;
+
+/**
+ * Checks that the model may run at h x w.
+ * @param {number} h
+ * @param {number} w
+ * @param {string} what what asked for that size, for the message
+ * @returns {void}
+ * @throws {SegmenterError} 'options' above MAX_PIXELS, the limit in its hint
+ */
+export function checkPixels(h, w, what) {
+  if (h * w > MAX_PIXELS) {
+    throw new SegmenterError(`${what} [${h}, ${w}] is ${h * w} pixels, above the ${MAX_PIXELS} the model runs at`,
+      'options', `ask for a size of at most ${MAX_PIXELS} pixels (2048 x 2048; MAX_PIXELS), such as [1024, 1024]: ` +
+      'the class map comes back at the source\'s size whatever size the model runs at');
+  }
+}
+
+/**
  * Checks the runtime and precision options.
  * @param {any} runtime one of RUNTIMES
  * @param {any} precision one of PRECISIONS
@@ -38,13 +61,14 @@ export function checkChoice(runtime, precision) {
  * @param {any} size [height, width] in whole pixels, or null / undefined
  * @param {string} what the option's name, for the message
  * @returns {Size | null} `size` as given, or null
- * @throws {SegmenterError} 'options' naming `what` for anything else
+ * @throws {SegmenterError} 'options' naming `what` for anything else, or a size above MAX_PIXELS
  */
 export function checkSize(size, what) {
   if (size == null) return null;
   if (!Array.isArray(size) || size.length !== 2 || !size.every((n) => Number.isInteger(n) && n > 0)) {
     throw new SegmenterError(`${what} must be [height, width] in whole pixels, not ${JSON.stringify(size)}`, 'options');
   }
+  checkPixels(size[0], size[1], what);
   return /** @type {Size} */ (size);
 }
 
