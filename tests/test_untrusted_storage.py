@@ -1,0 +1,228 @@
+"""The module never trusts the browser's storage and never hangs (headless Chromium, real IndexedDB).
+
+What `auto` keeps in IndexedDB can be written by anyone (another version of the module, an extension, a
+user in devtools): hostile measurements are ignored. A delete of the database elsewhere must not wait on the
+module's connection, and a connection of someone else that blocks the database must not hold a segmenter
+back. Also refused at once, never run: a size above MAX_PIXELS; a weight without a shape is code `model`.
+The same cases without a browser, with fake storage: tests/js/measure.test.mjs and web_parts.test.mjs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import test_page
+from test_page import WAIT, copy_build, metadata, pytestmark, rewrite_metadata, serving  # noqa: F401
+
+playwright, browser = test_page.playwright, test_page.browser  # the same fixtures, one Chromium per module
+
+HEIGHT, WIDTH = 72, 88
+PROBE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>storage</title><link rel="icon" href="data:,"></head><body>
+<script type="module">
+import * as segmenter from './segmenter.js';
+import {hashText} from './lib/model.js';
+const DB = 'patcher-segmenter';
+window.picture = (width, height) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = width; canvas.height = height;
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#8a6'; ctx.fillRect(0, 0, width, height); ctx.fillStyle = '#246'; ctx.fillRect(0, 0, width / 2, height);
+  return canvas;
+};
+// A connection of the page's own to the module's database (deaf to versionchange unless told).
+window.openDb = () => new Promise((resolve, reject) => {
+  const request = indexedDB.open(DB, 1);
+  request.onupgradeneeded = () => request.result.createObjectStore('auto');
+  request.onsuccess = () => resolve(request.result);
+  request.onerror = () => reject(request.error);
+});
+// `value` written where the module keeps its measurement at `size` (threads: 2).
+window.keep = async (size, value) => {
+  const hash = hashText(await (await fetch('model.json')).text());
+  const db = await openDb();
+  await new Promise((resolve, reject) => {
+    const tx = db.transaction('auto', 'readwrite');
+    tx.objectStore('auto').put(value, `${hash}/${size[0]}x${size[1]}/2t/${navigator.userAgent}`);
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+  });
+  db.close();
+};
+window.failure = async (body) => {
+  try { await body(); return null; } catch (err) { return {name: err.name, code: err.code, message: err.message, hint: err.hint}; }
+};
+// Runs `body(segmenter)`; a promise that would hang fails after 90 s instead.
+window.attempt = async (body) => {
+  const hung = new Promise((_, reject) => setTimeout(() => reject(new Error('HUNG: no answer in 90 s')), 90000));
+  try {
+    return {ok: true, value: await Promise.race([body(segmenter), hung])};
+  } catch (err) {
+    return {ok: false, name: err.name, code: err.code, message: err.message, hint: err.hint};
+  }
+};
+window.ready = true;
+</script>
+</body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(built, tmp_path_factory) -> Path:
+    """The build, its metadata listing a LiteRT.js model at HEIGHT x WIDTH (none is served: measuring finds
+    it does not start), so `auto` has two runtimes to measure there and reads and writes IndexedDB."""
+    root = copy_build(built, tmp_path_factory.mktemp("storage") / "site")
+    rewrite_metadata(root, litert={"folder": "litert", "runtime": "LiteRT.js 0", "models": [
+        {"size": [HEIGHT, WIDTH], "precision": "float32", "file": "litert/none.tflite", "accurate": True}]})
+    (root / "probe.html").write_text(PROBE)
+    (root / "noshape").mkdir()
+    content = json.loads((root / "model.json").read_text())
+    del content["weightsManifest"][0]["weights"][0]["shape"]
+    (root / "noshape" / "model.json").write_text(json.dumps(content))
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(folder):
+    with serving(folder) as url:
+        yield url
+
+
+@pytest.fixture
+def probe(browser, site):
+    tab = browser.new_page()   # a context of its own: an empty IndexedDB
+    tab.goto(site + "probe.html")
+    tab.wait_for_function("window.ready === true", timeout=WAIT)
+    yield tab
+    tab.close()
+
+
+def attempt(tab, body: str) -> dict:
+    got = tab.evaluate(f"attempt({body})")
+    assert got["ok"], got
+    return got["value"]
+
+
+# What IndexedDB may hold at the size; structured cloning keeps NaN and Infinity as they are.
+HOSTILE = {
+    "a time that is a string": "({winner: 'float32', ms: {tfjs: 'fast', float32: 3}})",
+    "a time that is null": "({winner: 'float32', ms: {tfjs: null, float32: 3}})",
+    "a time of -1e308": "({winner: 'float32', ms: {tfjs: 40, float32: -1e308}})",
+    "a time of 1e308": "({winner: 'float32', ms: {tfjs: 1e308, float32: 3}})",
+    "a time of NaN": "({winner: 'float32', ms: {tfjs: NaN, float32: 3}})",
+    "a time of -Infinity": "({winner: 'float32', ms: {tfjs: 40, float32: -Infinity}})",
+    "a winner that is no runtime": "({winner: 'onnx', ms: {onnx: 1}})",
+    "times that are a list": "({winner: 'tfjs', ms: [1, 2]})",
+    "a string": "'tfjs'",
+}
+
+
+def test_hostile_measurements_in_indexeddb_are_ignored_and_measured_again(probe):
+    cases = ", ".join(f"[{json.dumps(name)}, {value}]" for name, value in HOSTILE.items())
+    got = attempt(probe, f"""async (s) => {{
+      const out = {{}};
+      for (const [name, value] of [{cases}, ['sane', {{winner: 'tfjs', ms: {{tfjs: 5, float32: 9}},
+                                                        at: '2026-12-01T10:00:00.000Z'}}]]) {{
+        await keep([{HEIGHT}, {WIDTH}], value);
+        const seg = await s.createSegmenter({{size: [{HEIGHT}, {WIDTH}], threads: 2}});
+        const status = seg.info.measure.status;
+        const result = await seg.segment(picture({WIDTH}, {HEIGHT}));
+        out[name] = {{status, reason: result.reason, runtime: result.runtime, n: result.labels.length}};
+        seg.dispose();
+      }}
+      return out;
+    }}""")
+    assert got["sane"]["status"] == "stored", got["sane"]     # the key is the module's: the cases are read
+    assert got["sane"]["reason"].startswith("fastest measured on this device at 72x88, kept from 2026-12-01: tfjs wasm")
+    for name in HOSTILE:
+        case = got[name]
+        assert case["status"] == "waiting", (name, case)
+        assert case["runtime"] == "tfjs" and case["n"] == HEIGHT * WIDTH, (name, case)
+        assert case["reason"].startswith("the build measured no speeds at 72x88"), (name, case)
+
+
+def test_a_delete_of_the_database_elsewhere_is_not_blocked_and_later_segmenters_start(probe):
+    got = attempt(probe, f"""async (s) => {{
+      const seg = await s.createSegmenter({{size: [{HEIGHT}, {WIDTH}], threads: 2}});  // its connection is open
+      await seg.segment(picture({WIDTH}, {HEIGHT}));
+      const deleted = await new Promise((resolve) => {{
+        const request = indexedDB.deleteDatabase('patcher-segmenter');
+        let blocked = false;
+        request.onblocked = () => {{ blocked = true; }};
+        request.onsuccess = () => resolve({{done: true, blocked}});
+        request.onerror = () => resolve({{done: false, error: String(request.error)}});
+        setTimeout(() => resolve({{done: false, blocked, pending: true}}), 20000);
+      }});
+      const other = await s.createSegmenter({{size: [64, 64], threads: 2}});
+      const second = await other.segment(picture({WIDTH}, {HEIGHT}));
+      const first = await seg.segment(picture({WIDTH}, {HEIGHT}), {{size: [48, 48]}});   // a new size: a new read
+      seg.dispose();
+      other.dispose();
+      return {{deleted, second: second.labels.length, first: first.labels.length}};
+    }}""")
+    assert got["deleted"] == {"done": True, "blocked": False}, got
+    assert got["second"] == got["first"] == HEIGHT * WIDTH
+
+
+def test_a_connection_that_blocks_the_database_holds_no_segmenter_back(probe):
+    got = attempt(probe, f"""async (s) => {{
+      const db = await openDb();                                     // never closes on versionchange
+      const request = indexedDB.deleteDatabase('patcher-segmenter'); // blocked by it: every open waits behind
+      const blocked = await new Promise((resolve) => {{
+        request.onblocked = () => resolve(true);
+        setTimeout(() => resolve(false), 20000);
+      }});
+      const seg = await s.createSegmenter({{size: [{HEIGHT}, {WIDTH}], threads: 2}});
+      const status = seg.info.measure.status;
+      const one = await seg.segment(picture({WIDTH}, {HEIGHT}));
+      const two = await seg.segment(picture({WIDTH}, {HEIGHT}), {{size: [40, 40]}});
+      seg.dispose();
+      db.close();
+      const deleted = await new Promise((resolve) => {{
+        request.onsuccess = () => resolve(true);
+        setTimeout(() => resolve(false), 20000);
+      }});
+      return {{blocked, status, one: one.labels.length, two: two.labels.length, deleted}};
+    }}""")
+    assert got == {"blocked": True, "status": "waiting", "one": HEIGHT * WIDTH, "two": HEIGHT * WIDTH,
+                   "deleted": True}
+
+
+def test_a_size_above_max_pixels_is_refused_and_a_huge_source_does_not_hang(probe):
+    got = attempt(probe, f"""async (s) => {{
+      const created = await failure(() => s.createSegmenter({{size: [8000, 8000]}}));
+      const seg = await s.createSegmenter({{threads: 2}});
+      const call = await failure(() => seg.segment(picture({WIDTH}, {HEIGHT}), {{size: [4096, 4096]}}));
+      let own;
+      try {{
+        const result = await seg.segment(new OffscreenCanvas(8000, 8000));
+        own = {{ok: true, size: result.size, n: result.labels.length}};
+      }} catch (err) {{
+        own = {{ok: false, code: err.code, message: err.message, hint: err.hint}};
+      }}
+      const after = await seg.segment(picture({WIDTH}, {HEIGHT}));
+      seg.dispose();
+      return {{max: s.MAX_PIXELS, created, call, own, after: after.labels.length}};
+    }}""")
+    assert got["max"] == 2048 * 2048
+    for err, words in ((got["created"], "options.size [8000, 8000] is 64000000 pixels"),
+                       (got["call"], "size [4096, 4096] is 16777216 pixels")):
+        assert err["name"] == "SegmenterError" and err["code"] == "options", err
+        assert err["message"].startswith(f"{words}, above the 4194304"), err
+        assert "at most 4194304 pixels (2048 x 2048; MAX_PIXELS)" in err["hint"], err
+    own = got["own"]   # refused, or run at a size within the limit (a default size): either way, an answer
+    if own["ok"]:
+        assert own["size"][0] * own["size"][1] <= 2048 * 2048 and own["n"] == 8000 * 8000, own
+    else:
+        assert own["code"] == "options" and "4194304" in own["hint"], own
+        assert own["message"].startswith("the source's own size (no size given) [8000, 8000] is 64000000 pixels"), own
+    assert got["after"] == HEIGHT * WIDTH
+
+
+@pytest.mark.parametrize("worker", [True, False])
+def test_a_weight_without_a_shape_is_code_model(worker, probe):
+    err = attempt(probe, f"""(s) => failure(() => s.createSegmenter({{model: 'noshape/model.json', runtime: 'tfjs',
+                                                                        worker: {str(worker).lower()}}}))""")
+    assert err["name"] == "SegmenterError" and err["code"] == "model", err
+    assert "has no shape (a list of whole numbers >= 0): undefined" in err["message"], err
+    assert err["hint"] == "build the model with a current patcher (python -m patcher build)"
