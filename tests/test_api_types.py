@@ -75,14 +75,14 @@ def check_exports(web: Path) -> tuple[str, dict[str, int]]:
     return tsc(web, {**OPTIONS, "strict": True}, ["check.ts"]), at
 
 
-def test_the_modules_carry_jsdoc_checked_by_typescript(tmp_path):
+def test_the_modules_carry_jsdoc_checked_by_typescript(tmp_path: Path) -> None:
     web = copy(tmp_path)
     for name in CHECKED:
         assert (web / name).read_text().startswith("// @ts-check\n"), name
     assert check_bodies(web) == ""
 
 
-def test_segmenter_js_exports_what_segmenter_d_ts_declares(tmp_path):
+def test_segmenter_js_exports_what_segmenter_d_ts_declares(tmp_path: Path) -> None:
     web = copy(tmp_path)
     assert {"createSegmenter", "SegmenterError", "chooseRuntime", "SMOOTHING"} <= set(exports(
         (web / "segmenter.d.ts").read_text()))
@@ -111,7 +111,7 @@ def parameters(text: str, start: int) -> tuple[list[str], int]:
     return [p.split("=")[0].strip() for p in found if p.strip()], at
 
 
-def test_every_public_function_has_jsdoc():
+def test_every_public_function_has_jsdoc() -> None:
     """Each exported function and each method of the modules' classes has a /** */ block with an @param for
     each parameter (by name, where it has one) and @returns (constructors: @param only)."""
     missing = []
@@ -165,7 +165,7 @@ BREAKS = {
 
 
 @pytest.mark.parametrize("case", list(BREAKS))
-def test_typescript_fails_where_the_jsdoc_and_the_declarations_disagree(tmp_path, case):
+def test_typescript_fails_where_the_jsdoc_and_the_declarations_disagree(tmp_path: Path, case: str) -> None:
     name, old, new, where = BREAKS[case]
     web = copy(tmp_path)
     path = web / name

@@ -8,29 +8,30 @@ The same cases without a browser, with fake storage: tests/js/measure.test.mjs a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import test_module
 import test_page
 from test_page import WAIT, copy_build, metadata, pytestmark, rewrite_metadata, serving  # noqa: F401
 
 playwright, browser = test_page.playwright, test_page.browser  # the same fixtures, one Chromium per module
 
 HEIGHT, WIDTH = 72, 88
-PROBE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>storage</title><link rel="icon" href="data:,"></head><body>
-<script type="module">
-import * as segmenter from './segmenter.js';
+# test_module's probe page (the module as `segmenter`, attempt(body)) with what these tests add
+HELPERS = """<script type="module">
 import {hashText} from './lib/model.js';
 const DB = 'patcher-segmenter';
-window.picture = (width, height) => {
+window.canvas = (width, height) => {
   const canvas = document.createElement('canvas');
   canvas.width = width; canvas.height = height;
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = '#8a6'; ctx.fillRect(0, 0, width, height); ctx.fillStyle = '#246'; ctx.fillRect(0, 0, width / 2, height);
   return canvas;
 };
-// A connection of the page's own to the module's database (deaf to versionchange unless told).
+// A connection of the page's own to the module's database (deaf to versionchange).
 window.openDb = () => new Promise((resolve, reject) => {
   const request = indexedDB.open(DB, 1);
   request.onupgradeneeded = () => request.result.createObjectStore('auto');
@@ -52,23 +53,14 @@ window.keep = async (size, value) => {
 window.failure = async (body) => {
   try { await body(); return null; } catch (err) { return {name: err.name, code: err.code, message: err.message, hint: err.hint}; }
 };
-// Runs `body(segmenter)`; a promise that would hang fails after 90 s instead.
-window.attempt = async (body) => {
-  const hung = new Promise((_, reject) => setTimeout(() => reject(new Error('HUNG: no answer in 90 s')), 90000));
-  try {
-    return {ok: true, value: await Promise.race([body(segmenter), hung])};
-  } catch (err) {
-    return {ok: false, name: err.name, code: err.code, message: err.message, hint: err.hint};
-  }
-};
-window.ready = true;
+window.helpers = true;
 </script>
-</body></html>
-"""
+</body>"""
+PROBE = test_module.PROBE.replace("</body>", HELPERS) % {"width": WIDTH, "height": HEIGHT}
 
 
 @pytest.fixture(scope="module")
-def folder(built, tmp_path_factory) -> Path:
+def folder(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The build, its metadata listing a LiteRT.js model at HEIGHT x WIDTH (none is served: measuring finds
     it does not start), so `auto` has two runtimes to measure there and reads and writes IndexedDB."""
     root = copy_build(built, tmp_path_factory.mktemp("storage") / "site")
@@ -83,21 +75,21 @@ def folder(built, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(folder):
+def site(folder: Path) -> Iterator[str]:
     with serving(folder) as url:
         yield url
 
 
 @pytest.fixture
-def probe(browser, site):
+def probe(browser: Any, site: str) -> Iterator[Any]:
     tab = browser.new_page()   # a context of its own: an empty IndexedDB
     tab.goto(site + "probe.html")
-    tab.wait_for_function("window.ready === true", timeout=WAIT)
+    tab.wait_for_function("window.ready === true && window.helpers === true", timeout=WAIT)
     yield tab
     tab.close()
 
 
-def attempt(tab, body: str) -> dict:
+def attempt(tab: Any, body: str) -> Any:
     got = tab.evaluate(f"attempt({body})")
     assert got["ok"], got
     return got["value"]
@@ -117,7 +109,7 @@ HOSTILE = {
 }
 
 
-def test_hostile_measurements_in_indexeddb_are_ignored_and_measured_again(probe):
+def test_hostile_measurements_in_indexeddb_are_ignored_and_measured_again(probe: Any) -> None:
     cases = ", ".join(f"[{json.dumps(name)}, {value}]" for name, value in HOSTILE.items())
     got = attempt(probe, f"""async (s) => {{
       const out = {{}};
@@ -126,7 +118,7 @@ def test_hostile_measurements_in_indexeddb_are_ignored_and_measured_again(probe)
         await keep([{HEIGHT}, {WIDTH}], value);
         const seg = await s.createSegmenter({{size: [{HEIGHT}, {WIDTH}], threads: 2}});
         const status = seg.info.measure.status;
-        const result = await seg.segment(picture({WIDTH}, {HEIGHT}));
+        const result = await seg.segment(canvas({WIDTH}, {HEIGHT}));
         out[name] = {{status, reason: result.reason, runtime: result.runtime, n: result.labels.length}};
         seg.dispose();
       }}
@@ -141,10 +133,10 @@ def test_hostile_measurements_in_indexeddb_are_ignored_and_measured_again(probe)
         assert case["reason"].startswith("the build measured no speeds at 72x88"), (name, case)
 
 
-def test_a_delete_of_the_database_elsewhere_is_not_blocked_and_later_segmenters_start(probe):
+def test_a_delete_of_the_database_elsewhere_is_not_blocked_and_later_segmenters_start(probe: Any) -> None:
     got = attempt(probe, f"""async (s) => {{
       const seg = await s.createSegmenter({{size: [{HEIGHT}, {WIDTH}], threads: 2}});  // its connection is open
-      await seg.segment(picture({WIDTH}, {HEIGHT}));
+      await seg.segment(canvas({WIDTH}, {HEIGHT}));
       const deleted = await new Promise((resolve) => {{
         const request = indexedDB.deleteDatabase('patcher-segmenter');
         let blocked = false;
@@ -154,8 +146,8 @@ def test_a_delete_of_the_database_elsewhere_is_not_blocked_and_later_segmenters_
         setTimeout(() => resolve({{done: false, blocked, pending: true}}), 20000);
       }});
       const other = await s.createSegmenter({{size: [64, 64], threads: 2}});
-      const second = await other.segment(picture({WIDTH}, {HEIGHT}));
-      const first = await seg.segment(picture({WIDTH}, {HEIGHT}), {{size: [48, 48]}});   // a new size: a new read
+      const second = await other.segment(canvas({WIDTH}, {HEIGHT}));
+      const first = await seg.segment(canvas({WIDTH}, {HEIGHT}), {{size: [48, 48]}});   // a new size: a new read
       seg.dispose();
       other.dispose();
       return {{deleted, second: second.labels.length, first: first.labels.length}};
@@ -164,7 +156,7 @@ def test_a_delete_of_the_database_elsewhere_is_not_blocked_and_later_segmenters_
     assert got["second"] == got["first"] == HEIGHT * WIDTH
 
 
-def test_a_connection_that_blocks_the_database_holds_no_segmenter_back(probe):
+def test_a_connection_that_blocks_the_database_holds_no_segmenter_back(probe: Any) -> None:
     got = attempt(probe, f"""async (s) => {{
       const db = await openDb();                                     // never closes on versionchange
       const request = indexedDB.deleteDatabase('patcher-segmenter'); // blocked by it: every open waits behind
@@ -174,8 +166,8 @@ def test_a_connection_that_blocks_the_database_holds_no_segmenter_back(probe):
       }});
       const seg = await s.createSegmenter({{size: [{HEIGHT}, {WIDTH}], threads: 2}});
       const status = seg.info.measure.status;
-      const one = await seg.segment(picture({WIDTH}, {HEIGHT}));
-      const two = await seg.segment(picture({WIDTH}, {HEIGHT}), {{size: [40, 40]}});
+      const one = await seg.segment(canvas({WIDTH}, {HEIGHT}));
+      const two = await seg.segment(canvas({WIDTH}, {HEIGHT}), {{size: [40, 40]}});
       seg.dispose();
       db.close();
       const deleted = await new Promise((resolve) => {{
@@ -188,11 +180,11 @@ def test_a_connection_that_blocks_the_database_holds_no_segmenter_back(probe):
                    "deleted": True}
 
 
-def test_a_size_above_max_pixels_is_refused_and_a_huge_source_does_not_hang(probe):
+def test_a_size_above_max_pixels_is_refused_and_a_huge_source_does_not_hang(probe: Any) -> None:
     got = attempt(probe, f"""async (s) => {{
       const created = await failure(() => s.createSegmenter({{size: [8000, 8000]}}));
       const seg = await s.createSegmenter({{threads: 2}});
-      const call = await failure(() => seg.segment(picture({WIDTH}, {HEIGHT}), {{size: [4096, 4096]}}));
+      const call = await failure(() => seg.segment(canvas({WIDTH}, {HEIGHT}), {{size: [4096, 4096]}}));
       let own;
       try {{
         const result = await seg.segment(new OffscreenCanvas(8000, 8000));
@@ -200,7 +192,7 @@ def test_a_size_above_max_pixels_is_refused_and_a_huge_source_does_not_hang(prob
       }} catch (err) {{
         own = {{ok: false, code: err.code, message: err.message, hint: err.hint}};
       }}
-      const after = await seg.segment(picture({WIDTH}, {HEIGHT}));
+      const after = await seg.segment(canvas({WIDTH}, {HEIGHT}));
       seg.dispose();
       return {{max: s.MAX_PIXELS, created, call, own, after: after.labels.length}};
     }}""")
@@ -220,7 +212,7 @@ def test_a_size_above_max_pixels_is_refused_and_a_huge_source_does_not_hang(prob
 
 
 @pytest.mark.parametrize("worker", [True, False])
-def test_a_weight_without_a_shape_is_code_model(worker, probe):
+def test_a_weight_without_a_shape_is_code_model(worker: bool, probe: Any) -> None:
     err = attempt(probe, f"""(s) => failure(() => s.createSegmenter({{model: 'noshape/model.json', runtime: 'tfjs',
                                                                         worker: {str(worker).lower()}}}))""")
     assert err["name"] == "SegmenterError" and err["code"] == "model", err
