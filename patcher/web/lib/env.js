@@ -1,10 +1,12 @@
+// @ts-check
 // env.js: where this code runs.
 
 /**
  * True inside a Web Worker (the module worker of worker.js, or a caller's own worker).
  * @type {boolean}
  */
-export const IN_WORKER = typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
+export const IN_WORKER = typeof (/** @type {any} */ (globalThis).WorkerGlobalScope) === 'function' &&
+  globalThis instanceof /** @type {any} */ (globalThis).WorkerGlobalScope;
 
 /**
  * Logical cores (navigator.hardwareConcurrency; 1 where it is unknown).

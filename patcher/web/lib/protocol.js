@@ -1,3 +1,4 @@
+// @ts-check
 // protocol.js: the messages between the page and the module worker (worker.js). Pure: no browser needed.
 //
 // The page sends {id, type, ...}: type 'init' with {options} (createSegmenter's, checked), type 'segment'
@@ -74,7 +75,7 @@ export class Calls {
  * @param {any} scope the worker's global (postMessage, onmessage)
  * @param {(options: any) => Promise<any>} create makes the engine (an Engine, or any object with run(),
  *   memory(), info, spec and meta)
- * @param {(pixels: Uint8ClampedArray, width: number, height: number) => any} [image] makes the source of a
+ * @param {(pixels: Uint8ClampedArray<ArrayBuffer>, width: number, height: number) => any} [image] makes the source of a
  *   {pixels} message (ImageData)
  * @returns {void}
  */

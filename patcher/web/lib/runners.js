@@ -1,3 +1,4 @@
+// @ts-check
 // runners.js: where a segmenter's model runs. workerRunner talks to the module worker (worker.js);
 // mainRunner runs the Engine on this thread. Both have init() -> {info, spec, meta}, run(source, h, w, sh,
 // sw, wants) -> {labels, masks?, modelMs, size, info} (wants: Engine.run's {masks, smoothing}) and
@@ -108,6 +109,7 @@ export function workerRunner(opts) {
  * @returns {Runner}
  */
 export function mainRunner(opts) {
+  /** @type {any} */
   let engine = null;
   const pending = new Set();
   let dead = null;
