@@ -121,6 +121,14 @@ def copy_build(built: Path, target: Path) -> Path:
     return target
 
 
+def at_source_size(folder: Path) -> Path:
+    """`folder`'s model.json without its preferred size (input.default_size), so that segment() without
+    `size` runs at the source's own size, where TensorFlow's map is compared pixel for pixel."""
+    meta = metadata(folder)
+    rewrite_metadata(folder, input={k: v for k, v in meta["input"].items() if k != "default_size"})
+    return folder
+
+
 def wait_ready(tab) -> dict:
     tab.wait_for_function("window.patcherState && (patcherState.status === 'ready' || patcherState.error)",
                           timeout=WAIT)

@@ -39,7 +39,8 @@ export interface SegmenterOptions {
   worker?: boolean;
   /** wasm threads: 0 (default) = one per logical core. Threads need a cross-origin isolated page. */
   threads?: number;
-  /** [height, width] to run the model at; default: the source's own size. */
+  /** [height, width] to run the model at; default: the model's preferred size (model.json's
+   * input.default_size), else the source's own scaled down to at most MAX_PIXELS pixels. */
   size?: Size | null;
   /** The folder of tf.min.js, tf-backend-wasm.min.js and the .wasm files; default: segmenter.js's. */
   assets?: string | URL;

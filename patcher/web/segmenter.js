@@ -28,9 +28,10 @@
 //            Threads need a cross-origin isolated page (COOP/COEP headers, as `patcher serve` sends);
 //            elsewhere wasm runs one. tfjs-backend-wasm caps its pool at hardwareConcurrency / 2; this
 //            module lifts that cap while the backend starts (see initBackend).
-//   size     [height, width] to run the model at (default: the source's own size); the class map is
-//            mapped back to the source's size by nearest neighbour. seg.segment(source, {size}) overrides.
-//            LiteRT.js models have fixed sizes: without `size`, auto runs tfjs unless the source has one.
+//   size     [height, width] to run the model at (default: the model's preferred size, model.json's
+//            input.default_size; for a model.json without one, the source's own size scaled down to at most
+//            MAX_PIXELS, lib/options.js); the class map is mapped back to the source's size by nearest
+//            neighbour. seg.segment(source, {size}) overrides.
 //   assets   folder holding tf.min.js, tf-backend-wasm.min.js and the .wasm files (default: this file's).
 //   smoothing false (default), true or settings (lib/smoothing.js, SMOOTHING): video mode, each call's class
 //            probabilities blended with the earlier calls' where the picture and the model agree.
@@ -49,7 +50,7 @@
 //   model's own list).
 // seg.classes, seg.palette, seg.transparent, seg.title, seg.about, seg.sample (URL or null), seg.meta
 //   (model.json's userDefinedMetadata): all from model.json. seg.info: what runs the last size asked for
-//   (at creation: options.size, else the source's own): {runtime: 'tfjs' | 'litert', precision,
+//   (at creation: options.size, else the model's preferred size): {runtime: 'tfjs' | 'litert', precision,
 //   size, model (the .tflite file, or null), reason, version, backend, worker, threadsRequested, threads,
 //   simd, isolated, cores, fallback?, measure} (threads and simd are null off wasm); measure: what auto
 //   measured on this device at that size ({status, candidates, ms, failed, winner, cost, longest, steps}) or
@@ -74,7 +75,7 @@
 // The worker is a module worker (lib/worker.js) importing the same files as the main thread.
 
 import {SegmenterError} from './lib/errors.js';
-import {checkSize, options} from './lib/options.js';
+import {checkSize, defaultSize, options} from './lib/options.js';
 import {paint, sourceSize} from './lib/pixels.js';
 import {classIndices} from './lib/masks.js';
 import {mainRunner, noWorker, workerRunner} from './lib/runners.js';
@@ -110,7 +111,7 @@ class Segmenter {
     const start = performance.now();
     if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     const [sw, sh] = sourceSize(source);
-    const [h, w] = checkSize(size, 'size') || this._size || [sh, sw];
+    const [h, w] = checkSize(size, 'size') || this._size || defaultSize(this.meta, sh, sw);
     const wants = {masks: masks == null ? null : classIndices(masks, this.classes),
                    smoothing: smoothing === undefined ? this._smoothing : smoothingOptions(smoothing)};
     const done = await this._runner.run(source, h, w, sh, sw, wants);

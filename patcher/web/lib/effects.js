@@ -5,7 +5,8 @@
 //
 //   alphaMask(result, classes, {feather})                       mask of the classes (white, alpha = probability)
 //   recolor(source, result, {classes, color, strength, feather}) the classes take `color`, keeping lightness
-//   replaceBackground(source, result, {keep, blur | image | color, feather})
+//   replaceBackground(source, result, {keep, blur | image | color, feather})  all but the background (or
+//                                                               the `keep` classes) over a new background
 //   overlay(source, layer)                                      `layer` (e.g. seg.colorize(...)) over the source
 //
 // `source`: an ImageData (or {data, width, height}) or anything a canvas can draw (image, video, canvas,
@@ -118,13 +119,12 @@ export function blurPlane(plane, w, h, r) {
   return plane;
 }
 
-// The summed probability (0..1) of `classes` per pixel, feathered by `feather` px.
-export function weights(result, classes, feather = 0) {
-  if (!result || !Number.isInteger(result.width) || !Number.isInteger(result.height)) {
-    throw bad('the result must be what seg.segment() returned (width, height, masks)');
-  }
+// The summed probability (0..1) of `classes` per pixel, feathered by `feather` px; `what` names `classes`
+// in messages (the caller's word for it).
+export function weights(result, classes, feather = 0, what = 'classes') {
+  checkResult(result);
   const names = typeof classes === 'string' ? [classes] : classes;
-  if (!Array.isArray(names) || !names.length) throw bad(`classes must be a class name or a list of them, not ${JSON.stringify(classes)}`);
+  if (!Array.isArray(names) || !names.length) throw bad(`${what} must be a class name or a list of them, not ${JSON.stringify(classes)}`);
   const masks = result.masks || {};
   const n = result.width * result.height;
   const out = new Float32Array(n);
@@ -139,6 +139,27 @@ export function weights(result, classes, feather = 0) {
   for (let i = 0; i < n; i++) out[i] = Math.min(1, out[i]);
   if (!(Number.isFinite(feather) && feather >= 0)) throw bad(`feather must be a radius >= 0 in pixels, not ${feather}`);
   return blurPlane(out, result.width, result.height, feather);
+}
+
+function checkResult(result) {
+  if (!result || !Number.isInteger(result.width) || !Number.isInteger(result.height)) {
+    throw bad('the result must be what seg.segment() returned (width, height, masks)');
+  }
+}
+
+// The share (0..1) of each pixel replaceBackground keeps: the `keep` classes' probability when given, else
+// one minus the background's (so every class but the background is kept, whichever masks were asked for).
+function kept(result, keep, feather) {
+  if (keep !== undefined) return weights(result, keep, feather, 'keep');
+  checkResult(result);
+  const back = (result.masks || {}).background;
+  if (!back) {
+    throw bad('replaceBackground needs the background\'s probability: segment with ' +
+      "seg.segment(source, {masks: ['background']}), or pass keep: [the classes to keep] " +
+      `(the result has masks of ${Object.keys(result.masks || {}).join(', ') || 'none'})`);
+  }
+  const away = Float32Array.from(back, (v) => 1 - v);
+  return weights({width: result.width, height: result.height, masks: {kept: away}}, 'kept', feather);
 }
 
 export function alphaMask(result, classes, {feather = 0} = {}) {
@@ -171,8 +192,7 @@ export function recolor(source, result, {classes, color, strength = 1, feather =
 export function replaceBackground(source, result, {keep, blur, image, color, feather = 0} = {}) {
   const given = [blur, image, color].filter((v) => v !== undefined && v !== null).length;
   if (given !== 1) throw bad('replaceBackground needs one of blur (a radius in pixels), image or color');
-  const names = keep !== undefined ? keep : Object.keys(result.masks || {}).filter((n) => n !== 'background');
-  const alpha = weights(result, names, feather);
+  const alpha = kept(result, keep, feather);
   const {width, height} = result;
   const src = pixelsAt(source, width, height);
   const n = width * height;

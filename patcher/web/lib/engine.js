@@ -6,6 +6,7 @@ import {chooseRuntime} from './choose.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
 import {fetchModel} from './model.js';
+import {defaultSize} from './options.js';
 import {toMasks} from './masks.js';
 import {Measurer, deviceEnv} from './measure.js';
 import {pixelsOf, resizeLabels} from './pixels.js';
@@ -25,7 +26,7 @@ export class Engine {
       if (opts.runtime === 'auto' && opts.measure !== false) {
         engine.measurer = new Measurer(engine, env || deviceEnv(), loaded.hash);
       }
-      engine.info = (await engine.start(opts.size)).info;
+      engine.info = (await engine.start(opts.size || defaultSize(loaded.meta))).info;
       return engine;
     } catch (err) {
       throw asSegmenterError(err);

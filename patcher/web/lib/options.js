@@ -3,6 +3,9 @@ import {SegmenterError} from './errors.js';
 
 export const RUNTIMES = ['auto', 'tfjs', 'litert'];
 export const PRECISIONS = ['auto', 'float32', 'int8'];
+// The most pixels (height * width) the model runs at when no size is asked for: a larger source, with a
+// model.json that names no preferred size, is scaled down to it (2048 x 2048, the page's largest size).
+export const MAX_PIXELS = 2048 * 2048;
 
 // SegmenterError 'options' unless `runtime` and `precision` are among RUNTIMES and PRECISIONS.
 export function checkChoice(runtime, precision) {
@@ -21,6 +24,19 @@ export function checkSize(size, what) {
     throw new SegmenterError(`${what} must be [height, width] in whole pixels, not ${JSON.stringify(size)}`, 'options');
   }
   return size;
+}
+
+// The [height, width] to run at when none is asked for: the model's preferred size (model.json's
+// input.default_size, the recipe's), else the source's own (sw x sh) scaled down, aspect kept, to at most
+// MAX_PIXELS.
+export function defaultSize(meta, sh, sw) {
+  const preferred = meta && meta.input && meta.input.default_size;
+  if (Array.isArray(preferred) && preferred.length === 2 && preferred.every((n) => Number.isInteger(n) && n > 0)) {
+    return [preferred[0], preferred[1]];
+  }
+  if (!sh || !sw || sh * sw <= MAX_PIXELS) return sh && sw ? [sh, sw] : null;
+  const k = Math.sqrt(MAX_PIXELS / (sh * sw));
+  return [Math.max(1, Math.floor(sh * k)), Math.max(1, Math.floor(sw * k))];
 }
 
 // createSegmenter's options with the defaults filled in, `model` and `assets` as absolute URLs against
