@@ -1,10 +1,10 @@
 // errors.js: SegmenterError, the one kind of error the module rejects with: a message saying what went
 // wrong, a `code` (one of CODES) and a `hint` saying what to do; and its form on the wire between the Web
-// Worker and the page. docs/page.md has the same table.
+// Worker and the page. docs/page.md has the same table. A hint names only files that ship with the module.
 
 // Every code, with the hint an error of it carries unless it has a more precise one.
 export const CODES = {
-  'options': 'check the option or argument the message names (docs/page.md lists them)',
+  'options': 'check the option or argument the message names (segmenter.d.ts, next to segmenter.js, lists them)',
   'not-found': "pass model.json's URL as `model` (relative to the page), and serve the build folder whole",
   'model': 'build the model with a current patcher (python -m patcher build)',
   'shard-missing': "serve every .bin file of the build next to model.json",
