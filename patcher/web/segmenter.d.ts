@@ -81,6 +81,8 @@ export interface RuntimeInfo {
   cores: number;
   /** Why the model runs on the page although a worker was asked for. */
   fallback?: string;
+  /** Why wasm runs fewer threads than asked: the page is not cross-origin isolated (COOP/COEP headers). */
+  threadsReason?: string;
   /** What `auto` measured on this device at this size; null when it measures nothing here (measure: false, a
    * runtime or backend asked for, one candidate only). */
   measure: MeasureInfo | null;

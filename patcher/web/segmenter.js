@@ -52,8 +52,9 @@
 //   (model.json's userDefinedMetadata): all from model.json. seg.info: what runs the last size asked for
 //   (at creation: options.size, else the model's preferred size): {runtime: 'tfjs' | 'litert', precision,
 //   size, model (the .tflite file, or null), reason, version, backend, worker, threadsRequested, threads,
-//   simd, isolated, cores, fallback?, measure} (threads and simd are null off wasm); measure: what auto
-//   measured on this device at that size ({status, candidates, ms, failed, winner, cost, longest, steps}) or
+//   simd, isolated, cores, fallback?, threadsReason?, measure} (threads and simd are null off wasm;
+//   threadsReason: why wasm runs one thread, the page not being cross-origin isolated, also said once in
+//   the console); measure: what auto measured on this device at that size ({status, candidates, ms, failed, winner, cost, longest, steps}) or
 //   null (segmenter.d.ts's MeasureInfo).
 // seg.memory() -> Promise<{tensors, heap}>: tfjs's live tensors and the JS heap where the model runs.
 // seg.dispose(): ends the worker (or frees the model); calls still waiting are rejected.
@@ -90,13 +91,29 @@ const HERE = new URL('./', import.meta.url).href;
 // Errors after which the main thread is worth trying when the worker failed.
 const FALLBACK = new Set(['worker', 'backend', 'tfjs', 'litert']);
 
+// Said once per page in the console: wasm runs one thread because the page is not cross-origin isolated.
+let toldThreads = false;
+
+// `info` with threadsReason where wasm got one thread of more asked because the page is not isolated.
+function threadsSaid(info) {
+  if (info.isolated !== false || info.threads !== 1 || !(info.threadsRequested > 1)) return info;
+  const threadsReason = `wasm runs 1 thread, not ${info.threadsRequested}: this page is not cross-origin isolated ` +
+    '(serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: ' +
+    'require-corp, as `patcher serve` does)';
+  if (!toldThreads) {
+    toldThreads = true;
+    console.warn(`segmenter.js: ${threadsReason}`);
+  }
+  return {...info, threadsReason};
+}
+
 class Segmenter {
   constructor(runner, {info, spec, meta}, opts) {
     this._runner = runner;
     this._size = opts.size;
     this._smoothing = opts.smoothing;
     this._disposed = false;
-    this.info = info;
+    this.info = threadsSaid(info);
     this.meta = meta;
     this.classes = spec.classes;
     this.palette = spec.palette;
@@ -115,7 +132,7 @@ class Segmenter {
     const wants = {masks: masks == null ? null : classIndices(masks, this.classes),
                    smoothing: smoothing === undefined ? this._smoothing : smoothingOptions(smoothing)};
     const done = await this._runner.run(source, h, w, sh, sw, wants);
-    this.info = {...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})};
+    this.info = threadsSaid({...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})});
     return {labels: done.labels, ...(wants.masks ? {masks: done.masks} : {}), width: sw, height: sh,
             ms: performance.now() - start, modelMs: done.modelMs, size: done.size, runtime: done.info.runtime,
             precision: done.info.precision, reason: done.info.reason};

@@ -6,7 +6,9 @@ import {test} from 'node:test';
 
 import {SegmenterError} from '../../patcher/web/lib/errors.js';
 import {alphaMask, replaceBackground} from '../../patcher/web/lib/effects.js';
+import {SHARD_BYTES, fetchWeights, shardSizes} from '../../patcher/web/lib/model.js';
 import {MAX_PIXELS, defaultSize} from '../../patcher/web/lib/options.js';
+import {unreadable} from '../../patcher/web/lib/pixels.js';
 
 const message = (fn) => {
   try { fn(); } catch (err) { assert.ok(err instanceof SegmenterError, err); return `${err.code}: ${err.message}`; }
@@ -56,4 +58,31 @@ test('messages name what the caller passed', () => {
   assert.equal(message(() => replaceBackground(source, result(['background']), {keep: [], color: '#00ff00'})),
     'options: keep must be a class name or a list of them, not []');
   assert.equal(message(() => alphaMask(result(['hair']), [])), 'options: classes must be a class name or a list of them, not []');
+});
+
+test('shard-size names the short shard, with the bytes expected and held', async () => {
+  assert.deepEqual(shardSizes(SHARD_BYTES + 100, 2), [SHARD_BYTES, 100]);
+  assert.deepEqual(shardSizes(100, 1), [100]);
+  assert.equal(shardSizes(100, 3), null);
+  const json = {weightsManifest: [{paths: ['a.bin', 'b.bin'], weights: [{name: 'w', shape: [SHARD_BYTES / 4 + 25], dtype: 'float32'}]}]};
+  const held = {'a.bin': SHARD_BYTES, 'b.bin': 90};
+  const real = globalThis.fetch;
+  globalThis.fetch = async (url) => ({ok: true, status: 200, arrayBuffer: async () => new ArrayBuffer(held[url.split('/').pop()])});
+  try {
+    await assert.rejects(fetchWeights('https://example.test/m/model.json', json),
+      (err) => err.code === 'shard-size' && err.message === 'weight shard b.bin holds 90 bytes; 100 expected from model.json (a truncated or stale file?)');
+  } finally {
+    globalThis.fetch = real;
+  }
+});
+
+test('a video whose pixels cannot be read yet gives the documented message', () => {
+  globalThis.HTMLVideoElement = class {};
+  try {
+    const err = unreadable(new globalThis.HTMLVideoElement(), new Error('The source image could not be allocated.'));
+    assert.equal(`${err.code}: ${err.message}`, 'source: the video has no frame yet (The source image could not be allocated.)');
+    assert.match(unreadable({}, new Error('x')).message, /^cannot read the source's pixels \(x\)$/);
+  } finally {
+    delete globalThis.HTMLVideoElement;
+  }
 });

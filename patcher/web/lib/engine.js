@@ -9,7 +9,7 @@ import {fetchModel} from './model.js';
 import {defaultSize} from './options.js';
 import {toMasks} from './masks.js';
 import {Measurer, deviceEnv} from './measure.js';
-import {pixelsOf, resizeLabels} from './pixels.js';
+import {pixelsOf, resizeLabels, unreadable} from './pixels.js';
 import {Smoother} from './smoothing.js';
 import {TfjsEngine} from './tfjs.js';
 
@@ -113,8 +113,7 @@ export class Engine {
         pixels = await pixelsOf(source, cw, ch, this.holder);
       } catch (err) {
         this.holder = {};   // a picture from another origin taints the canvas it was drawn on for good
-        throw isCrossOrigin(err) ? crossOrigin()
-          : new SegmenterError(`cannot read the source's pixels at ${ch} x ${cw} (${err.message})`, 'source');
+        throw isCrossOrigin(err) ? crossOrigin() : unreadable(source, err, ` at ${ch} x ${cw}`);
       }
       if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
       const start = performance.now();

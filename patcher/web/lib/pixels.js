@@ -1,6 +1,6 @@
 // pixels.js: reading a source's size and pixels, mapping a class map to another size, and painting one.
 // sourceSize, resizeLabels and paint need no browser.
-import {SegmenterError} from './errors.js';
+import {CORS_HINT, SegmenterError} from './errors.js';
 
 // An OffscreenCanvas where there is one, else a <canvas>, of width x height.
 export function makeCanvas(width, height) {
@@ -30,6 +30,26 @@ export async function pixelsOf(source, width, height, holder) {
   return holder.context.getImageData(0, 0, width, height);
 }
 
+// The SegmenterError 'source' of a source whose pixels could not be read (`err`, not a cross-origin one):
+// a video says it has no frame yet, as sourceSize does; `at` tells the size drawn at (' at H x W') or ''.
+export function unreadable(source, err, at = '') {
+  if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
+    return new SegmenterError(`the video has no frame yet (${err.message})`, 'source');
+  }
+  return new SegmenterError(`cannot read the source's pixels${at} (${err.message})`, 'source');
+}
+
+// True for an image from another origin on a cross-origin isolated page (COEP require-corp), where it loads
+// only with crossOrigin set and CORS (or CORP) headers from its server.
+function foreignUnderCoep(image) {
+  if (!globalThis.crossOriginIsolated || typeof location === 'undefined') return false;
+  try {
+    return new URL(image.currentSrc || image.src, location.href).origin !== location.origin;
+  } catch (err) {
+    return false;
+  }
+}
+
 // Class ids of h x w mapped to sh x sw by nearest neighbour (pixel centres).
 export function resizeLabels(labels, h, w, sh, sw) {
   if (h === sh && w === sw) return labels;
@@ -54,7 +74,13 @@ export function sourceSize(source) {
   let height;
   if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
     [width, height] = [source.naturalWidth, source.naturalHeight];
-    if (!source.complete || !width) throw new SegmenterError('the image has not loaded (or cannot be decoded)', 'source');
+    if (!source.complete || !width) {
+      if (foreignUnderCoep(source)) {
+        throw new SegmenterError('the image has not loaded: it comes from another origin, and this page is ' +
+          'cross-origin isolated (Cross-Origin-Embedder-Policy: require-corp)', 'source', CORS_HINT);
+      }
+      throw new SegmenterError('the image has not loaded (or cannot be decoded)', 'source');
+    }
   } else if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
     [width, height] = [source.videoWidth, source.videoHeight];
     if (source.readyState < 2 || !width) throw new SegmenterError('the video has no frame yet', 'source');

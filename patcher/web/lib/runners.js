@@ -5,7 +5,7 @@
 // or the runner is disposed.
 import {Engine} from './engine.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
-import {isImageData} from './pixels.js';
+import {isImageData, unreadable} from './pixels.js';
 import {Calls, WORKER_NAME} from './protocol.js';
 
 // Why a worker cannot run the model here (a reason for seg.info.fallback), or null when it can.
@@ -67,8 +67,7 @@ export function workerRunner(opts) {
         try {
           bitmap = await createImageBitmap(source);
         } catch (err) {
-          throw isCrossOrigin(err) ? crossOrigin()
-            : new SegmenterError(`cannot read the source's pixels (${err.message})`, 'source');
+          throw isCrossOrigin(err) ? crossOrigin() : unreadable(source, err);
         }
         if (calls.dead) { bitmap.close(); throw calls.dead; }
         message = {bitmap};
