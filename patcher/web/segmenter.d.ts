@@ -35,6 +35,9 @@ export interface SegmenterOptions {
   /** runtime 'auto' only: time each runtime on this device between calls, switch to the fastest and keep it
    * in the browser's storage (default true); false keeps the build's choice. */
   measure?: boolean;
+  /** Let `auto`'s measuring fetch files the page has not fetched yet (the other runtimes' bundles and models);
+   * default false: only the runtimes already started here are compared. */
+  measureDownloads?: boolean;
   /** Run the model in a module Web Worker (default true); where it cannot, it runs on the page and info.fallback says why. */
   worker?: boolean;
   /** wasm threads: 0 (default) = one per logical core. Threads need a cross-origin isolated page. */
@@ -107,6 +110,8 @@ export interface MeasureInfo {
   longest: number;
   aside: number;
   steps: number;
+  /** Bytes the measuring steps fetched (resource timing: network or HTTP cache). */
+  bytes: number;
 }
 
 export interface SegmentOptions {

@@ -18,6 +18,8 @@
 //            'tfjs': model.json only. 'litert': LiteRT.js (a size without a model runs at the nearest
 //            size built, and says so).
 //   measure  true (default): runtime 'auto' measures on this device (above); false keeps the build's choice.
+//   measureDownloads false (default): measuring compares only the runtimes this page has started (it fetches
+//            nothing more); true lets it fetch the others' bundles and models.
 //   precision 'auto' (default), 'float32' or 'int8' (LiteRT.js only).
 //   backend  'wasm' (default), 'webgl', 'cpu' or 'webgpu': the TensorFlow.js backend (auto compares
 //            runtimes under 'wasm' only); 'webgpu' runs LiteRT.js on its WebGPU accelerator too.
@@ -54,7 +56,7 @@
 //   size, model (the .tflite file, or null), reason, version, backend, worker, threadsRequested, threads,
 //   simd, isolated, cores, fallback?, threadsReason?, measure} (threads and simd are null off wasm;
 //   threadsReason: why wasm runs one thread, the page not being cross-origin isolated, also said once in
-//   the console); measure: what auto measured on this device at that size ({status, candidates, ms, failed, winner, cost, longest, steps}) or
+//   the console); measure: what auto measured on this device at that size ({status, candidates, ms, failed, winner, cost, longest, steps, bytes}) or
 //   null (segmenter.d.ts's MeasureInfo).
 // seg.memory() -> Promise<{tensors, heap}>: tfjs's live tensors and the JS heap where the model runs.
 // seg.dispose(): ends the worker (or frees the model); calls still waiting are rejected.

@@ -86,3 +86,19 @@ test('a video whose pixels cannot be read yet gives the documented message', () 
     delete globalThis.HTMLVideoElement;
   }
 });
+
+test("LiteRT.js's start-up lines are not console errors; anything else still is", async () => {
+  const {quiet} = await import('../../patcher/web/lib/litert.js');
+  const seen = [];
+  const saved = {debug: console.debug, info: console.info, error: console.error};
+  for (const kind of Object.keys(saved)) console[kind] = (line) => seen.push([kind, line]);
+  try {
+    quiet('INFO: Creating LiteRT environment');
+    quiet('WARNING: NPU accelerator could not be loaded');
+    quiet('Aborted(out of memory)');
+  } finally {
+    Object.assign(console, saved);
+  }
+  assert.deepEqual(seen, [['debug', 'INFO: Creating LiteRT environment'],
+                          ['info', 'WARNING: NPU accelerator could not be loaded'], ['error', 'Aborted(out of memory)']]);
+});

@@ -2,7 +2,7 @@
 // size (chooseRuntime, with tfjs taking over under 'auto' where LiteRT.js does not start, and what `auto`
 // measured on this device once measure.js has), the engines started on demand, and a call from pixels to
 // class ids at the size asked for.
-import {chooseRuntime} from './choose.js';
+import {chooseRuntime, runtimeId} from './choose.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
 import {fetchModel} from './model.js';
@@ -35,6 +35,7 @@ export class Engine {
 
   constructor(opts, loaded, make = MAKE) {
     Object.assign(this, {opts, loaded, make, spec: loaded.spec, meta: loaded.meta, engines: {}, litertFailed: null,
+                         prepared: new Set(),   // the runtime ids started here (their files fetched)
                          holder: {}, active: 0, disposed: false, info: null, smoother: null, measurer: null});
   }
 
@@ -69,6 +70,7 @@ export class Engine {
   async prepare(choice) {
     const engine = await this.engineFor(choice);
     if (choice.runtime === 'litert') await engine.compile(choice);
+    this.prepared.add(runtimeId(choice));
     return engine;
   }
 

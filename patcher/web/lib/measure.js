@@ -1,7 +1,8 @@
 // measure.js: `auto` measures on the device it runs on. The first calls at a size run the build's choice
 // (chooseRuntime); after the first call, between calls, each candidate at that size (choose.js's
 // candidates: tfjs-wasm, LiteRT.js float32 and int8, and the WebGPU runtimes where the browser offers an
-// adapter) is started, run WARMUP times untimed and RUNS times timed on that call's pixels, one run per
+// adapter; unless options.measureDownloads, only those this page has started already, so nothing more is
+// fetched) is started, run WARMUP times untimed and RUNS times timed on that call's pixels, one run per
 // step, a step only while no call is running (a call that comes meanwhile waits for that one step; only the
 // start and untimed run of the library not in use, tfjs or LiteRT.js, let calls run beside them). When all
 // are timed, the fastest runs the later calls, and the result is kept in the browser's storage (store.js)
@@ -15,7 +16,8 @@ export const WARMUP = 1;   // untimed runs of a candidate first (the first runs 
 export const RUNS = 2;     // timed runs per candidate; its time is the fastest of them
 
 // What the browser gives the measuring: {store, clock() -> ms, later(fn) (run fn between calls), gpu() ->
-// Promise<bool> (a WebGPU adapter is offered), browser (the user agent)}.
+// Promise<bool> (a WebGPU adapter is offered), browser (the user agent), fetched() -> the bytes this thread
+// has fetched so far (optional)}.
 export function deviceEnv() {
   let adapter = null;
   const idle = typeof requestIdleCallback === 'function' ? (fn) => requestIdleCallback(fn, {timeout: 200})
@@ -32,7 +34,18 @@ export function deviceEnv() {
       return adapter;
     },
     browser: typeof navigator !== 'undefined' ? navigator.userAgent : 'unknown',
+    fetched: fetchedBytes,
   };
+}
+
+// The bytes this thread has fetched so far (network or HTTP cache): the resource timing entries' sizes.
+function fetchedBytes() {
+  if (typeof performance === 'undefined' || !performance.getEntriesByType) return 0;
+  if (!fetchedBytes.grown && performance.setResourceTimingBufferSize) {
+    performance.setResourceTimingBufferSize(100000);
+    fetchedBytes.grown = true;
+  }
+  return performance.getEntriesByType('resource').reduce((n, e) => n + (e.transferSize || e.encodedBodySize || 0), 0);
 }
 
 export class Measurer {
@@ -56,7 +69,7 @@ export class Measurer {
       this.made.set(key, (async () => {
         const list = candidates(this.engine.meta, this.engine.opts, size, await this.env.gpu());
         const s = {size, key, status: list.length > 1 ? 'waiting' : 'none', list, ms: {}, failed: {}, winner: null,
-                   cost: 0, longest: 0, aside: 0, steps: 0, queue: null, pixels: null, at: null, using: null};
+                   cost: 0, longest: 0, aside: 0, steps: 0, bytes: 0, queue: null, pixels: null, at: null, using: null};
         const kept = s.status === 'none' ? null : await this.store.get(key);
         if (kept && list.some((c) => c.id === kept.winner) && kept.ms && typeof kept.ms === 'object') {
           Object.assign(s, {status: 'stored', winner: kept.winner, ms: kept.ms, at: kept.at || null});
@@ -88,12 +101,13 @@ export class Measurer {
 
   // For seg.info.measure: null where nothing is measured at `size`, else {status, size, candidates, ms,
   // failed, winner, cost (ms of the steps that held calls back), longest (the longest of them, ms), aside (ms
-  // of starting the other library while calls went on), steps}.
+  // of starting the other library while calls went on), steps, bytes (fetched by the steps: the other
+// runtimes' bundles and models)}.
   summary(size) {
     const s = size && this.states.get(this.key(size));
     if (!s || s.status === 'none') return null;
     return {status: s.status, size: s.size, candidates: s.list.map((c) => c.id), ms: {...s.ms}, failed: {...s.failed},
-            winner: s.winner, cost: s.cost, longest: s.longest, aside: s.aside, steps: s.steps};
+            winner: s.winner, cost: s.cost, longest: s.longest, aside: s.aside, steps: s.steps, bytes: s.bytes};
   }
 
   // A call at `size` ran `current` (its choice) on `pixels`: measuring starts, or goes on, after it.
@@ -101,6 +115,11 @@ export class Measurer {
     const s = this.states.get(this.key(size));
     if (!s || (s.status !== 'waiting' && s.status !== 'measuring')) return;
     s.pixels = pixels;
+    if (s.status === 'waiting' && !this.engine.opts.measureDownloads) {
+      // only what this page has fetched already: the runtimes started here
+      s.list = s.list.filter((c) => this.engine.prepared.has(c.id));
+      if (s.list.length < 2) { s.status = 'none'; return; }
+    }
     if (s.status === 'waiting') {
       const now = runtimeId(current);
       // the choice in use first (it is warm), then the others
@@ -143,10 +162,12 @@ export class Measurer {
     if (!aside) this.busy = new Promise((resolve) => { done = resolve; });
     engine.active += 1;
     const start = this.env.clock();
+    const fetched = this.env.fetched ? this.env.fetched() : 0;
     try {
       await this.advance(s);
     } finally {
       const spent = this.env.clock() - start;
+      if (this.env.fetched) s.bytes += this.env.fetched() - fetched;
       if (aside) {
         s.aside += spent;
       } else {

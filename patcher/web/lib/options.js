@@ -44,11 +44,14 @@ export function defaultSize(meta, sh, sw) {
 // so a package loads its own files wherever it is served; SegmenterError 'options'.
 export function options(given, {base, here}) {
   const o = {model: `${here}model.json`, backend: 'wasm', worker: true, threads: 0, size: null, assets: here,
-             runtime: 'auto', precision: 'auto', measure: true, ...given};
+             runtime: 'auto', precision: 'auto', measure: true, measureDownloads: false, ...given};
   if (typeof o.model !== 'string' && !(o.model instanceof URL)) throw new SegmenterError('options.model must be a URL', 'options');
   if (typeof o.backend !== 'string' || !o.backend) throw new SegmenterError('options.backend must be a backend name such as wasm, webgl or cpu', 'options');
   if (!Number.isInteger(o.threads) || o.threads < 0) throw new SegmenterError(`options.threads must be 0 (one per core) or a whole number of threads, not ${o.threads}`, 'options');
   if (typeof o.measure !== 'boolean') throw new SegmenterError(`options.measure must be true or false, not ${o.measure}`, 'options');
+  if (typeof o.measureDownloads !== 'boolean') {
+    throw new SegmenterError(`options.measureDownloads must be true or false, not ${o.measureDownloads}`, 'options');
+  }
   checkSize(o.size, 'options.size');
   checkChoice(o.runtime, o.precision);
   return {...o, model: new URL(o.model, base).href, assets: new URL(o.assets, base).href.replace(/\/?$/, '/'),

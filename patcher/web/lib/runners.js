@@ -50,9 +50,9 @@ export function workerRunner(opts) {
   };
   return {
     async init() {
-      const {model, backend, threads, assets, runtime, precision, size, measure} = opts;
+      const {model, backend, threads, assets, runtime, precision, size, measure, measureDownloads} = opts;
       const {info, spec, meta} = await call('init', {options: {model, backend, threads, assets, runtime, precision,
-                                                               size, measure}});
+                                                               size, measure, measureDownloads}});
       return {info, spec, meta};
     },
     async run(source, h, w, sh, sw, wants) {
