@@ -267,7 +267,7 @@ def test_the_main_thread_takes_over_where_a_worker_cannot_read_pixels(probe, exp
 @pytest.mark.parametrize("worker", [True, False])
 @pytest.mark.parametrize(("model", "backend", "code", "words"), [
     ("missing/model.json", "wasm", "shard-missing", ["weight shard", "missing", "404"]),
-    ("short/model.json", "wasm", "shard-size", ["bytes", "model.json describes"]),
+    ("short/model.json", "wasm", "shard-size", ["weight shard", "holds", "bytes", "expected from model.json"]),
     ("nowhere/model.json", "wasm", "not-found", ["model.json not found", "404"]),
     ("noscale/model.json", "wasm", "model", ["input.scale", "rebuild"]),
     ("nolabels/model.json", "wasm", "model", ["labels"]),
