@@ -43,7 +43,7 @@ export interface SegmenterOptions {
   /** wasm threads: 0 (default) = one per logical core. Threads need a cross-origin isolated page. */
   threads?: number;
   /** [height, width] to run the model at; default: the model's preferred size (model.json's
-   * input.default_size), else the source's own scaled down to at most MAX_PIXELS pixels. */
+   * input.default_size), else the source's own scaled down to at most 2048 x 2048 pixels (lib/options.js's MAX_PIXELS). */
   size?: Size | null;
   /** The folder of tf.min.js, tf-backend-wasm.min.js and the .wasm files; default: segmenter.js's. */
   assets?: string | URL;
@@ -229,7 +229,8 @@ export type EffectColor = Color | string;
 /** The classes take `color` in OKLab, keeping the source's lightness; soft edges from the probabilities. */
 export function recolor(source: Picture, result: MaskedResult,
   options: {classes: string | string[]; color: EffectColor; strength?: number; feather?: number}): ImageData;
-/** Everything but the `keep` classes blurred (a radius in pixels) or replaced by an image or a colour. */
+/** Everything but the `keep` classes (default: all but the background, from result.masks.background, so segment
+ * with masks: ['background'] or more) blurred (a radius in pixels) or replaced by an image or a colour. */
 export function replaceBackground(source: Picture, result: MaskedResult,
   options: {keep?: string[]; blur?: number; image?: Picture; color?: EffectColor; feather?: number}): ImageData;
 /** White with alpha the probability of the classes, optionally feathered (a radius in pixels). */
