@@ -199,13 +199,14 @@ def main(argv: list[str] | None = None) -> int:
             _print_outcomes(done.outcomes)
             if done.changed:
                 print(f"applied {len(done.outcomes)} codemods to {dest} on branch {done.branch} "
-                      f"({done.pin[:12]}..{done.tip[:12]}); review with 'git -C {dest} log -p'")
+                      f"({done.pin[:12]}..{done.tip[:12]}); review with 'git -C {dest} log -p {done.pin[:12]}..{done.branch}'")
             else:
                 print(f"already applied: {dest} is at {done.tip[:12]}; nothing changed")
         elif args.command == "diff":
             sys.stdout.write(applying.diff(dest, model, recipe))
         elif args.command == "list":
-            print(f"recipe {recipe.path} (model {model})")
+            print(f"recipe {recipe.path} (model {model}); each line number is the one its codemod saw, "
+                  "before later codemods moved lines")
             _print_outcomes(applying.outcomes(recipe, dest, model))
         elif args.command == "verify":
             from patcher import verify
@@ -235,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "serve":
             from patcher import page
 
-            if not (args.folder / "index.html").is_file():
-                raise NotApplied(f"{args.folder} has no index.html; make it with 'python -m patcher build --out DIR'")
+            if not args.folder.is_dir():
+                raise NotApplied(f"{args.folder} is not a folder: pass the folder holding your page")
             try:
                 httpd = page.server(args.folder, args.port)
             except (OSError, OverflowError) as exc:

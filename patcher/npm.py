@@ -50,6 +50,12 @@ def version(meta: dict) -> str:
     return f"{base}+{made}.{info.get('quantization', 'float32')}"
 
 
+def tarball(package: dict) -> str:
+    """The file `npm pack` makes of `package`: NAME-VERSION.tgz, a scope's `@` dropped and its `/` a `-`
+    (`@patcher/face` 0.1.0+x -> patcher-face-0.1.0+x.tgz)."""
+    return f"{package['name'].lstrip('@').replace('/', '-')}-{package['version']}.tgz"
+
+
 def manifest(folder: Path, meta: dict, name: str, license: str) -> dict:  # noqa: A002 - npm's word
     """package.json's content for the build in `folder`."""
     files = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir()
@@ -94,7 +100,8 @@ def readme(package: dict, meta: dict) -> str:
     weights = info.get("weights", "")
     weights_text = ("random weights: this build shows the pipeline working, not a trained segmentation"
                     if weights == "random weights" else f"the checkpoint {weights}")
-    size = meta.get("input", {}).get("default_size", [448, 448])
+    size = meta.get("input", {}).get("default_size")
+    preferred = f"{size[0]} x {size[1]}" if size else "the picture's own (at most 2048 x 2048 pixels)"
     return f"""# {name}
 
 {meta.get('title') or name}. {meta.get('about') or ''}
@@ -105,24 +112,39 @@ model `{info.get('model', '?')}`). Weights: {weights_text}.
 
 ## Install and use
 
+The package is not on the npm registry: install the tarball `npm pack` makes of the build folder
+(`npm pack BUILD_DIR`), from the folder you keep it in:
+
 ```sh
-npm install {name}
+npm install ./{tarball(package)}
 ```
+
+(`npm install BUILD_DIR` works too: npm links the folder into `node_modules`, and `patcher serve`
+follows that link.)
 
 ```js
-import {{ createSegmenter }} from '{name}';   // or './node_modules/{name}/segmenter.js' without a bundler
+import {{ createSegmenter }} from './node_modules/{name}/segmenter.js';   // with a bundler: from '{name}'
 
-const seg = await createSegmenter({{ size: [{size[0]}, {size[1]}] }});     // model.json next to segmenter.js
-const {{ labels, width, height }} = await seg.segment(image);            // a Uint8Array of class ids
-const overlay = seg.colorize(labels, width, height, {{ alpha: 0.5 }});   // ImageData
+try {{
+  const seg = await createSegmenter();                         // model.json next to segmenter.js
+  const {{ labels, width, height }} = await seg.segment(image);  // image: a loaded <img>, a canvas, a video...
+  const overlay = seg.colorize(labels, width, height, {{ alpha: 0.5 }});   // ImageData
+  seg.dispose();
+}} catch (err) {{
+  console.error(`${{err.message}} (${{err.hint}})`);           // err.code: one of segmenter.d.ts's ErrorCode
+}}
 ```
+
+Without `size` the model runs at its preferred size, {preferred} (`createSegmenter({{ size: [h, w] }})`
+or `seg.segment(image, {{ size }})` choose another); the class map comes back at the picture's size.
 
 The package is plain ES modules (`segmenter.js`, `lib/`) with TypeScript declarations (`{TYPES}`); it
 needs no bundler. It finds `model.json`, its weight shards{', the TensorFlow.js bundles and `litert/`' if sizes
 else ' and the TensorFlow.js bundles'} next to `segmenter.js`, wherever its folder is served (for example
 `node_modules/{name}/`). Serve the page with `Cross-Origin-Opener-Policy: same-origin` and
 `Cross-Origin-Embedder-Policy: require-corp` to give the wasm runtimes one thread per core.
-Options, results and error codes: patcher's docs/page.md. `index.html` is a demo page.
+Options, results and error codes: `segmenter.d.ts` (in this package), and patcher's docs/page.md.
+`index.html` is a demo page.
 
 Runtimes included: TensorFlow.js 4.22.0 (`tf.min.js`, `tf-backend-wasm.min.js` and its `.wasm` files,
 `tf-backend-webgpu.min.js`, Apache-2.0){'; LiteRT.js (`litert/`, Apache-2.0), models: ' + ', '.join(sizes) if sizes else ''}.

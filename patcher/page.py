@@ -76,8 +76,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files with cross-origin isolation (COOP/COEP), so the wasm backend may use threads.
 
     Only files inside the folder are served: a request whose path has a `..` or a dot-named part (encoded
-    or not; also patcher's marker), is not an absolute path, or leads out of the folder through a
-    symbolic link gets 404, as does a folder without index.html (no listings)."""
+    or not; also patcher's marker), or is not an absolute path, gets 404, as does a folder without
+    index.html (no listings). A symbolic link out of the folder is followed only under a `node_modules`
+    folder (where `npm install FOLDER` links a package); any other gets 404 and a log line naming it."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
                       ".js": "text/javascript", ".json": "application/json"}
@@ -114,7 +115,19 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             return False
         root = os.path.realpath(self.directory)
         real = os.path.realpath(self.translate_path(self.path))
-        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return True
+        parts = [p for p in path.split("/") if p]
+        for i in range(1, len(parts) + 1):
+            link = os.path.join(self.directory, *parts[:i])
+            if os.path.islink(link):
+                if "node_modules" in parts[:i - 1]:
+                    return True
+                self.log_message("refused %s: %s is a symbolic link to %s, outside the served folder %s (only "
+                                 "links under node_modules are followed; serve a folder holding both)",
+                                 raw, "/".join(parts[:i]), os.path.realpath(link), root)
+                return False
+        return False
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
         print(f"  {self.address_string()} {format % args}", file=sys.stderr)

@@ -37,7 +37,7 @@ PROBE = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" hre
 import {createSegmenter} from './segmenter.js';
 window.soak = async ({options, pixels, w, h, frames, every}) => {
   const raw = Uint8ClampedArray.from(atob(pixels), (c) => c.charCodeAt(0));
-  const seg = await createSegmenter({...options, smoothing: true});
+  const seg = await createSegmenter({size: [h, w], ...options, smoothing: true});
   const seen = [];
   for (let i = 0; i < frames; i++) {
     const shift = (i % w) * 4;

@@ -96,7 +96,7 @@ def test_list_prints_codemods_descriptions_and_sites(synthetic_upstream, tmp_pat
     capsys.readouterr()
     assert main(["list", "--dest", str(dest)]) == 0
     first, *out = capsys.readouterr().out.splitlines()
-    assert first == f"recipe {recipes.default()} (model celebamask)"
+    assert first == f"recipe {recipes.default()} (model celebamask); each line number is the one its codemod saw, before later codemods moved lines"
     headers = [line for line in out if not line.startswith("  ")]
     assert [h.split(":")[0] for h in headers] == [s.codemod for s in STEPS]
     sites = [line.strip() for line in out if line.startswith("  ")]

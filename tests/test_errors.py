@@ -166,3 +166,45 @@ def test_a_picture_from_another_origin_is_a_source_error_with_a_cors_hint_and_th
         assert code == "source"
         assert message == "cannot read the source's pixels: it holds a picture from another origin without CORS"
         assert "crossOrigin" in hint and "Access-Control-Allow-Origin" in hint
+
+
+def test_a_picture_blocked_by_coep_says_why_and_a_short_shard_is_named(browser, folder):
+    """Under `patcher serve` (COEP require-corp) a picture from another origin without CORP or CORS does not
+    load: the source error says so. A short shard is named with its expected and actual bytes."""
+    with serving(folder) as url, serving(folder) as other:
+        tab = browser.new_page()
+        tab.goto(url + "probe.html")
+        tab.wait_for_function("window.ready === true", timeout=WAIT)
+        got = tab.evaluate(f"""attempt(async (m) => {{
+            const image = new Image();
+            const failed = new Promise((resolve) => {{ image.onerror = resolve; image.onload = resolve; }});
+            image.src = {json.dumps(other + 'sample.png')};
+            await failed;
+            const seg = await m.createSegmenter({{size: [32, 32]}});
+            const out = await seg.segment(image).then(() => 'segmented', (e) => [e.code, e.message, e.hint]);
+            seg.dispose();
+            const short = await m.createSegmenter({{model: 'short/model.json'}}).then(() => 'loaded', (e) => [e.code, e.message]);
+            return {{out, short}}; }})""")
+        tab.close()
+    assert got["ok"], got
+    code, message, hint = got["value"]["out"]
+    assert code == "source" and "another origin" in message and "Cross-Origin-Embedder-Policy" in message, message
+    assert "crossOrigin" in hint
+    code, message = got["value"]["short"]
+    shard = sorted(p.name for p in (folder / "short").glob("*.bin"))[-1]
+    size = (folder / "short" / shard).stat().st_size
+    assert code == "shard-size" and f"weight shard {shard} holds {size} bytes; {size + 8} expected" in message, message
+
+
+def test_wrong_assets_fail_on_the_main_thread_after_tf_loaded_as_in_the_worker(probe):
+    got = probe.evaluate("""attempt(async (m) => {
+        const first = await m.createSegmenter({worker: false, size: [32, 32]});
+        first.dispose();
+        const out = [];
+        for (const worker of [false, true]) {
+          out.push(await m.createSegmenter({worker, assets: 'nobundles/'}).then(() => 'loaded', (e) => [e.code, e.message]));
+        }
+        return out; })""")
+    assert got["ok"], got
+    main, worker = got["value"]
+    assert main == worker and main[0] == "tfjs" and main[1].endswith("nobundles/tf.min.js"), got["value"]

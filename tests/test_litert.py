@@ -567,7 +567,8 @@ class TestMeasure:
             tab.goto(site.replace("probe.html", "measure.html"))
             tab.wait_for_function("window.ready === true", timeout=60_000)
             got = tab.evaluate("([o, p, s, n]) => measure(o, p, s, n)",
-                               [{"size": list(SIZE), "worker": worker}, base64.b64encode(rgba.tobytes()).decode(),
+                               [{"size": list(SIZE), "worker": worker, "measureDownloads": True},
+                                base64.b64encode(rgba.tobytes()).decode(),
                                 list(SIZE), 1000])
         finally:
             tab.close()
@@ -583,6 +584,7 @@ class TestMeasure:
         assert done["candidates"] == ["tfjs", "float32", *(["int8"] if accurate else []), "tfjs-webgpu", "float32-webgpu"]
         assert done["failed"] == {} and sorted(done["ms"]) == sorted(done["candidates"])
         assert all(ms > 0 for ms in done["ms"].values())
+        assert done["bytes"] > 0, "measuring fetched the other library's files, and says how much"
         fastest = min(done["ms"], key=done["ms"].get)
         assert done["winner"] == fastest and runtime_id(info) == fastest
         assert info["reason"].startswith(f"fastest measured on this device at {SIZE[0]}x{SIZE[1]}: ")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import test_page
-from test_page import copy_build, metadata, pytestmark, serving  # noqa: F401
+from test_page import at_source_size, copy_build, metadata, pytestmark, serving  # noqa: F401
 
 from patcher.check import picture_pixels, preprocess, run_frozen
 from patcher.outdir import graph_path
@@ -60,7 +60,7 @@ def tf_outputs(built: Path, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 @pytest.fixture(scope="module")
 def site(built, tmp_path_factory):
-    root = copy_build(built, tmp_path_factory.mktemp("masks") / "site")
+    root = at_source_size(copy_build(built, tmp_path_factory.mktemp("masks") / "site"))
     (root / "probe.html").write_text(PROBE)
     with serving(root) as url:
         yield url

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import test_page
 from test_page import (  # noqa: F401
+    at_source_size,
     copy_build,
     metadata,
     pytestmark,
@@ -30,6 +31,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "page.md"
 HEIGHT, WIDTH = 72, 88
 WAIT = 180_000
 SNIPPET_OPTIONS = "backend: 'wasm', worker: true"
+PREFERRED = (48, 56)
 
 PROBE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>probe</title><link rel="icon" href="data:,"></head><body>
@@ -77,14 +79,19 @@ def folder(built, tmp_path_factory):
 def make_folder(built: Path, target: Path) -> Path:
     """A copy of the build with the consumer's files, the test picture, and broken variants in subfolders."""
     root = copy_build(built, target)
+    (root / "preferred").mkdir()       # model.json with a preferred size (input.default_size) of 48 x 56
+    shutil.copy2(root / "model.json", root / "preferred" / "model.json")
+    rewrite_metadata(root / "preferred", input={**metadata(root)["input"], "default_size": list(PREFERRED)})
+    at_source_size(root)
     pixels = sample_pixels(HEIGHT, WIDTH)
     rgba = np.concatenate([pixels, np.full((HEIGHT, WIDTH, 1), 255, np.uint8)], axis=-1)
     (root / "pixels.rgba").write_bytes(rgba.tobytes())
     (root / "probe.html").write_text(PROBE % {"width": WIDTH, "height": HEIGHT})
     shards = sorted(p.name for p in root.glob("*.bin"))
-    for name in ("missing", "short", "noscale", "nolabels"):
-        (root / name).mkdir()
-        shutil.copy2(root / "model.json", root / name / "model.json")
+    for name in ("missing", "short", "noscale", "nolabels", "preferred"):
+        (root / name).mkdir(exist_ok=True)
+        if name != "preferred":
+            shutil.copy2(root / "model.json", root / name / "model.json")
         for shard in shards:
             shutil.copy2(root / shard, root / name / shard)
     (root / "missing" / shards[0]).unlink()
@@ -227,6 +234,23 @@ def test_size_runs_the_model_smaller_and_maps_the_labels_back(probe):
     assert len(value["big"]) == HEIGHT * WIDTH
 
 
+@pytest.mark.parametrize("worker", [True, False])
+def test_without_size_the_model_runs_at_its_preferred_size(probe, worker):
+    got = attempt(probe, f"""async (m) => {{
+        const seg = await m.createSegmenter({{model: 'preferred/model.json', worker: {'true' if worker else 'false'}}});
+        const created = seg.info.size;
+        const image = await picture('canvas');
+        const plain = await seg.segment(image);
+        const asked = await seg.segment(image, {{size: [{PREFERRED[0]}, {PREFERRED[1]}]}});
+        seg.dispose();
+        return {{created, size: plain.size, width: plain.width, height: plain.height,
+                 same: plain.labels.every((v, i) => v === asked.labels[i])}}; }}""")
+    assert got["ok"], got
+    value = got["value"]
+    assert value["created"] == value["size"] == list(PREFERRED), value
+    assert (value["width"], value["height"]) == (WIDTH, HEIGHT) and value["same"], value
+
+
 def test_the_main_thread_takes_over_where_a_worker_cannot_read_pixels(probe, expected):
     got = attempt(probe, """async (m) => {
         delete window.OffscreenCanvas;
@@ -243,7 +267,7 @@ def test_the_main_thread_takes_over_where_a_worker_cannot_read_pixels(probe, exp
 @pytest.mark.parametrize("worker", [True, False])
 @pytest.mark.parametrize(("model", "backend", "code", "words"), [
     ("missing/model.json", "wasm", "shard-missing", ["weight shard", "missing", "404"]),
-    ("short/model.json", "wasm", "shard-size", ["bytes", "model.json describes"]),
+    ("short/model.json", "wasm", "shard-size", ["weight shard", "holds", "bytes", "expected from model.json"]),
     ("nowhere/model.json", "wasm", "not-found", ["model.json not found", "404"]),
     ("noscale/model.json", "wasm", "model", ["input.scale", "rebuild"]),
     ("nolabels/model.json", "wasm", "model", ["labels"]),

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
+import threading
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,7 @@ import pytest
 import test_page
 from test_page import WAIT, metadata, sample_pixels, serving, tf_labels  # noqa: F401
 
-from patcher import npm
+from patcher import npm, page
 from patcher import recipe as recipes
 from patcher.cli import main
 from patcher.page import PAGE
@@ -69,7 +72,7 @@ try {
   const image = new ImageData(pixels, %(width)d, %(height)d);
   const out = {};
   for (const worker of [true, false]) {
-    const seg = await createSegmenter({ worker });
+    const seg = await createSegmenter({ worker, size: [%(height)d, %(width)d] });
     const { labels } = await seg.segment(image);
     out[worker ? 'worker' : 'main'] = { labels: Array.from(labels), info: seg.info, model: seg.model };
     seg.dispose();
@@ -128,7 +131,9 @@ def test_the_build_is_a_package_named_by_the_recipe(built):
         assert (built / name.rstrip("/")).exists(), name
     readme = (built / "README.md").read_text()
     meta = metadata(built)
-    assert readme.startswith("# @patcher/bisenetv2-celebamask\n") and "npm install @patcher/bisenetv2-celebamask" in readme
+    assert readme.startswith("# @patcher/bisenetv2-celebamask\n")
+    assert f"npm install ./patcher-bisenetv2-celebamask-{package['version']}.tgz\n" in readme, "a tarball, not the registry"
+    assert "docs/page.md lists" not in readme
     assert meta["title"] in readme and f"| 1 | {meta['classes'][1]} | #800000 |" in readme and "random weights" in readme
 
 
@@ -198,3 +203,76 @@ def test_the_installed_package_runs_from_node_modules_in_a_page_without_a_bundle
         assert got["info"]["worker"] is worker and "fallback" not in got["info"]
         agreement = np.mean(np.array(got["labels"]).reshape(HEIGHT, WIDTH) == expected)
         assert agreement >= 0.999, f"{mode}: {agreement:.4%} of pixels agree with TensorFlow"
+
+
+def hint_of(code: str) -> str:
+    """The hint of an error code, as lib/errors.js gives it."""
+    text = (PAGE / "lib" / "errors.js").read_text()
+    return re.search(rf"'{re.escape(code)}': '([^']*)'", text)[1]
+
+
+def readme_blocks(folder: Path, kind: str) -> list[str]:
+    return re.findall(rf"```{kind}\n(.*?)```", (folder / "README.md").read_text(), re.DOTALL)
+
+
+def test_the_readme_install_line_installs_the_tarball_npm_pack_makes(project, named, tmp_path):
+    _, packed = project
+    package = json.loads((named / "package.json").read_text())
+    assert packed["filename"] == npm.tarball(package)
+    [install] = readme_blocks(named, "sh")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "package.json").write_text(json.dumps({"name": "consumer", "private": True, "type": "module"}))
+    shutil.copy2(Path(project[0]).parent / packed["filename"], app)
+    # as printed, with npm's flags for a machine without the registry
+    run([*shlex.split(install.strip()), "--offline", "--no-audit", "--no-fund"], app)
+    assert json.loads((app / "node_modules" / NAME / "package.json").read_text())["version"] == package["version"]
+
+
+SNIPPET_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>snippet</title><link rel="icon" href="data:,"></head><body>
+<script type="module">
+window.logged = [];
+const error = console.error;
+console.error = (...args) => { window.logged.push(args.join(' ')); error(...args); };
+%(setup)s
+%(snippet)s
+window.done = true;
+</script>
+</body></html>
+"""
+
+
+def test_a_folder_install_is_served_through_its_link_and_the_readme_snippet_shows_the_hint(named, browser, tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "package.json").write_text(json.dumps({"name": "consumer", "private": True, "type": "module"}))
+    run(["npm", "install", "--offline", "--no-audit", "--no-fund", str(named)], app)
+    assert (app / "node_modules" / NAME).is_symlink(), "npm links a folder it installs"
+    [snippet] = [b for b in readme_blocks(named, "js") if "createSegmenter" in b]
+    assert "catch (err)" in snippet and "err.hint" in snippet
+    pixels = sample_pixels(HEIGHT, WIDTH)
+    rgba = np.concatenate([pixels, np.full((HEIGHT, WIDTH, 1), 255, np.uint8)], axis=-1)
+    (app / "pixels.rgba").write_bytes(rgba.tobytes())
+    good = (f"const data = new Uint8ClampedArray(await (await fetch('pixels.rgba')).arrayBuffer());\n"
+            f"const image = new ImageData(data, {WIDTH}, {HEIGHT});")
+    (app / "good.html").write_text(SNIPPET_PAGE % {"setup": good, "snippet": snippet})
+    (app / "bad.html").write_text(SNIPPET_PAGE % {"setup": "const image = new Image();", "snippet": snippet})
+    httpd = page.server(app, quiet=True)   # patcher serve's server: a folder without index.html
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    try:
+        with urllib.request.urlopen(f"{url}node_modules/{NAME}/model.json") as reply:
+            assert reply.status == 200
+        logged = {}
+        for name in ("good", "bad"):
+            tab = browser.new_page()
+            tab.goto(f"{url}{name}.html")
+            tab.wait_for_function("window.done", timeout=WAIT)
+            logged[name] = tab.evaluate("window.logged")
+            tab.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert logged["good"] == [], logged
+    assert len(logged["bad"]) == 1 and logged["bad"][0].endswith(f"({hint_of('source')})"), logged

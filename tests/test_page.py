@@ -121,6 +121,14 @@ def copy_build(built: Path, target: Path) -> Path:
     return target
 
 
+def at_source_size(folder: Path) -> Path:
+    """`folder`'s model.json without its preferred size (input.default_size), so that segment() without
+    `size` runs at the source's own size, where TensorFlow's map is compared pixel for pixel."""
+    meta = metadata(folder)
+    rewrite_metadata(folder, input={k: v for k, v in meta["input"].items() if k != "default_size"})
+    return folder
+
+
 def wait_ready(tab) -> dict:
     tab.wait_for_function("window.patcherState && (patcherState.status === 'ready' || patcherState.error)",
                           timeout=WAIT)
@@ -234,14 +242,52 @@ def test_wasm_runs_simd_and_one_thread_per_core_when_isolated(threads, browser, 
 def test_without_isolation_wasm_says_so_and_runs_one_thread(browser, built):
     with serving(built, isolate=False) as url:
         tab = browser.new_page()
+        warned = []
+        tab.on("console", lambda m: warned.append(m.text) if m.type == "warning" else None)
         tab.goto(f"{url}?debug&backend=wasm&mode=worker&size=64x64")
         state = wait_for_run(tab)
+        reasons = tab.evaluate("""(async () => {
+            const m = await import('./segmenter.js');
+            const seg = await m.createSegmenter({worker: true, runtime: 'tfjs'});
+            const again = await m.createSegmenter({worker: false, runtime: 'tfjs'});
+            const out = [seg.info.threadsReason, again.info.threadsReason];
+            seg.dispose(); again.dispose();
+            return out; })()""")
+        said = [w for w in warned if "not cross-origin isolated" in w]
+        assert len(said) == 1 and "Cross-Origin-Embedder-Policy: require-corp" in said[0], warned
+        assert reasons[0] == reasons[1] and reasons[0].startswith("wasm runs 1 thread, not "), reasons
         cores = tab.evaluate("navigator.hardwareConcurrency")
         assert state["error"] is None and state["iso"] is False and state["isolated"] is False
         assert state["threads"] == 1 and state["threadsRequested"] == cores and state["simd"] is True
         assert f"1 of {cores} thread" in tab.inner_text("#status")
         assert "SIMD (not cross-origin isolated)" in tab.inner_text("#status")
         tab.close()
+
+
+def test_opened_from_a_file_the_page_says_why_and_how_to_serve_it(browser, built):
+    tab = browser.new_page()
+    errors = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.goto((built / "index.html").as_uri())
+    tab.wait_for_function("!document.getElementById('error').hidden", timeout=WAIT)
+    shown = tab.inner_text("#error")
+    tab.close()
+    assert shown.startswith("This page is opened from a file (file://)") and "python -m patcher serve" in shown
+    assert shown in errors, errors
+
+
+def test_no_camera_is_not_a_model_failure(browser, site):
+    tab = browser.new_page()
+    tab.add_init_script("navigator.mediaDevices.getUserMedia = () => Promise.reject("
+                        "new DOMException('Requested device not found', 'NotFoundError'));")
+    tab.goto(f"{site}?debug&backend=wasm&size=64x64")
+    wait_for_run(tab)
+    tab.click("#webcam")
+    tab.wait_for_function("!document.getElementById('error').hidden", timeout=WAIT)
+    shown = tab.inner_text("#error")
+    tab.close()
+    assert shown.startswith("The webcam could not be used (the model is fine): no camera found (NotFoundError"), shown
+    assert "connect a camera, or pick an image file" in shown
 
 
 def test_a_broken_model_shows_an_error_not_a_blank_page(browser, built, tmp_path):

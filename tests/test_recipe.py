@@ -144,7 +144,7 @@ def tiny(tmp_path_factory):
 def test_the_second_recipe_applies_and_lists_its_own_sites(tiny, capsys):
     assert main(["list", "--recipe", str(synthetic_tiny.RECIPE), "--dest", str(tiny)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == f"recipe {synthetic_tiny.RECIPE} (model tiny)"
+    assert out.splitlines()[0] == f"recipe {synthetic_tiny.RECIPE} (model tiny); each line number is the one its codemod saw, before later codemods moved lines"
     assert "export.py:15:41: placeholder 'image': dimensions [1, 2] -> None" in out  # at the shape list
     assert "netlib/tinynet.py:17:55: resize size images.shape[1:3] -> tf.shape at run time" in out
 

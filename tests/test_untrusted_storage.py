@@ -3,7 +3,8 @@
 What `auto` keeps in IndexedDB can be written by anyone (another version of the module, an extension, a
 user in devtools): hostile measurements are ignored. A delete of the database elsewhere must not wait on the
 module's connection, and a connection of someone else that blocks the database must not hold a segmenter
-back. Also refused at once, never run: a size above MAX_PIXELS; a weight without a shape is code `model`.
+back. Also refused at once, never run: a size asked for above MAX_PIXELS (a larger source with no size runs
+scaled down to it); a weight without a shape is code `model`.
 The same cases without a browser, with fake storage: tests/js/measure.test.mjs and web_parts.test.mjs."""
 from __future__ import annotations
 
@@ -180,7 +181,7 @@ def test_a_connection_that_blocks_the_database_holds_no_segmenter_back(probe: An
                    "deleted": True}
 
 
-def test_a_size_above_max_pixels_is_refused_and_a_huge_source_does_not_hang(probe: Any) -> None:
+def test_a_size_above_max_pixels_is_refused_and_a_huge_source_runs_scaled_down(probe: Any) -> None:
     got = attempt(probe, f"""async (s) => {{
       const created = await failure(() => s.createSegmenter({{size: [8000, 8000]}}));
       const seg = await s.createSegmenter({{threads: 2}});
@@ -202,12 +203,8 @@ def test_a_size_above_max_pixels_is_refused_and_a_huge_source_does_not_hang(prob
         assert err["name"] == "SegmenterError" and err["code"] == "options", err
         assert err["message"].startswith(f"{words}, above the 4194304"), err
         assert "at most 4194304 pixels (2048 x 2048; MAX_PIXELS)" in err["hint"], err
-    own = got["own"]   # refused, or run at a size within the limit (a default size): either way, an answer
-    if own["ok"]:
-        assert own["size"][0] * own["size"][1] <= 2048 * 2048 and own["n"] == 8000 * 8000, own
-    else:
-        assert own["code"] == "options" and "4194304" in own["hint"], own
-        assert own["message"].startswith("the source's own size (no size given) [8000, 8000] is 64000000 pixels"), own
+    own = got["own"]   # no size asked for: run at the model's preferred size (or scaled down), never refused
+    assert own["ok"] and own["size"][0] * own["size"][1] <= 2048 * 2048 and own["n"] == 8000 * 8000, own
     assert got["after"] == HEIGHT * WIDTH
 
 

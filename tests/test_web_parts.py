@@ -1,6 +1,7 @@
 """The web module's pure parts (option checks, worker protocol, pixel sizes and class-map mapping and
 painting, model.json's metadata, the nearest built size) tested directly in Node: tests/js/web_parts.test.mjs;
-`auto` measuring on the device with fake engines, clock and storage: tests/js/measure.test.mjs."""
+`auto` measuring on the device with fake engines, clock and storage: tests/js/measure.test.mjs; the
+default size and the effects' documented calls: tests/js/defaults.test.mjs."""
 from __future__ import annotations
 
 import re
@@ -15,7 +16,7 @@ JS = Path(__file__).resolve().parent / "js"
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 
 
-@pytest.mark.parametrize("name", ["web_parts.test.mjs", "measure.test.mjs"])
+@pytest.mark.parametrize("name", ["web_parts.test.mjs", "measure.test.mjs", "defaults.test.mjs"])
 def test_the_pure_parts_pass_their_node_tests(name):
     tests = JS / name
     proc = subprocess.run(["node", "--test", str(tests)], capture_output=True, text=True, timeout=120)

@@ -34,7 +34,8 @@ function showError(err, from) {
   const message = err.message || String(err);
   Object.assign(state, {error: message, status: 'error'});
   errorFrom = from;
-  $('error').textContent = `The model could not be used: ${message}${err.hint ? ` (${err.hint})` : ''}`;
+  const what = from === 'webcam' ? 'The webcam could not be used (the model is fine)' : 'The model could not be used';
+  $('error').textContent = `${what}: ${message}${err.hint ? ` (${err.hint})` : ''}`;
   $('error').hidden = false;
 }
 
@@ -290,7 +291,10 @@ async function webcam() {
     video.srcObject = await navigator.mediaDevices.getUserMedia({video: true});
     await video.play();
   } catch (err) {
-    showError(`no webcam: ${err.message}`, 'webcam');
+    const none = !navigator.mediaDevices || ['NotFoundError', 'OverconstrainedError'].includes(err.name);
+    showError({message: none ? `no camera found (${err.name || 'no navigator.mediaDevices'}: ${err.message || 'none'})`
+      : `${err.name}: ${err.message}`, hint: none ? 'connect a camera, or pick an image file'
+      : 'allow this page to use the camera (the browser asks once per site), or pick an image file'}, 'webcam');
     return;
   }
   if (errorFrom === 'webcam') clearError();

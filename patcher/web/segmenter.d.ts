@@ -37,11 +37,16 @@ export interface SegmenterOptions {
   /** runtime 'auto' only: time each runtime on this device between calls, switch to the fastest and keep it
    * in the browser's storage (default true); false keeps the build's choice. */
   measure?: boolean;
+  /** Let `auto`'s measuring fetch files the page has not fetched yet (the other runtimes' bundles and models);
+   * default false: only the runtimes already started here are compared. */
+  measureDownloads?: boolean;
   /** Run the model in a module Web Worker (default true); where it cannot, it runs on the page and info.fallback says why. */
   worker?: boolean;
   /** wasm threads: 0 (default) = one per logical core. Threads need a cross-origin isolated page. */
   threads?: number;
-  /** [height, width] to run the model at; default: the source's own size. At most MAX_PIXELS pixels. */
+  /** [height, width] to run the model at; default: the model's preferred size (model.json's
+   * input.default_size), else the source's own scaled down, aspect kept, to at most MAX_PIXELS (2048 x 2048).
+   * A size asked for above MAX_PIXELS is refused with SegmenterError 'options'. */
   size?: Size | null;
   /** The folder of tf.min.js, tf-backend-wasm.min.js and the .wasm files; default: segmenter.js's. */
   assets?: string | URL;
@@ -82,6 +87,8 @@ export interface RuntimeInfo {
   cores: number;
   /** Why the model runs on the page although a worker was asked for. */
   fallback?: string;
+  /** Why wasm runs fewer threads than asked: the page is not cross-origin isolated (COOP/COEP headers). */
+  threadsReason?: string;
   /** What `auto` measured on this device at this size; null when it measures nothing here (measure: false, a
    * runtime or backend asked for, one candidate only). */
   measure: MeasureInfo | null;
@@ -106,6 +113,8 @@ export interface MeasureInfo {
   longest: number;
   aside: number;
   steps: number;
+  /** Bytes the measuring steps fetched (resource timing: network or HTTP cache). */
+  bytes: number;
 }
 
 export interface SegmentOptions {
@@ -222,13 +231,14 @@ export type EffectColor = Color | string;
 
 /** recolor's options: the classes, their new colour, strength 0..1 (default 1), feather in pixels (default 0). */
 export interface RecolorOptions {classes: string | string[]; color: EffectColor; strength?: number; feather?: number}
-/** replaceBackground's options: the classes kept (default: every class in result.masks but 'background'),
- * one of blur (a radius in pixels), image or color, and feather in pixels (default 0). */
+/** replaceBackground's options: the classes kept (default: all but the background, one minus
+ * result.masks.background), one of blur (a radius in pixels), image or color, and feather in pixels (default 0). */
 export interface BackgroundOptions {keep?: string[]; blur?: number; image?: Picture; color?: EffectColor; feather?: number}
 
 /** The classes take `color` in OKLab, keeping the source's lightness; soft edges from the probabilities. */
 export function recolor(source: Picture, result: MaskedResult, options: RecolorOptions): ImageData;
-/** Everything but the `keep` classes blurred (a radius in pixels) or replaced by an image or a colour. */
+/** Everything but the `keep` classes (default: all but the background, from result.masks.background, so segment
+ * with masks: ['background'] or more) blurred (a radius in pixels) or replaced by an image or a colour. */
 export function replaceBackground(source: Picture, result: MaskedResult, options: BackgroundOptions): ImageData;
 /** White with alpha the probability of the classes, optionally feathered (a radius in pixels). */
 export function alphaMask(result: MaskedResult, classes: string | string[], options?: {feather?: number}): ImageData;
@@ -236,6 +246,7 @@ export function alphaMask(result: MaskedResult, classes: string | string[], opti
 export function overlay(source: Picture, layer: ImageData): ImageData;
 /** The smoothing's default settings. */
 export const SMOOTHING: Readonly<SmoothingSettings>;
-/** The most pixels (height * width) the model runs at, 2048 x 2048: a size above it, asked for or the
- * source's own, is refused with SegmenterError 'options' (a run's memory grows with its pixels). */
+/** The most pixels (height * width) the model runs at, 2048 x 2048 (a run's memory grows with its pixels): a
+ * size asked for above it is refused with SegmenterError 'options'; a larger source, with no size asked for and
+ * no input.default_size in model.json, is scaled down to it, aspect kept. */
 export const MAX_PIXELS: number;

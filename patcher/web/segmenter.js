@@ -18,7 +18,7 @@
 // module worker, importing the same files as the main thread), runners.js (worker or main thread).
 
 import {SegmenterError} from './lib/errors.js';
-import {checkPixels, checkSize, options} from './lib/options.js';
+import {checkSize, defaultSize, options} from './lib/options.js';
 import {paint, sourceSize} from './lib/pixels.js';
 import {classIndices} from './lib/masks.js';
 import {mainRunner, noWorker, workerRunner} from './lib/runners.js';
@@ -45,6 +45,27 @@ const HERE = new URL('./', import.meta.url).href;
 // Errors after which the main thread is worth trying when the worker failed.
 const FALLBACK = new Set(['worker', 'backend', 'tfjs', 'litert']);
 
+// Said once per page in the console: wasm runs one thread because the page is not cross-origin isolated.
+let toldThreads = false;
+
+/**
+ * `info` with threadsReason where wasm got one thread of more asked because the page is not cross-origin
+ * isolated (said once per page in the console too).
+ * @param {RuntimeInfo} info what the runner says runs the size
+ * @returns {RuntimeInfo} `info`, or a copy with threadsReason
+ */
+function threadsSaid(info) {
+  if (info.isolated !== false || info.threads !== 1 || !(info.threadsRequested > 1)) return info;
+  const threadsReason = `wasm runs 1 thread, not ${info.threadsRequested}: this page is not cross-origin isolated ` +
+    '(serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: ' +
+    'require-corp, as `patcher serve` does)';
+  if (!toldThreads) {
+    toldThreads = true;
+    console.warn(`segmenter.js: ${threadsReason}`);
+  }
+  return {...info, threadsReason};
+}
+
 /**
  * One model, loaded where it runs (see createSegmenter).
  * @implements {SegmenterApi}
@@ -61,7 +82,7 @@ class Segmenter {
     this._smoothing = opts.smoothing;
     this._disposed = false;
     /** @type {RuntimeInfo} */
-    this.info = info;
+    this.info = threadsSaid(info);
     /** @type {ModelMetadata} */
     this.meta = meta;
     this.classes = spec.classes;
@@ -86,12 +107,13 @@ class Segmenter {
     const start = performance.now();
     if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     const [sw, sh] = sourceSize(source);
-    const [h, w] = checkSize(size, 'size') || this._size || [sh, sw];
-    checkPixels(h, w, "the source's own size (no size given)");
+    // no size asked for: the model's preferred size, else the source's own scaled down to MAX_PIXELS (never
+    // refused: only a size asked for is checked against MAX_PIXELS, by checkSize here or in options())
+    const [h, w] = checkSize(size, 'size') || this._size || defaultSize(this.meta, sh, sw);
     const wants = {masks: masks == null ? null : classIndices(masks, this.classes),
                    smoothing: smoothing === undefined ? this._smoothing : smoothingOptions(smoothing)};
     const done = await this._runner.run(source, h, w, sh, sw, wants);
-    this.info = {...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})};
+    this.info = threadsSaid({...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})});
     return {labels: done.labels, ...(wants.masks ? {masks: done.masks} : {}), width: sw, height: sh,
             ms: performance.now() - start, modelMs: done.modelMs, size: done.size, runtime: done.info.runtime,
             precision: done.info.precision, reason: done.info.reason};

@@ -59,6 +59,7 @@ function device({gpu = false, store = new Map()} = {}) {
     },
   };
   d.env = {store: {get: async (k) => d.store.get(k), set: async (k, v) => { d.store.set(k, v); }},
+           fetched: () => 1000 * d.started.length,        // each start fetches 1000 bytes
            clock: () => d.now, later: (fn) => d.later.push(fn), gpu: async () => gpu, browser: 'FakeBrowser/1.0'};
   // every step planned between calls, run to the end (each plans the next)
   d.drain = async () => {
@@ -66,7 +67,7 @@ function device({gpu = false, store = new Map()} = {}) {
     while (d.later.length) { await d.later.shift()(); steps += 1; }
     return steps;
   };
-  d.create = (given = {}) => Engine.create(options({size: SIZE, threads: 2, ...given}, PAGE),
+  d.create = (given = {}) => Engine.create(options({size: SIZE, threads: 2, measureDownloads: true, ...given}, PAGE),
                                            {env: d.env, make: d.make, fetch: async () => LOADED});
   return d;
 }
@@ -110,6 +111,7 @@ test('measuring: the build chose tfjs; on this device LiteRT.js float32 is faste
   assert.equal(done.cost, RUNS * 10 + RUNS * 3);      // what held calls back: the timed runs (fake clock)
   assert.equal(done.longest, 10);
   assert.equal(done.aside, 50 + WARMUP * 3);           // LiteRT.js started and ran untimed beside tfjs's calls
+  assert.equal(done.bytes, 1000, 'what the steps fetched: LiteRT.js started');
   const later = await run(engine);
   assert.equal(later.labels[0], 1);                    // LiteRT.js runs the later calls
   assert.deepEqual([later.info.runtime, later.info.precision, later.info.backend], ['litert', 'float32', 'wasm']);
@@ -154,6 +156,18 @@ test('measuring: measure false keeps the build choice; a runtime that does not s
   assert.deepEqual([done.winner, done.ms], ['float32-webgpu', {tfjs: 10, float32: 3, 'float32-webgpu': 2}]);
   const after = await run(seg);
   assert.deepEqual([after.info.runtime, after.info.backend], ['litert', 'webgpu']);
+});
+
+test('measuring: by default nothing the page has not fetched (measureDownloads false), so nothing more starts', async () => {
+  const d = device();
+  const engine = await d.create({measureDownloads: false});
+  const first = await run(engine);
+  assert.equal(first.info.measure, null);
+  assert.equal(await d.drain(), 0);
+  assert.deepEqual(d.started, ['tfjs wasm'], 'LiteRT.js is not fetched');
+  assert.equal((await run(engine)).info.runtime, 'tfjs');
+  assert.equal(options({}, PAGE).measureDownloads, false);
+  assert.throws(() => options({measureDownloads: 'yes'}, PAGE), /options\.measureDownloads must be true or false, not yes/);
 });
 
 test('measuring: no step while a call runs, and a call waits for the step under way', async () => {
@@ -220,7 +234,7 @@ test("protocol: the worker's Engine measures between the page's calls; info.meas
   serve(scope, (opts) => Engine.create(opts, {env: d.env, make: d.make, fetch: async () => LOADED}),
         (pixels, width, height) => new ImageData(pixels, width, height));
   const send = async (data) => { await scope.onmessage({data}); return posted.at(-1); };
-  const init = await send({id: 1, type: 'init', options: options({size: SIZE, threads: 2}, PAGE)});
+  const init = await send({id: 1, type: 'init', options: options({size: SIZE, threads: 2, measureDownloads: true}, PAGE)});
   assert.equal(init.info.measure.status, 'waiting');
   const segment = (id) => send({id, type: 'segment', h: SIZE[0], w: SIZE[1], sh: SIZE[0], sw: SIZE[1],
                                 pixels: new Uint8ClampedArray(SIZE[0] * SIZE[1] * 4)});

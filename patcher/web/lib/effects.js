@@ -6,7 +6,8 @@
 //
 //   alphaMask(result, classes, {feather})                       mask of the classes (white, alpha = probability)
 //   recolor(source, result, {classes, color, strength, feather}) the classes take `color`, keeping lightness
-//   replaceBackground(source, result, {keep, blur | image | color, feather})
+//   replaceBackground(source, result, {keep, blur | image | color, feather})  all but the background (or
+//                                                               the `keep` classes) over a new background
 //   overlay(source, layer)                                      `layer` (e.g. seg.colorize(...)) over the source
 //
 // `source`: an ImageData (or {data, width, height}) or anything a canvas can draw (image, video, canvas,
@@ -170,15 +171,14 @@ export function blurPlane(plane, w, h, r) {
  * @param {MaskedResult} result
  * @param {string | string[]} classes
  * @param {number} [feather] a radius in pixels
+ * @param {string} [what] the caller's word for `classes`, for messages
  * @returns {Float32Array} width * height
  * @throws {SegmenterError} 'options' for a result without those masks, or bad arguments
  */
-export function weights(result, classes, feather = 0) {
-  if (!result || !Number.isInteger(result.width) || !Number.isInteger(result.height)) {
-    throw bad('the result must be what seg.segment() returned (width, height, masks)');
-  }
+export function weights(result, classes, feather = 0, what = 'classes') {
+  checkResult(result);
   const names = typeof classes === 'string' ? [classes] : classes;
-  if (!Array.isArray(names) || !names.length) throw bad(`classes must be a class name or a list of them, not ${JSON.stringify(classes)}`);
+  if (!Array.isArray(names) || !names.length) throw bad(`${what} must be a class name or a list of them, not ${JSON.stringify(classes)}`);
   const masks = result.masks || {};
   const n = result.width * result.height;
   const out = new Float32Array(n);
@@ -193,6 +193,40 @@ export function weights(result, classes, feather = 0) {
   for (let i = 0; i < n; i++) out[i] = Math.min(1, out[i]);
   if (!(Number.isFinite(feather) && feather >= 0)) throw bad(`feather must be a radius >= 0 in pixels, not ${feather}`);
   return blurPlane(out, result.width, result.height, feather);
+}
+
+/**
+ * Checks that `result` looks like what segment() returned.
+ * @param {any} result
+ * @returns {void}
+ * @throws {SegmenterError} 'options' for anything without whole width and height
+ */
+function checkResult(result) {
+  if (!result || !Number.isInteger(result.width) || !Number.isInteger(result.height)) {
+    throw bad('the result must be what seg.segment() returned (width, height, masks)');
+  }
+}
+
+/**
+ * The share (0..1) of each pixel replaceBackground keeps: the `keep` classes' probability when given, else
+ * one minus the background's (so every class but the background is kept, whichever masks were asked for).
+ * @param {MaskedResult} result
+ * @param {string[] | undefined} keep
+ * @param {number} feather a radius in pixels
+ * @returns {Float32Array} width * height
+ * @throws {SegmenterError} 'options' for a result without the masks needed
+ */
+function kept(result, keep, feather) {
+  if (keep !== undefined) return weights(result, keep, feather, 'keep');
+  checkResult(result);
+  const back = (result.masks || {}).background;
+  if (!back) {
+    throw bad('replaceBackground needs the background\'s probability: segment with ' +
+      "seg.segment(source, {masks: ['background']}), or pass keep: [the classes to keep] " +
+      `(the result has masks of ${Object.keys(result.masks || {}).join(', ') || 'none'})`);
+  }
+  const away = Float32Array.from(back, (v) => 1 - v);
+  return weights({width: result.width, height: result.height, masks: {kept: away}}, 'kept', feather);
 }
 
 /**
@@ -243,8 +277,8 @@ export function recolor(source, result, options) {
  * Everything but the `keep` classes blurred (a radius in pixels) or replaced by an image or a colour.
  * @param {Picture} source the picture segmented (drawn at the result's size)
  * @param {MaskedResult} result a result of segment() with masks
- * @param {BackgroundOptions} options keep (default: every class in result.masks but 'background'), one of
- *   blur, image or color, feather (px, default 0)
+ * @param {BackgroundOptions} options keep (default: every class but the background, one minus
+ *   result.masks.background), one of blur, image or color, feather (px, default 0)
  * @returns {ImageData} the result's size
  * @throws {SegmenterError} 'options' (none or several of blur, image, color; a mask missing)
  */
@@ -252,8 +286,7 @@ export function replaceBackground(source, result, options) {
   const {keep, blur, image, color, feather = 0} = options || {};
   const given = [blur, image, color].filter((v) => v !== undefined && v !== null).length;
   if (given !== 1) throw bad('replaceBackground needs one of blur (a radius in pixels), image or color');
-  const names = keep !== undefined ? keep : Object.keys(result.masks || {}).filter((n) => n !== 'background');
-  const alpha = weights(result, names, feather);
+  const alpha = kept(result, keep, feather);
   const {width, height} = result;
   const src = pixelsAt(source, width, height);
   const n = width * height;

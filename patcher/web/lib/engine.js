@@ -2,13 +2,14 @@
 // size (chooseRuntime, with tfjs taking over under 'auto' where LiteRT.js does not start, and what `auto`
 // measured on this device once measure.js has), the engines started on demand, and a call from pixels to
 // class ids at the size asked for.
-import {chooseRuntime} from './choose.js';
+import {chooseRuntime, runtimeId} from './choose.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
 import {fetchModel} from './model.js';
+import {defaultSize} from './options.js';
 import {toMasks} from './masks.js';
 import {Measurer, deviceEnv} from './measure.js';
-import {pixelsOf, resizeLabels} from './pixels.js';
+import {pixelsOf, resizeLabels, unreadable} from './pixels.js';
 import {Smoother} from './smoothing.js';
 import {TfjsEngine} from './tfjs.js';
 
@@ -53,7 +54,7 @@ export class Engine {
       if (opts.runtime === 'auto' && opts.measure !== false) {
         engine.measurer = new Measurer(engine, env || deviceEnv(), loaded.hash);
       }
-      engine.info = (await engine.start(opts.size)).info;
+      engine.info = (await engine.start(opts.size || defaultSize(loaded.meta))).info;
       return engine;
     } catch (err) {
       throw asSegmenterError(err);
@@ -67,6 +68,7 @@ export class Engine {
    */
   constructor(opts, loaded, make = MAKE) {
     Object.assign(this, {opts, loaded, make, spec: loaded.spec, meta: loaded.meta, engines: {}, litertFailed: null,
+                         prepared: new Set(),   // the runtime ids started here (their files fetched)
                          holder: {}, active: 0, disposed: false, info: null, smoother: null, measurer: null});
   }
 
@@ -118,6 +120,7 @@ export class Engine {
   async prepare(choice) {
     const engine = await this.engineFor(choice);
     if (choice.runtime === 'litert') await engine.compile(choice);
+    this.prepared.add(runtimeId(choice));
     return engine;
   }
 
@@ -174,8 +177,7 @@ export class Engine {
         pixels = await pixelsOf(source, cw, ch, this.holder);
       } catch (err) {
         this.holder = {};   // a picture from another origin taints the canvas it was drawn on for good
-        throw isCrossOrigin(err) ? crossOrigin()
-          : new SegmenterError(`cannot read the source's pixels at ${ch} x ${cw} (${err.message})`, 'source');
+        throw isCrossOrigin(err) ? crossOrigin() : unreadable(source, err, ` at ${ch} x ${cw}`);
       }
       if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
       const start = performance.now();

@@ -1,7 +1,7 @@
 // @ts-check
 // errors.js: SegmenterError, the one kind of error the module rejects with: a message saying what went
 // wrong, a `code` (one of CODES) and a `hint` saying what to do; and its form on the wire between the Web
-// Worker and the page. docs/page.md has the same table.
+// Worker and the page. docs/page.md has the same table. A hint names only files that ship with the module.
 
 /** @typedef {import('../segmenter.js').ErrorCode} ErrorCode */
 
@@ -10,7 +10,7 @@
  * @type {Readonly<Record<ErrorCode, string>>}
  */
 export const CODES = {
-  'options': 'check the option or argument the message names (docs/page.md lists them)',
+  'options': 'check the option or argument the message names (segmenter.d.ts, next to segmenter.js, lists them)',
   'not-found': "pass model.json's URL as `model` (relative to the page), and serve the build folder whole",
   'model': 'build the model with a current patcher (python -m patcher build)',
   'shard-missing': "serve every .bin file of the build next to model.json",

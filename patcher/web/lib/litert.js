@@ -24,6 +24,20 @@ function classicImports() {
   };
 }
 
+/**
+ * LiteRT.js's runtime writes its start-up lines ("INFO: Creating LiteRT environment", "WARNING: NPU
+ * accelerator could not be loaded") to stderr, which emscripten sends to console.error: they go to
+ * console.debug and console.info instead; anything else stays an error.
+ * @param {any} text one line emscripten printed to stderr
+ * @returns {void}
+ */
+export function quiet(text) {
+  const line = String(text);
+  if (/^INFO:/.test(line)) console.debug(line);
+  else if (/^WARNING:/.test(line)) console.info(line);
+  else console.error(line);
+}
+
 let liteRt = null;  // {api, threaded, relaxedSimd}: LiteRT.js loads once per thread
 
 async function loadLiteRtOnce(folder, threaded) {
@@ -41,7 +55,7 @@ async function loadLiteRtOnce(folder, threaded) {
       const wasm = `${folder}wasm/`;
       // emscripten finds its .wasm (and, with threads, its own script for the pool) through Module, which
       // wasm-utils hands to it: needed where the page's or worker's location is not the wasm folder
-      globalThis.Module = {locateFile: (name) => wasm + name,
+      globalThis.Module = {locateFile: (name) => wasm + name, printErr: quiet,
                            mainScriptUrlOrBlob: `${wasm}litert_wasm_${useThreads ? 'threaded_' : ''}internal.js`};
       try {
         await api.loadLiteRt(wasm, {threads: useThreads});

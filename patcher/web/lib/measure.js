@@ -1,7 +1,8 @@
 // measure.js: `auto` measures on the device it runs on. The first calls at a size run the build's choice
 // (chooseRuntime); after the first call, between calls, each candidate at that size (choose.js's
 // candidates: tfjs-wasm, LiteRT.js float32 and int8, and the WebGPU runtimes where the browser offers an
-// adapter) is started, run WARMUP times untimed and RUNS times timed on that call's pixels, one run per
+// adapter; unless options.measureDownloads, only those this page has started already, so nothing more is
+// fetched) is started, run WARMUP times untimed and RUNS times timed on that call's pixels, one run per
 // step, a step only while no call is running (a call that comes meanwhile waits for that one step; only the
 // start and untimed run of the library not in use, tfjs or LiteRT.js, let calls run beside them). When all
 // are timed, the fastest runs the later calls, and the result is kept in the browser's storage (store.js)
@@ -16,10 +17,11 @@ import {deviceStore, readMeasurement, safeStore, storeKey} from './store.js';
 /** @typedef {import('./choose.js').Candidate} Candidate */
 /**
  * What the measuring needs from the browser: where to keep results, a clock in ms, a way to run a function
- * between calls, whether a WebGPU adapter is offered, the user agent, and how long a storage call may take
- * (ms; default store.js's STORE_TIMEOUT).
+ * between calls, whether a WebGPU adapter is offered, the user agent, how long a storage call may take
+ * (ms; default store.js's STORE_TIMEOUT), and the bytes this thread has fetched so far (optional; for
+ * info.measure.bytes).
  * @typedef {{store: import('./store.js').Store, clock: () => number, later: (fn: () => unknown) => unknown,
- *   gpu: () => Promise<boolean>, browser: string, storeTimeout?: number}} MeasureEnv
+ *   gpu: () => Promise<boolean>, browser: string, storeTimeout?: number, fetched?: () => number}} MeasureEnv
  */
 
 /** Untimed runs of a candidate first (the first runs set up buffers, kernels, shaders). */
@@ -47,7 +49,21 @@ export function deviceEnv() {
       return adapter;
     },
     browser: typeof navigator !== 'undefined' ? navigator.userAgent : 'unknown',
+    fetched: fetchedBytes,
   };
+}
+
+/**
+ * The bytes this thread has fetched so far (network or HTTP cache): the resource timing entries' sizes.
+ * @returns {number}
+ */
+function fetchedBytes() {
+  if (typeof performance === 'undefined' || !performance.getEntriesByType) return 0;
+  if (!fetchedBytes.grown && performance.setResourceTimingBufferSize) {
+    performance.setResourceTimingBufferSize(100000);
+    fetchedBytes.grown = true;
+  }
+  return performance.getEntriesByType('resource').reduce((n, e) => n + (e.transferSize || e.encodedBodySize || 0), 0);
 }
 
 /** `auto`'s measuring for one Engine, size by size. */
@@ -83,7 +99,7 @@ export class Measurer {
       this.made.set(key, (async () => {
         const list = candidates(this.engine.meta, this.engine.opts, size, await this.env.gpu());
         const s = {size, key, status: list.length > 1 ? 'waiting' : 'none', list, ms: {}, failed: {}, winner: null,
-                   cost: 0, longest: 0, aside: 0, steps: 0, queue: null, pixels: null, at: null, using: null};
+                   cost: 0, longest: 0, aside: 0, steps: 0, bytes: 0, queue: null, pixels: null, at: null, using: null};
         const kept = s.status === 'none' ? null : readMeasurement(await this.store.get(key), list.map((c) => c.id));
         if (kept) {
           Object.assign(s, {status: 'stored', winner: kept.winner, ms: kept.ms, at: kept.at || null});
@@ -123,7 +139,7 @@ export class Measurer {
   }
 
   /**
-   * For seg.info.measure.
+   * For seg.info.measure (bytes: what the steps fetched, the other runtimes' bundles and models).
    * @param {Size | null} size
    * @returns {MeasureInfo | null} null where nothing is measured at `size`
    */
@@ -131,7 +147,7 @@ export class Measurer {
     const s = size && this.states.get(this.key(size));
     if (!s || s.status === 'none') return null;
     return {status: s.status, size: s.size, candidates: s.list.map((c) => c.id), ms: {...s.ms}, failed: {...s.failed},
-            winner: s.winner, cost: s.cost, longest: s.longest, aside: s.aside, steps: s.steps};
+            winner: s.winner, cost: s.cost, longest: s.longest, aside: s.aside, steps: s.steps, bytes: s.bytes};
   }
 
   /**
@@ -145,6 +161,11 @@ export class Measurer {
     const s = this.states.get(this.key(size));
     if (!s || (s.status !== 'waiting' && s.status !== 'measuring')) return;
     s.pixels = pixels;
+    if (s.status === 'waiting' && !this.engine.opts.measureDownloads) {
+      // only what this page has fetched already: the runtimes started here
+      s.list = s.list.filter((c) => this.engine.prepared.has(c.id));
+      if (s.list.length < 2) { s.status = 'none'; return; }
+    }
     if (s.status === 'waiting') {
       const now = runtimeId(current);
       // the choice in use first (it is warm), then the others
@@ -196,10 +217,12 @@ export class Measurer {
     if (!aside) this.busy = new Promise((resolve) => { done = resolve; });
     engine.active += 1;
     const start = this.env.clock();
+    const fetched = this.env.fetched ? this.env.fetched() : 0;
     try {
       await this.advance(s);
     } finally {
       const spent = this.env.clock() - start;
+      if (this.env.fetched) s.bytes += this.env.fetched() - fetched;
       if (aside) {
         s.aside += spent;
       } else {

@@ -105,6 +105,22 @@ export function hashText(text) {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16).padStart(14, '0');
 }
 
+/** The converter's shard size in bytes (tensorflowjs's --weight_shard_size_bytes default, 4 MiB). */
+export const SHARD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The sizes of `count` shards of a group of `total` bytes as the converter cuts them (every shard SHARD_BYTES
+ * but the last).
+ * @param {number} total the group's bytes, from the manifest
+ * @param {number} count its number of shards
+ * @returns {number[] | null} each shard's bytes, or null where the count does not fit that cut
+ */
+export function shardSizes(total, count) {
+  const last = total - (count - 1) * SHARD_BYTES;
+  if (count < 1 || last <= 0 || last > SHARD_BYTES) return count === 1 ? [total] : null;
+  return [...Array(count - 1).fill(SHARD_BYTES), last];
+}
+
 /**
  * The weights model.json lists, each shard's size checked against the manifest.
  * @param {string} url model.json's
@@ -146,6 +162,12 @@ export async function fetchWeights(url, json) {
     }));
     const actual = parts.reduce((n, p) => n + p.byteLength, 0);
     if (actual !== expected) {
+      const sizes = shardSizes(expected, parts.length);
+      const at = sizes ? parts.findIndex((p, i) => p.byteLength !== sizes[i]) : -1;
+      if (at >= 0) {
+        throw new SegmenterError(`weight shard ${group.paths[at]} holds ${parts[at].byteLength} bytes; ` +
+          `${sizes[at]} expected from model.json (a truncated or stale file?)`, 'shard-size');
+      }
       throw new SegmenterError(`weight shard${group.paths.length > 1 ? 's' : ''} ${group.paths.join(', ')} ` +
         `hold${group.paths.length > 1 ? '' : 's'} ${actual} bytes; model.json describes ${expected} ` +
         '(a truncated or stale file?)', 'shard-size');

@@ -1,7 +1,7 @@
 // @ts-check
 // pixels.js: reading a source's size and pixels, mapping a class map to another size, and painting one.
 // sourceSize, resizeLabels and paint need no browser.
-import {SegmenterError} from './errors.js';
+import {CORS_HINT, SegmenterError} from './errors.js';
 
 /**
  * An OffscreenCanvas where there is one, else a <canvas> (typed as the former: the methods used are the same).
@@ -49,6 +49,36 @@ export async function pixelsOf(source, width, height, holder) {
 }
 
 /**
+ * The SegmenterError 'source' of a source whose pixels could not be read (`err`, not a cross-origin one):
+ * a video says it has no frame yet, as sourceSize does.
+ * @param {any} source what segment() was given
+ * @param {Error} err what reading it threw
+ * @param {string} [at] the size drawn at (' at H x W'), or ''
+ * @returns {SegmenterError}
+ */
+export function unreadable(source, err, at = '') {
+  if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
+    return new SegmenterError(`the video has no frame yet (${err.message})`, 'source');
+  }
+  return new SegmenterError(`cannot read the source's pixels${at} (${err.message})`, 'source');
+}
+
+/**
+ * True for an image from another origin on a cross-origin isolated page (COEP require-corp), where it loads
+ * only with crossOrigin set and CORS (or CORP) headers from its server.
+ * @param {HTMLImageElement} image
+ * @returns {boolean}
+ */
+function foreignUnderCoep(image) {
+  if (!globalThis.crossOriginIsolated || typeof location === 'undefined') return false;
+  try {
+    return new URL(image.currentSrc || image.src, location.href).origin !== location.origin;
+  } catch (err) {
+    return false;
+  }
+}
+
+/**
  * Class ids of h x w mapped to sh x sw by nearest neighbour (pixel centres).
  * @template {Uint8Array | Uint16Array} T
  * @param {T} labels h * w class ids
@@ -86,7 +116,13 @@ export function sourceSize(source) {
   let height;
   if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
     [width, height] = [source.naturalWidth, source.naturalHeight];
-    if (!source.complete || !width) throw new SegmenterError('the image has not loaded (or cannot be decoded)', 'source');
+    if (!source.complete || !width) {
+      if (foreignUnderCoep(source)) {
+        throw new SegmenterError('the image has not loaded: it comes from another origin, and this page is ' +
+          'cross-origin isolated (Cross-Origin-Embedder-Policy: require-corp)', 'source', CORS_HINT);
+      }
+      throw new SegmenterError('the image has not loaded (or cannot be decoded)', 'source');
+    }
   } else if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
     [width, height] = [source.videoWidth, source.videoHeight];
     if (source.readyState < 2 || !width) throw new SegmenterError('the video has no frame yet', 'source');

@@ -6,7 +6,8 @@
 // or the runner is disposed.
 import {Engine} from './engine.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
-import {isImageData} from './pixels.js';
+import {MAX_PIXELS} from './options.js';
+import {isImageData, unreadable} from './pixels.js';
 import {Calls, WORKER_NAME} from './protocol.js';
 
 /**
@@ -16,6 +17,20 @@ import {Calls, WORKER_NAME} from './protocol.js';
  *     Promise<import('./engine.js').RunResult>,
  *   memory: () => Promise<{tensors: number | null, heap: number | null}>, dispose: () => void}} Runner
  */
+
+/**
+ * `source` drawn at h x w, as a bitmap to send to the worker.
+ * @param {any} source a Source (segmenter.d.ts)
+ * @param {number} h
+ * @param {number} w
+ * @returns {ImageBitmap}
+ */
+function scaled(source, h, w) {
+  const canvas = new OffscreenCanvas(w, h);
+  const context = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  context.drawImage(source, 0, 0, w, h);
+  return canvas.transferToImageBitmap();
+}
 
 /**
  * Why a worker cannot run the model here.
@@ -68,9 +83,9 @@ export function workerRunner(opts) {
   };
   return {
     async init() {
-      const {model, backend, threads, assets, runtime, precision, size, measure} = opts;
+      const {model, backend, threads, assets, runtime, precision, size, measure, measureDownloads} = opts;
       const {info, spec, meta} = await call('init', {options: {model, backend, threads, assets, runtime, precision,
-                                                               size, measure}});
+                                                               size, measure, measureDownloads}});
       return {info, spec, meta};
     },
     async run(source, h, w, sh, sw, wants) {
@@ -83,10 +98,11 @@ export function workerRunner(opts) {
       } else {
         let bitmap;
         try {
-          bitmap = await createImageBitmap(source);
+          // a source above MAX_PIXELS (run scaled down: no size was asked for) crosses drawn at the size the
+          // model runs at: a bitmap of its own size may not even be allocated (8000 x 8000 is 256 MB)
+          bitmap = sh * sw > MAX_PIXELS ? scaled(source, h, w) : await createImageBitmap(source);
         } catch (err) {
-          throw isCrossOrigin(err) ? crossOrigin()
-            : new SegmenterError(`cannot read the source's pixels (${err.message})`, 'source');
+          throw isCrossOrigin(err) ? crossOrigin() : unreadable(source, err);
         }
         if (calls.dead) { bitmap.close(); throw calls.dead; }
         message = {bitmap};

@@ -32,8 +32,24 @@ function loadScript(url) {
   return loading.get(url);
 }
 
+// Where tf is on this thread already (an earlier segmenter's, or the page's own), `url` is only checked to
+// be there (HEAD), so that a wrong `assets` fails here as it does in a fresh worker: SegmenterError 'tfjs'.
+function checkScript(url) {
+  if (!loading.has(url)) {
+    const done = fetch(url, {method: 'HEAD'}).then((reply) => { if (!reply.ok) throw new Error(`HTTP ${reply.status}`); })
+      .catch(() => { throw new SegmenterError(`cannot load ${url}`, 'tfjs'); });
+    done.catch(() => loading.delete(url));
+    loading.set(url, done);
+  }
+  return loading.get(url);
+}
+
 // tf.min.js and tf-backend-wasm.min.js; tf-backend-webgpu.min.js too for `backend` 'webgpu'.
 async function loadTfjs(assets, backend) {
+  if (globalThis.tf) {
+    await checkScript(assets + 'tf.min.js');
+    await checkScript(assets + 'tf-backend-wasm.min.js');
+  }
   if (!globalThis.tf) await loadScript(assets + 'tf.min.js');
   if (!globalThis.tf || !globalThis.tf.loadGraphModel) {
     throw new SegmenterError(`${assets}tf.min.js did not define tf (is it the TensorFlow.js union bundle?)`, 'tfjs');
