@@ -8,6 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +19,11 @@ import numpy as np
 import pytest
 
 from patcher.cli import main
+from patcher.page import CHROMIUM as CHROMIUM_PATH
 
 PROJECT = Path(__file__).resolve().parent.parent
 TFJS = PROJECT / "node_modules" / "@tensorflow" / "tfjs"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(CHROMIUM_PATH)
 
 
 # --- what a test needs, and why it skips without it ---------------------------------------------------
@@ -93,6 +98,36 @@ def one_error(err: str | pytest.CaptureFixture[str], code: int, expected: int, *
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` (relative path -> bytes): what a refused or failed run must leave alone."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def wait_for(done: Callable[[], object], what: str, seconds: float = 600, every: float = 0.1) -> None:
+    """Poll `done()` every `every` s until it is true. After `seconds` the test fails, naming `what` it waited
+    for: a bound against a hang, generous on a slow or busy machine, never a speed requirement."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {seconds:g} s waiting for {what}")
+        time.sleep(every)
+
+
+def fetched(url: str, seconds: float = 600) -> bytes:
+    """The body of GET `url` (status 200), once a server that is starting answers: a refused connection is
+    tried again every 0.2 s for up to `seconds`; an HTTP error fails at once."""
+    body: list[bytes] = []
+
+    def answered() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                assert response.status == 200, (url, response.status)
+                body.append(response.read())
+                return True
+        except urllib.error.HTTPError:
+            raise
+        except OSError:
+            return False
+
+    wait_for(answered, f"the server to answer {url}", seconds, every=0.2)
+    return body[0]
 
 
 # --- Node ----------------------------------------------------------------------------------------------

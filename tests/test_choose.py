@@ -102,7 +102,7 @@ def choices():
     proc = subprocess.run(["node", "--input-type=module", "-e", RUNNER % json.dumps(MODULE.as_uri()), json.dumps(cases)],
                           capture_output=True, text=True, timeout=60, cwd=MODULE.parent)
     assert proc.returncode == 0, proc.stderr
-    return dict(zip((p.id for p in CASES), json.loads(proc.stdout)))
+    return dict(zip((p.id for p in CASES), json.loads(proc.stdout), strict=True))
 
 
 @pytest.mark.parametrize(("metadata", "options", "size", "expected", "words"), CASES)

@@ -28,9 +28,9 @@ def state(dest: Path) -> tuple[str, str, dict[str, bytes]]:
 
 
 def test_help_lists_subcommands(capsys):
-    with pytest.raises(SystemExit) as exit:
+    with pytest.raises(SystemExit) as raised:
         main(["--help"])
-    assert exit.value.code == 0
+    assert raised.value.code == 0
     out = capsys.readouterr().out
     for command in ("apply", "diff", "list", "verify"):
         assert command in out

@@ -388,9 +388,9 @@ def test_an_amended_commit_is_kept_on_a_backup_branch(who, synthetic_upstream, t
     (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'", "patcher"),
 ])
 def test_a_bad_command_line_is_one_line_with_the_usage_hint(argv, phrase, command, capsys):
-    with pytest.raises(SystemExit) as exit:
+    with pytest.raises(SystemExit) as raised:
         main(argv)
-    assert exit.value.code == 2
+    assert raised.value.code == 2
     out, err = capsys.readouterr()
     prog = "patcher" if command == "patcher" else f"patcher {command}"
     assert err.splitlines() == [err.strip()] and err.startswith(f"patcher: error: {phrase}"), err

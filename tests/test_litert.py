@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kit import needs_chromium
 from patcher import litert, outdir, page
 from patcher.check import preprocess, run_frozen
 from patcher.check import picture_pixels
 from patcher.cli import main
-from patcher.errors import BuildError, ParityError
+from patcher.errors import BuildError
 
 SIZE = (96, 96)
 # the largest difference between the int8 model's softmax of its logits and TensorFlow's probabilities
@@ -37,10 +38,7 @@ needs_build = [
     pytest.mark.skipif(shutil.which("node") is None or not HAS_RUNTIME,
                        reason="the pinned npm packages (TensorFlow.js, LiteRT.js) are needed: run 'npm ci'"),
 ]
-needs_browser = [
-    pytest.mark.skipif(not Path(page.CHROMIUM).exists(), reason=f"Debian's chromium is not installed ({page.CHROMIUM})"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed"),
-]
+needs_browser = [needs_chromium]
 
 
 # --- accuracy measures (numpy only) ------------------------------------------------------------------
@@ -118,7 +116,7 @@ def test_default_calibration_is_the_sample_its_variants_and_generated_pictures(t
     again, _ = litert.calibration_images(None, sample)
     assert len(images) == about["images"] == litert.CALIBRATION_IMAGES and about["source"] == "default"
     assert "sample.png" in about["description"] and all(i.dtype == np.uint8 and i.shape[2] == 3 for i in images)
-    assert all(np.array_equal(a, b) for a, b in zip(images, again))  # the same every build
+    assert all(np.array_equal(a, b) for a, b in zip(images, again, strict=True))  # the same every build
     # the pixels: the sample, its mirror image, crops of it with a brightness change, generated pictures
     crops = litert.CALIBRATION_IMAGES // 2 - 2
     assert np.array_equal(images[0], picture) and np.array_equal(images[1], picture[:, ::-1])

@@ -200,7 +200,7 @@ def test_effects_on_a_real_result(tab, built):
     }""", [rgba(pixels), W, H, hair, skin])
     assert got["kinds"] == ["ImageData"] * 4
     image = lambda key: np.frombuffer(base64.b64decode(got[key]), np.uint8).reshape(H, W, 4)  # noqa: E731
-    masks = {c: floats(t, (H, W)) for c, t in zip(classes, got["masks"])}
+    masks = {c: floats(t, (H, W)) for c, t in zip(classes, got["masks"], strict=True)}
     src = oklab(pixels.astype(float))
     target = oklab(np.array([0x20, 0x60, 0xe0], float))
     hue = lambda lab: np.degrees(np.arctan2(lab[..., 2], lab[..., 1]))  # noqa: E731

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import test_page
-from test_page import WAIT, metadata, sample_pixels, serving, tf_labels  # noqa: F401
+from test_page import WAIT, metadata, sample_pixels, serving, tf_labels
 
-from patcher import npm
 from patcher import recipe as recipes
 from patcher.cli import main
 from patcher.page import PAGE

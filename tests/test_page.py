@@ -3,7 +3,6 @@
 The page's test hooks (window.patcherState, window.patcherRun) exist only with ?debug in the URL."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kit import needs_chromium, needs_tfjs
 from patcher import page
 from patcher.check import picture_pixels, preprocess, run_frozen
 from patcher.outdir import graph_path
@@ -23,12 +23,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 WAIT = 180_000
 
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Debian's chromium is not installed ({CHROMIUM})"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed"),
-]
+pytestmark = [pytest.mark.tf, needs_chromium, needs_tfjs]
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,7 @@ def test_published_model_is_fetched_once_and_read_whole(registry, tmp_path, monk
 def test_a_tarball_that_is_not_the_pinned_one_is_refused(registry, tmp_path, monkeypatch):
     monkeypatch.setenv("PATCHER_CACHE", str(tmp_path / "cache"))
     other = dict(PUBLISHED, integrity="sha512-" + "B" * 86 + "==")
-    with pytest.raises(WeightsError, match=r"the tarball's integrity is sha512-rrx6EujdVKvXvb/rCax0\.\.\., the recipe pins sha512-BBBB.*not using it"):
+    with pytest.raises(WeightsError, match=r"the tarball's integrity is sha512-rrx6EujdVKvXvb/rCax0\.\.\., "
+                                           r"the recipe pins sha512-BBBB.*not using it"):
         weights.fetch(other)
     assert not (tmp_path / "cache" / "published").exists() or not any((tmp_path / "cache" / "published").iterdir())

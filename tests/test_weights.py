@@ -7,7 +7,6 @@ published package (`<conv op>_weights`, `<conv op>_bn_offset`, `<batch-norm op>/
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import tarfile
@@ -16,17 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kit import BUILDS
 from patcher import weights
 from patcher.cli import main
 from patcher.errors import WeightsError
 
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None,
-                       reason="tensorflowjs is not installed: pip install -e '.[tf,web]'"),
-    pytest.mark.skipif(shutil.which("node") is None or not Path("node_modules/@tensorflow/tfjs").is_dir(),
-                       reason="Node.js with TensorFlow.js is needed: run 'npm ci' in the project"),
-]
+pytestmark = BUILDS
 FOLDER = "resources/face-model"
 
 
