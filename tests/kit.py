@@ -137,7 +137,7 @@ def node(script: str, *args: str, data: object = None, cwd: Path | None = None) 
     `data` as JSON on stdin; the JSON value of its last stdout line. Node's failure fails the test with its
     stderr. One Node process a call: batch cases into one script where there are many."""
     proc = subprocess.run(["node", "--input-type=module", "-e", script, *args], capture_output=True, text=True,
-                          input=None if data is None else json.dumps(data), cwd=cwd, timeout=300)
+                          input=json.dumps(data), cwd=cwd, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -145,6 +145,25 @@ def node(script: str, *args: str, data: object = None, cwd: Path | None = None) 
 def url(path: Path) -> str:
     """`path` as a quoted file: URL, for an `import` in a Node script."""
     return json.dumps(path.as_uri())
+
+
+# --- pictures -----------------------------------------------------------------------------------------
+
+def bilinear(p: np.ndarray, sh: int, sw: int) -> np.ndarray:
+    """[h, w, C] resized to [sh, sw, C]: half-pixel centres, edges clamped (tf.image.resize's bilinear and
+    lib/masks.js's)."""
+    h, w, _ = p.shape
+
+    def taps(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        at = np.clip((np.arange(m) + 0.5) * n / m - 0.5, 0, n - 1)
+        lo = np.floor(at).astype(int)
+        return lo, np.minimum(lo + 1, n - 1), (at - lo)
+
+    y0, y1, ty = taps(h, sh)
+    x0, x1, tx = taps(w, sw)
+    top = p[y0][:, x0] + (p[y0][:, x1] - p[y0][:, x0]) * tx[None, :, None]
+    bottom = p[y1][:, x0] + (p[y1][:, x1] - p[y1][:, x0]) * tx[None, :, None]
+    return top + (bottom - top) * ty[:, None, None]
 
 
 # --- colour --------------------------------------------------------------------------------------------

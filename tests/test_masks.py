@@ -4,17 +4,15 @@ nothing assumes what the classes look like). LiteRT.js's masks: tests/test_liter
 from __future__ import annotations
 
 import base64
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 import test_page
-from test_page import copy_build, metadata, pytestmark, serving  # noqa: F401
+from test_page import copy_build, metadata, opened, pytestmark, serving, tf_outputs  # noqa: F401
 
-from patcher.check import picture_pixels, preprocess, run_frozen
-from patcher.outdir import graph_path
+from kit import bilinear, oklab
+
+from patcher.check import picture_pixels
 
 playwright, browser = test_page.playwright, test_page.browser
 H, W = 72, 88
@@ -44,20 +42,6 @@ def floats(text: str, shape) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=np.float32).reshape(shape)
 
 
-def tf_outputs(built: Path, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """TensorFlow's class map [H, W] and probabilities [H, W, C] for RGB pixels."""
-    meta = metadata(built)
-    x = preprocess(pixels, meta)
-    work = Path(tempfile.mkdtemp(prefix="patcher-masks-"))
-    try:
-        x.tofile(work / "x.bin")
-        run_frozen(graph_path(built), [{"file": str(work / "x.bin"), "shape": list(x.shape)}], work, meta)
-        labels = np.load(work / "tf.0.0.npy").reshape(pixels.shape[:2])
-        return labels, np.load(work / "tf.0.1.npy").reshape(*pixels.shape[:2], -1)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def site(built, tmp_path_factory):
     root = copy_build(built, tmp_path_factory.mktemp("masks") / "site")
@@ -68,11 +52,8 @@ def site(built, tmp_path_factory):
 
 @pytest.fixture
 def tab(browser, site):
-    page = browser.new_page()
-    page.goto(site + "probe.html")
-    page.wait_for_function("window.ready === true", timeout=WAIT)
-    yield page
-    page.close()
+    with opened(browser, site + "probe.html") as page:
+        yield page
 
 
 @pytest.mark.parametrize("worker", [True, False])
@@ -104,7 +85,14 @@ def test_masks_are_tensorflows_probabilities_and_their_argmax_is_the_labels(work
     assert got["two"] == [classes[1], classes[0]] and got["twoSame"]
 
 
-def test_masks_at_another_model_size_come_back_at_the_sources_and_bad_names_are_refused(tab):
+def test_masks_at_another_model_size_are_tensorflows_resized_and_bad_names_are_refused(tab, built):
+    """At model size [36, 44] the masks of a 72 x 88 picture are TensorFlow's probabilities at 36 x 44
+    resized bilinearly to 72 x 88. The picture is made of 2 x 2 blocks, so that the browser's downscaling to
+    the model size (drawImage) gives exactly the 36 x 44 picture TensorFlow is given."""
+    small = picture_pixels(H // 2, W // 2)
+    pixels = small.repeat(2, axis=0).repeat(2, axis=1)
+    _, at_size = tf_outputs(built, small)
+    want = bilinear(at_size.astype(np.float64), H, W)
     got = tab.evaluate("""async ([data, w, h]) => {
         const seg = await m.createSegmenter({size: [36, 44]});
         const r = await seg.segment(canvasOf(image(data, w, h)), {masks: 'all'});
@@ -112,9 +100,11 @@ def test_masks_at_another_model_size_come_back_at_the_sources_and_bad_names_are_
                                                                                         (e) => e.code + ': ' + e.message);
         seg.dispose();
         return {labels: Array.from(r.labels), size: r.size, masks: seg.classes.map((c) => b64(r.masks[c])), bad};
-    }""", [rgba(picture_pixels(H, W)), W, H])
+    }""", [rgba(pixels), W, H])
     masks = np.stack([floats(t, (H, W)) for t in got["masks"]], axis=-1)
     assert got["size"] == [36, 44] and np.allclose(masks.sum(-1), 1, atol=1e-5)
+    diff = float(np.max(np.abs(masks - want)))
+    assert diff < PROBABILITY_BOUND, f"masks {diff:.2e} from TensorFlow's probabilities resized"
     assert np.array_equal(np.array(got["labels"]).reshape(H, W), masks.argmax(-1))
     assert got["bad"].startswith('options: masks: this model has no class "no-such"')
 
@@ -169,15 +159,6 @@ def test_smoothing_halves_the_flicker_of_a_still_face_and_follows_a_cut_within_t
 
 
 # --- effects ---------------------------------------------------------------------------------------------
-
-def oklab(rgb):
-    lin = np.where(rgb / 255 <= 0.04045, rgb / 255 / 12.92, ((rgb / 255 + 0.055) / 1.055) ** 2.4)
-    m1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929], [0.2119034982, 0.6806995451, 0.1073969566],
-                   [0.0883024619, 0.2817188376, 0.6299787005]])
-    m2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468], [1.9779984951, -2.4285922050, 0.4505937099],
-                   [0.0259040371, 0.7827717662, -0.8086757660]])
-    return np.cbrt(lin @ m1.T) @ m2.T
-
 
 def test_effects_on_a_real_result(tab, built):
     classes = metadata(built)["classes"]

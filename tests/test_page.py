@@ -142,17 +142,37 @@ def sample_pixels(height: int, width: int) -> np.ndarray:
     return picture_pixels(height, width)
 
 
-def tf_labels(built: Path, pixels: np.ndarray) -> np.ndarray:
-    """TensorFlow's class map (the frozen graph's) for RGB pixels, preprocessed as model.json's metadata says."""
+@contextmanager
+def opened(browser, url: str):
+    """A new tab at `url`, once its script has set window.ready; closed afterwards."""
+    tab = browser.new_page()
+    tab.goto(url)
+    tab.wait_for_function("window.ready === true", timeout=WAIT)
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+def tf_outputs(built: Path, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """TensorFlow's class map [H, W] and, where the frozen graph has them, its probabilities [H, W, C] (else
+    None), for RGB pixels [H, W, 3] preprocessed as model.json's metadata says."""
     meta = metadata(built)
     x = preprocess(pixels, meta)
     work = Path(tempfile.mkdtemp(prefix="patcher-page-"))
     try:
         x.tofile(work / "x.bin")
         run_frozen(graph_path(built), [{"file": str(work / "x.bin"), "shape": list(x.shape)}], work, meta)
-        return np.load(work / "tf.0.0.npy").reshape(pixels.shape[:2])
+        probabilities = work / "tf.0.1.npy"
+        return (np.load(work / "tf.0.0.npy").reshape(pixels.shape[:2]),
+                np.load(probabilities).reshape(*pixels.shape[:2], -1) if probabilities.exists() else None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def tf_labels(built: Path, pixels: np.ndarray) -> np.ndarray:
+    """TensorFlow's class map [H, W] for RGB pixels."""
+    return tf_outputs(built, pixels)[0]
 
 
 def overlay_alpha(tab) -> np.ndarray:
