@@ -1,4 +1,4 @@
-"""`build --litert` and `check --litert` (issue 14): TFLite models for LiteRT.js, their agreement with
+"""`build --litert` and `check --litert` (opt-in): TFLite models for LiteRT.js, their agreement with
 TensorFlow (Python interpreter), and LiteRT.js itself in headless Chromium on the synthetic upstream."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Soft masks, video smoothing, effects and long sessions through segmenter.js in headless Chromium (issue 20),
+"""Soft masks, video smoothing, effects and long sessions through segmenter.js in headless Chromium,
 on the face model of the synthetic upstream with random weights (the tests hold for a trained model too:
 nothing assumes what the classes look like). LiteRT.js's masks: tests/test_litert.py."""
 from __future__ import annotations
