@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kit import needs_chromium
+from kit import BUILDS, PROJECT, needs_chromium, needs_tf
 from patcher import litert, outdir, page
 from patcher.check import preprocess, run_frozen
 from patcher.check import picture_pixels
@@ -30,13 +30,10 @@ INT8_PROBABILITY_BOUND = 0.05
 # (which only marks a model below its --int8-floor "not accurate"): a quantizer that breaks the model
 # (wrong scales, a constant map) falls far below it; the synthetic model's int8 is above it.
 INT8_SANE = 0.9
-HAS_TF = importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("tensorflowjs") is not None
-HAS_RUNTIME = all((Path("node_modules") / package / name).is_file() for package, name, _ in litert.RUNTIME_FILES)
+HAS_RUNTIME = all((PROJECT / "node_modules" / package / name).is_file() for package, name, _ in litert.RUNTIME_FILES)
 needs_build = [
-    pytest.mark.tf,
-    pytest.mark.skipif(not HAS_TF, reason="TensorFlow and tensorflowjs are needed: pip install -e '.[tf,web]'"),
-    pytest.mark.skipif(shutil.which("node") is None or not HAS_RUNTIME,
-                       reason="the pinned npm packages (TensorFlow.js, LiteRT.js) are needed: run 'npm ci'"),
+    *BUILDS, needs_tf,
+    pytest.mark.skipif(not HAS_RUNTIME, reason="LiteRT.js is not in node_modules: run 'npm ci' in the project"),
 ]
 needs_browser = [needs_chromium]
 
@@ -597,7 +594,6 @@ class TestMeasure:
         assert np.mean(np.array(got["reusedLabels"]) == reference[0]) >= want
 
 
-PROJECT = Path(__file__).resolve().parent.parent
 HAS_ORT = (importlib.util.find_spec("tf2onnx") is not None
            and (PROJECT / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs").is_file())
 

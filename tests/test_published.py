@@ -5,24 +5,23 @@ cannot reach it. Building from them needs the real upstream: tests/test_upstream
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections import Counter
 
 import numpy as np
 import pytest
 
+from kit import needs_npm
 from patcher import recipe as recipes
 from patcher import weights
 from patcher.errors import WeightsError
 
 PUBLISHED = recipes.load().model("celebamask").published
+pytestmark = needs_npm
 
 
 @pytest.fixture(scope="module")
 def registry():
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not on PATH")
     proc = subprocess.run(["npm", "view", weights.describe(PUBLISHED), "dist.integrity"], capture_output=True,
                           text=True, timeout=120)
     if proc.returncode != 0:
