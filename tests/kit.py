@@ -39,7 +39,8 @@ def _skip_unless(missing: str | None) -> pytest.MarkDecorator:
 needs_tf = _skip_unless("TensorFlow is not installed: pip install -e '.[tf]'" if _absent("tensorflow") else None)
 needs_tfjs = _skip_unless("tensorflowjs is not installed: pip install -e '.[web]'" if _absent("tensorflowjs") else None)
 needs_node = _skip_unless("Node.js is not installed" if shutil.which("node") is None else None)
-needs_npm = _skip_unless("npm is not installed (it packs and installs the build)" if shutil.which("npm") is None else None)
+needs_npm = _skip_unless("npm is not installed (the test packs, installs or fetches npm packages)"
+                        if shutil.which("npm") is None else None)
 needs_tfjs_node = _skip_unless(
     "Node.js is not installed" if shutil.which("node") is None
     else None if TFJS.is_dir() else "TensorFlow.js is not in node_modules: run 'npm ci' in the project")
