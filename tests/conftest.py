@@ -8,8 +8,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import synthetic  # noqa: E402
-from patcher.cli import main  # noqa: E402
+import synthetic
+from patcher.cli import main
 
 
 @pytest.fixture(scope="session")

@@ -1,31 +1,21 @@
 """`build` and `check` on the synthetic upstream: freeze, convert, parity on tfjs cpu and wasm in Node."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from kit import BUILDS, snapshot
 from patcher import graphfix, outdir
 from patcher.build import GRAPH
 from patcher.check import check
 from patcher.errors import ParityError
 from patcher.cli import main
 
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None,
-                       reason="tensorflowjs is not installed: pip install -e '.[tf,web]'"),
-    pytest.mark.skipif(shutil.which("node") is None or not Path("node_modules/@tensorflow/tfjs").is_dir(),
-                       reason="Node.js with TensorFlow.js is needed: run 'npm ci' in the project"),
-]
+pytestmark = BUILDS
 SMALL = "64x64,50x70"
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_build_writes_model_shards_and_provenance(built, synthetic_upstream):
@@ -259,7 +249,7 @@ def test_quantized_variants_are_smaller_and_checked_against_float32(kind, built,
     assert [r[-2] == "yes" for r in rows] == [a >= 99.0 for a in agreements]
     assert code == (0 if min(agreements) >= 99.0 else 16)
     # a pixel can change class only where its top two probabilities are within 2 * max |dp|
-    assert all(100 - a <= float(r[-1].rstrip("%")) + 1e-3 for a, r in zip(agreements, rows))
+    assert all(100 - a <= float(r[-1].rstrip("%")) + 1e-3 for a, r in zip(agreements, rows, strict=True))
     # the tiny synthetic net with random weights has near ties; the real model: see the README's table
     assert min(agreements) >= (99.0 if kind == "float16" else 95.0)
 
@@ -272,5 +262,5 @@ def test_quantized_variants_are_smaller_and_checked_against_float32(kind, built,
     # quantizing changes the weights, so the probabilities differ from the float32 build's, by at most 1
     assert all(0 < float(r[3]) <= 1 for r in rows), rows
     # and, as against TensorFlow, a pixel changes class only where it could flip (percentages to 3 decimals)
-    assert all(100 - a <= float(r[-1].rstrip("%")) + 2e-3 for a, r in zip(agreements, rows)), rows
+    assert all(100 - a <= float(r[-1].rstrip("%")) + 2e-3 for a, r in zip(agreements, rows, strict=True)), rows
     assert code == (0 if min(agreements) >= 99.0 else 16)

@@ -1,18 +1,17 @@
-"""segmenter.js's chooseRuntime (issue 14): which runtime and precision run a size, from what the build
+"""segmenter.js's chooseRuntime: which runtime and precision run a size, from what the build
 recorded in model.json's metadata (LiteRT.js models, their accuracy, the times Chromium measured). Run in
 Node on the module itself, every case in one process."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
-MODULE = Path(__file__).resolve().parent.parent / "patcher" / "web" / "segmenter.js"
+from kit import PROJECT, needs_node, node, url
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+MODULE = PROJECT / "patcher" / "web" / "segmenter.js"
+
+pytestmark = needs_node
 
 
 def model(size, precision, accurate=True, away=0.995):
@@ -99,10 +98,7 @@ console.log(JSON.stringify(out));
 def choices():
     """Every case's answer, from one Node process."""
     cases = [[p.values[0], p.values[1], list(p.values[2]) if p.values[2] else None] for p in CASES]
-    proc = subprocess.run(["node", "--input-type=module", "-e", RUNNER % json.dumps(MODULE.as_uri()), json.dumps(cases)],
-                          capture_output=True, text=True, timeout=60, cwd=MODULE.parent)
-    assert proc.returncode == 0, proc.stderr
-    return dict(zip((p.id for p in CASES), json.loads(proc.stdout)))
+    return dict(zip((p.id for p in CASES), node(RUNNER % url(MODULE), json.dumps(cases), cwd=MODULE.parent), strict=True))
 
 
 @pytest.mark.parametrize(("metadata", "options", "size", "expected", "words"), CASES)

@@ -8,16 +8,13 @@ from pathlib import Path
 import git
 import pytest
 
+from kit import apply, cli
 import synthetic
 from patcher import recipe as recipes
 from patcher.cli import main
 
 STEPS = recipes.load().for_model("celebamask")
 FREEZE = "tools/celebamask_hq/freeze_celebamaskhq_bisenetv2_model.py"
-
-
-def apply(upstream, dest, *extra):
-    return main(["apply", "--upstream", str(upstream), "--dest", str(dest), *extra])
 
 
 def state(dest: Path) -> tuple[str, str, dict[str, bytes]]:
@@ -28,9 +25,9 @@ def state(dest: Path) -> tuple[str, str, dict[str, bytes]]:
 
 
 def test_help_lists_subcommands(capsys):
-    with pytest.raises(SystemExit) as exit:
+    with pytest.raises(SystemExit) as raised:
         main(["--help"])
-    assert exit.value.code == 0
+    assert raised.value.code == 0
     out = capsys.readouterr().out
     for command in ("apply", "diff", "list", "verify"):
         assert command in out
@@ -77,10 +74,8 @@ def test_diff_applies_to_a_clean_checkout_of_the_pin(synthetic_upstream, tmp_pat
     path, (old, _) = synthetic_upstream
     dest = tmp_path / "checkout"
     assert apply(path, dest, "--commit", old) == 0
-    capsys.readouterr()
-    assert main(["diff", "--dest", str(dest)]) == 0
-    patch = capsys.readouterr().out
-    assert patch.startswith("diff --git") and patch.endswith("\n")
+    code, patch, _ = cli(capsys, "diff", "--dest", str(dest))
+    assert code == 0 and patch.startswith("diff --git") and patch.endswith("\n")
     clean = tmp_path / "clean"
     git.Repo.clone_from(path, clean).git.checkout(old)
     (tmp_path / "change.patch").write_text(patch)
@@ -93,10 +88,11 @@ def test_list_prints_codemods_descriptions_and_sites(synthetic_upstream, tmp_pat
     path, (old, _) = synthetic_upstream
     dest = tmp_path / "checkout"
     assert apply(path, dest, "--commit", old) == 0
-    capsys.readouterr()
-    assert main(["list", "--dest", str(dest)]) == 0
-    first, *out = capsys.readouterr().out.splitlines()
-    assert first == f"recipe {recipes.default()} (model celebamask); each line number is the one its codemod saw, before later codemods moved lines"
+    code, listed, _ = cli(capsys, "list", "--dest", str(dest))
+    assert code == 0
+    first, *out = listed.splitlines()
+    assert first == (f"recipe {recipes.default()} (model celebamask); "
+                     "each line number is the one its codemod saw, before later codemods moved lines")
     headers = [line for line in out if not line.startswith("  ")]
     assert [h.split(":")[0] for h in headers] == [s.codemod for s in STEPS]
     sites = [line.strip() for line in out if line.startswith("  ")]

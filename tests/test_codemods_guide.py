@@ -2,11 +2,12 @@
 the example upstream (patcher example); the codemod it writes is the one the example ships."""
 from __future__ import annotations
 
-import importlib.util
+import re
 
 import pytest
 
 from docs_blocks import blocks, run_shell
+from kit import needs_tf
 from patcher import examples
 
 PAGE = "codemods.md"
@@ -46,7 +47,8 @@ def followed(tmp_path_factory):
 
 def test_the_guides_tests_pass(followed):
     _, (pytest_out, _) = followed
-    assert "7 passed" in pytest_out, pytest_out
+    # the summary line: exactly 7 passed ("17 passed" is not), nothing failed, skipped or in error
+    assert re.search(r"^=* ?7 passed in [\d.]+s( \(.*\))? ?=*$", pytest_out, re.MULTILINE), pytest_out
 
 
 def test_list_shows_what_the_guide_says(followed):
@@ -56,7 +58,7 @@ def test_list_shows_what_the_guide_says(followed):
 
 
 @pytest.mark.tf
-@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed")
+@needs_tf
 def test_without_the_codemod_verify_stops_where_the_guide_says_and_with_it_verifies(followed):
     root, _ = followed
     recipe = (root / "mine" / "tiny.toml").read_text()

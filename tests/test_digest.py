@@ -7,15 +7,12 @@ from pathlib import Path
 import git
 import pytest
 
+from kit import apply
 from patcher import checkout, runner
 from patcher import recipe as recipes
 from patcher.cli import main
 
 STEPS = recipes.load().for_model("celebamask")
-
-
-def apply(upstream, dest, *extra):
-    return main(["apply", "--upstream", str(upstream), "--dest", str(dest), *extra])
 
 
 @pytest.fixture

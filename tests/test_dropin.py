@@ -1,7 +1,6 @@
 """The default build drops into the seed's client: one output, `predict` gives H rows of W class ids."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -10,17 +9,12 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import pytest
 
+from kit import BUILDS
 from patcher import outdir, page
 from patcher.check import metadata, preprocess, run_frozen, picture_pixels
 
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed"),
-    pytest.mark.skipif(shutil.which("node") is None or not Path("node_modules/@tensorflow/tfjs").is_dir(),
-                       reason="Node.js with TensorFlow.js is needed: run 'npm ci' in the project"),
-]
+pytestmark = BUILDS
 CLIENT = Path(__file__).resolve().parent / "js" / "seed_client.mjs"
 
 

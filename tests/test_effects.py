@@ -1,27 +1,24 @@
-"""The pure parts of the web module's masks, smoothing and effects (issue 20), run in Node on the modules
+"""The pure parts of the web module's masks, smoothing and effects, run in Node on the modules
 themselves (patcher/web/lib/masks.js, smoothing.js, effects.js): numbers in, numbers out, checked with numpy."""
 from __future__ import annotations
-
-import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-WEB = Path(__file__).resolve().parent.parent / "patcher" / "web" / "lib"
+from kit import PROJECT, bilinear, needs_node, oklab, url
+from kit import node as run_node
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+WEB = PROJECT / "patcher" / "web" / "lib"
+
+pytestmark = needs_node
 
 
-def node(body: str, data=None):
-    """Run `body` (an async function body given `m` = {masks, smoothing, effects} and `data`) in Node; its
-    return value as JSON. Typed arrays come back as lists."""
+def node(body: str, data: object = None) -> dict:
+    """Run `body` (an async function body given `m` = {masks, smoothing, effects} and `data`) in Node:
+    {ok: its return value} (typed arrays as lists) or {error: the thrown code, name, message}."""
     script = f"""
-const m = {{masks: await import({json.dumps((WEB / 'masks.js').as_uri())}),
-           smoothing: await import({json.dumps((WEB / 'smoothing.js').as_uri())}),
-           effects: await import({json.dumps((WEB / 'effects.js').as_uri())})}};
+const m = {{masks: await import({url(WEB / 'masks.js')}), smoothing: await import({url(WEB / 'smoothing.js')}),
+           effects: await import({url(WEB / 'effects.js')})}};
 const chunks = [];
 for await (const c of process.stdin) chunks.push(c);
 const data = JSON.parse(Buffer.concat(chunks).toString());
@@ -30,31 +27,12 @@ const run = async () => {{ {body} }};
 try {{ console.log(JSON.stringify({{ok: await run()}}, plain)); }}
 catch (err) {{ console.log(JSON.stringify({{error: err.code || 'thrown', name: err.name, message: err.message}})); }}
 """
-    proc = subprocess.run(["node", "--input-type=module", "-e", script], input=json.dumps(data), capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_node(script, data=data)
 
 
 def softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
-
-def bilinear(p, sh, sw):
-    """numpy resize of [h, w, C] to [sh, sw, C]: half-pixel centres, edges clamped (tf.image.resize's)."""
-    h, w, _ = p.shape
-
-    def taps(n, m):
-        at = np.clip((np.arange(m) + 0.5) * n / m - 0.5, 0, n - 1)
-        lo = np.floor(at).astype(int)
-        return lo, np.minimum(lo + 1, n - 1), (at - lo)
-
-    y0, y1, ty = taps(h, sh)
-    x0, x1, tx = taps(w, sw)
-    top = p[y0][:, x0] + (p[y0][:, x1] - p[y0][:, x0]) * tx[None, :, None]
-    bottom = p[y1][:, x0] + (p[y1][:, x1] - p[y1][:, x0]) * tx[None, :, None]
-    return top + (bottom - top) * ty[:, None, None]
 
 
 # --- masks -----------------------------------------------------------------------------------------
@@ -116,7 +94,8 @@ def test_smoothing_halves_the_flicker_of_a_still_picture_and_follows_a_cut_at_on
     rng = np.random.default_rng(3)
     frames = clip_frames(rng)
     got = node("""const s = new m.smoothing.Smoother(m.smoothing.smoothingOptions(true));
-                  return data.map((f) => m.masks.argmax(s.step(Float32Array.from(f.probs), Uint8ClampedArray.from(f.rgba), 24, 24, 4), 4));""",
+                  return data.map((f) => m.masks.argmax(
+                    s.step(Float32Array.from(f.probs), Uint8ClampedArray.from(f.rgba), 24, 24, 4), 4));""",
                frames)["ok"]
     raw = [np.argmax(np.array(f["probs"]).reshape(-1, 4), -1) for f in frames]
     smooth = [np.array(g) for g in got]
@@ -144,15 +123,6 @@ def test_bad_smoothing_settings_are_options_errors(given, words):
 
 
 # --- effects -----------------------------------------------------------------------------------------
-
-def oklab(rgb):
-    lin = np.where(rgb / 255 <= 0.04045, rgb / 255 / 12.92, ((rgb / 255 + 0.055) / 1.055) ** 2.4)
-    m1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929], [0.2119034982, 0.6806995451, 0.1073969566],
-                   [0.0883024619, 0.2817188376, 0.6299787005]])
-    m2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468], [1.9779984951, -2.4285922050, 0.4505937099],
-                   [0.0259040371, 0.7827717662, -0.8086757660]])
-    return np.cbrt(lin @ m1.T) @ m2.T
-
 
 def stripes(h=16, w=40):
     """A brown, textured picture and a result whose 'hair' mask is 1 on the left, 0 on the right and
@@ -215,7 +185,8 @@ def test_overlay_lays_the_layer_over_the_picture_and_bad_options_say_what_is_wro
     assert got["over"] == [100, 100, 100, 255, 178, 50, 50, 255]
     lips, red, two = got["errors"]
     assert lips.startswith('options: the result has no mask of "lips"') and "masks: ['lips']" in lips
-    assert red.startswith("options: color must be") and two == "options: replaceBackground needs one of blur (a radius in pixels), image or color"
+    assert red.startswith("options: color must be")
+    assert two == "options: replaceBackground needs one of blur (a radius in pixels), image or color"
 
 
 def test_oklab_round_trips_every_grey_and_a_spread_of_colours():

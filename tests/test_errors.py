@@ -1,4 +1,4 @@
-"""The errors segmenter.js rejects with (issue 21): every code of lib/errors.js is met here in headless
+"""The errors segmenter.js rejects with: every code of lib/errors.js is met here in headless
 Chromium, in the Web Worker and on the main thread, with its code and hint; a failure that comes from the
 caller's input (bad options, a source it cannot read, a picture from another origin without CORS, a
 missing or broken model) is the same error in both modes; docs/page.md's table lists every code with the
@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 import test_module
 import test_page
 from test_page import pytestmark, rewrite_metadata, serving  # noqa: F401
+
+from kit import node, url
 
 from patcher.page import PAGE
 
@@ -53,10 +54,7 @@ CALLERS = {"options", "not-found", "model", "shard-missing", "shard-size", "tfjs
 
 def codes() -> dict:
     """lib/errors.js's CODES, read by Node from the module itself."""
-    script = f"import {{CODES}} from {json.dumps((PAGE / 'lib' / 'errors.js').as_uri())}; console.log(JSON.stringify(CODES));"
-    proc = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return node(f"import {{CODES}} from {url(PAGE / 'lib' / 'errors.js')}; console.log(JSON.stringify(CODES));")
 
 
 def documented() -> dict:
@@ -96,11 +94,8 @@ def sites(folder):
 
 @pytest.fixture
 def probe(browser, sites):
-    tab = browser.new_page()
-    tab.goto(sites[0] + "probe.html")
-    tab.wait_for_function("window.ready === true", timeout=WAIT)
-    yield tab
-    tab.close()
+    with test_page.opened(browser, sites[0] + "probe.html") as tab:
+        yield tab
 
 
 def failure(tab, body: str, worker: bool, other: str) -> dict:
@@ -120,11 +115,8 @@ def met(browser, sites):
         for worker in (True, False):
             if (worker and code in MAIN_ONLY) or (not worker and code in WORKER_ONLY):
                 continue
-            tab = browser.new_page()
-            tab.goto(sites[0] + "probe.html")
-            tab.wait_for_function("window.ready === true", timeout=WAIT)
-            found[code, worker] = failure(tab, body, worker, sites[1])
-            tab.close()
+            with test_page.opened(browser, sites[0] + "probe.html") as tab:
+                found[code, worker] = failure(tab, body, worker, sites[1])
     return found
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
 
 import synthetic_tiny
+from kit import one_error
 from patcher import examples
 from patcher.cli import main
 
@@ -146,13 +146,6 @@ def test_an_entry_point_is_imported_only_when_a_recipe_names_it(tmp_path, capsys
                      err.strip()), err
 
 
-def one_error(capsys) -> str:
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    return lines[0]
-
-
 @pytest.mark.parametrize(("setup", "message"), [
     pytest.param("shipped", r"\[codemods\]: codemod 'disable_v2' is defined twice: by patcher and by recipe file "
                             r"disable_v2.py", id="shipped-and-file"),
@@ -186,8 +179,7 @@ def test_a_name_defined_twice_is_exit_13_naming_both(setup, message, tmp_path, c
         dist_info(site, "more-fixes", {"rename_string": "more_fixes.rename_string"}, {"more_fixes.rename_string": RENAME})
     monkeypatch.syspath_prepend(str(site))
     recipe = recipe_with(folder, modules)
-    assert main(["list", "--recipe", str(recipe), "--dest", str(tmp_path / "none")]) == 13
-    line = one_error(capsys)
+    line = one_error(capsys, main(["list", "--recipe", str(recipe), "--dest", str(tmp_path / "none")]), 13)
     assert line.startswith(f"patcher: error: {recipe}: ") and re.search(message, line), line
 
 
@@ -213,8 +205,7 @@ def test_an_external_codemod_gets_the_load_time_checks(code, params, message, tm
     (folder / "rename_string.py").write_text(code)
     recipe = recipe_with(folder, ["rename_string.py"])
     recipe.write_text(recipe.read_text().replace('params = { old = "up", new = "upsampled" }', f"params = {params}"))
-    assert main(["list", "--recipe", str(recipe), "--dest", str(tmp_path / "none")]) == 13
-    line = one_error(capsys)
+    line = one_error(capsys, main(["list", "--recipe", str(recipe), "--dest", str(tmp_path / "none")]), 13)
     assert re.search(message, line), line
 
 
@@ -230,8 +221,8 @@ def test_an_entry_point_that_is_not_a_module_of_its_name_is_refused(tmp_path, ca
     dist_info(site, "odd-fixes", {"rename_string": "odd_fixes.other:RenameString"}, {"odd_fixes.other": RENAME})
     monkeypatch.syspath_prepend(str(site))
     recipe = recipe_with(tmp_path / "r", [])
-    assert main(["list", "--recipe", str(recipe), "--dest", str(tmp_path / "none")]) == 13
-    assert "names a module whose last name is the entry point's name" in one_error(capsys)
+    line = one_error(capsys, main(["list", "--recipe", str(recipe), "--dest", str(tmp_path / "none")]), 13)
+    assert "names a module whose last name is the entry point's name" in line
 
 
 def test_editing_an_external_codemod_runs_the_codemods_again(tmp_path, tiny_upstream, capsys):

@@ -1,4 +1,4 @@
-"""`build --litert` and `check --litert` (issue 14): TFLite models for LiteRT.js, their agreement with
+"""`build --litert` and `check --litert` (opt-in): TFLite models for LiteRT.js, their agreement with
 TensorFlow (Python interpreter), and LiteRT.js itself in headless Chromium on the synthetic upstream."""
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kit import BUILDS, PROJECT, needs_chromium, needs_tf
 from patcher import litert, outdir, page
 from patcher.check import preprocess, run_frozen
 from patcher.check import picture_pixels
 from patcher.cli import main
-from patcher.errors import BuildError, ParityError
+from patcher.errors import BuildError
 
 SIZE = (96, 96)
 # the largest difference between the int8 model's softmax of its logits and TensorFlow's probabilities
@@ -29,18 +30,12 @@ INT8_PROBABILITY_BOUND = 0.05
 # (which only marks a model below its --int8-floor "not accurate"): a quantizer that breaks the model
 # (wrong scales, a constant map) falls far below it; the synthetic model's int8 is above it.
 INT8_SANE = 0.9
-HAS_TF = importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("tensorflowjs") is not None
-HAS_RUNTIME = all((Path("node_modules") / package / name).is_file() for package, name, _ in litert.RUNTIME_FILES)
+HAS_RUNTIME = all((PROJECT / "node_modules" / package / name).is_file() for package, name, _ in litert.RUNTIME_FILES)
 needs_build = [
-    pytest.mark.tf,
-    pytest.mark.skipif(not HAS_TF, reason="TensorFlow and tensorflowjs are needed: pip install -e '.[tf,web]'"),
-    pytest.mark.skipif(shutil.which("node") is None or not HAS_RUNTIME,
-                       reason="the pinned npm packages (TensorFlow.js, LiteRT.js) are needed: run 'npm ci'"),
+    *BUILDS, needs_tf,
+    pytest.mark.skipif(not HAS_RUNTIME, reason="LiteRT.js is not in node_modules: run 'npm ci' in the project"),
 ]
-needs_browser = [
-    pytest.mark.skipif(not Path(page.CHROMIUM).exists(), reason=f"Debian's chromium is not installed ({page.CHROMIUM})"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed"),
-]
+needs_browser = [needs_chromium]
 
 
 # --- accuracy measures (numpy only) ------------------------------------------------------------------
@@ -118,7 +113,7 @@ def test_default_calibration_is_the_sample_its_variants_and_generated_pictures(t
     again, _ = litert.calibration_images(None, sample)
     assert len(images) == about["images"] == litert.CALIBRATION_IMAGES and about["source"] == "default"
     assert "sample.png" in about["description"] and all(i.dtype == np.uint8 and i.shape[2] == 3 for i in images)
-    assert all(np.array_equal(a, b) for a, b in zip(images, again))  # the same every build
+    assert all(np.array_equal(a, b) for a, b in zip(images, again, strict=True))  # the same every build
     # the pixels: the sample, its mirror image, crops of it with a brightness change, generated pictures
     crops = litert.CALIBRATION_IMAGES // 2 - 2
     assert np.array_equal(images[0], picture) and np.array_equal(images[1], picture[:, ::-1])
@@ -601,7 +596,6 @@ class TestMeasure:
         assert np.mean(np.array(got["reusedLabels"]) == reference[0]) >= want
 
 
-PROJECT = Path(__file__).resolve().parent.parent
 HAS_ORT = (importlib.util.find_spec("tf2onnx") is not None
            and (PROJECT / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs").is_file())
 

@@ -119,11 +119,18 @@ def expected(built):
 
 @pytest.fixture
 def probe(browser, site):
-    tab = browser.new_page()
-    tab.goto(site + "probe.html")
-    tab.wait_for_function("window.ready === true", timeout=WAIT)
-    yield tab
-    tab.close()
+    with test_page.opened(browser, site + "probe.html") as tab:
+        yield tab
+
+
+def refused(got: dict, code: str, words: list[str]) -> None:
+    """`got` (from attempt) is a rejection, not a hang: a SegmenterError of `code` whose message holds every
+    word."""
+    assert got["ok"] is False, got
+    assert "HUNG" not in got["message"]
+    assert (got["name"], got["code"]) == ("SegmenterError", code), got
+    for word in words:
+        assert word in got["message"], got["message"]
 
 
 def attempt(tab, body: str) -> dict:
@@ -277,11 +284,7 @@ def test_failures_are_rejected_promises_that_say_what_is_wrong(worker, model, ba
     got = attempt(probe, f"""(m) => m.createSegmenter({{model: '{model}', backend: '{backend}',
                                                          worker: {'true' if worker else 'false'}}})
                                      .then((seg) => seg.info)""")
-    assert got["ok"] is False, got
-    assert "HUNG" not in got["message"]
-    assert (got["name"], got["code"]) == ("SegmenterError", code), got
-    for word in words:
-        assert word in got["message"], got["message"]
+    refused(got, code, words)
 
 
 @pytest.mark.parametrize("worker", [True, False])
@@ -293,11 +296,7 @@ def test_missing_tfjs_files_are_rejected_not_hung(worker, assets, code, words, p
     got = attempt(probe, f"""(m) => m.createSegmenter({{backend: 'wasm', assets: '{assets}',
                                                          worker: {'true' if worker else 'false'}}})
                                      .then((seg) => seg.info)""")
-    assert got["ok"] is False, got
-    assert "HUNG" not in got["message"]
-    assert (got["name"], got["code"]) == ("SegmenterError", code), got
-    for word in words:
-        assert word in got["message"], got["message"]
+    refused(got, code, words)
 
 
 @pytest.mark.parametrize("worker", [True, False])

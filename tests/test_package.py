@@ -1,4 +1,4 @@
-"""The build folder is an npm package (issue 21): package.json and README from the recipe and the build,
+"""The build folder is an npm package: package.json and README from the recipe and the build,
 `.d.ts` declarations for the public API; `npm pack`, installed into a fresh project, type-checked with
 `tsc --noEmit` and run from node_modules/NAME/ in a bundler-free page in headless Chromium."""
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import test_page
-from test_page import WAIT, metadata, sample_pixels, serving, tf_labels  # noqa: F401
+from test_page import WAIT, metadata, sample_pixels, serving, tf_labels
+
+from kit import PROJECT, needs_npm, node, url
 
 from patcher import npm, page
 from patcher import recipe as recipes
@@ -23,9 +25,7 @@ from patcher.cli import main
 from patcher.page import PAGE
 
 playwright, browser = test_page.playwright, test_page.browser
-pytestmark = [*test_page.pytestmark,
-              pytest.mark.skipif(shutil.which("npm") is None, reason="npm is needed to pack and install")]
-PROJECT = Path(__file__).resolve().parent.parent
+pytestmark = [*test_page.pytestmark, needs_npm]
 TSC = PROJECT / "node_modules" / ".bin" / "tsc"
 NAME = "@test-scope/face-parts"
 HEIGHT, WIDTH = 72, 88
@@ -53,11 +53,14 @@ async function main(image: HTMLCanvasElement): Promise<number> {
 void main;
 """
 # each line must fail to type-check: the declarations are not `any`
+# a line the declarations must refuse, and the start of tsc's one error for it (at line 2 of its file)
 WRONG_TS = [
-    "createSegmenter({ runtime: 'onnx' });",
-    "createSegmenter({ size: 448 });",
-    "createSegmenter().then((seg) => seg.segment('picture.png'));",
-    "createSegmenter().then((seg) => { const n: number = seg.info.reason; return n; });",
+    ("createSegmenter({ runtime: 'onnx' });", "(2,19): error TS2322: Type '\"onnx\"' is not assignable to type"),
+    ("createSegmenter({ size: 448 });", "(2,19): error TS2322: Type 'number' is not assignable to type"),
+    ("createSegmenter().then((seg) => seg.segment('picture.png'));",
+     "(2,45): error TS2345: Argument of type 'string' is not assignable to parameter of type"),
+    ("createSegmenter().then((seg) => { const n: number = seg.info.reason; return n; });",
+     "(2,41): error TS2322: Type 'string' is not assignable to type 'number'"),
 ]
 TSCONFIG = {"compilerOptions": {"strict": True, "noEmit": True, "target": "es2022", "module": "esnext",
                                 "moduleResolution": "bundler", "lib": ["es2022", "dom"], "skipLibCheck": False,
@@ -150,10 +153,9 @@ def test_package_name_overrides_the_recipe_and_bad_names_are_refused(named, chec
 def test_the_declarations_cover_the_modules_exports_and_error_codes():
     declared = set(re.findall(r"^export (?:function|class|const) (\w+)", (PAGE / "segmenter.d.ts").read_text(),
                               re.MULTILINE))
-    script = (f"const m = await import({json.dumps((PAGE / 'segmenter.js').as_uri())});"
-              f"const e = await import({json.dumps((PAGE / 'lib' / 'errors.js').as_uri())});"
-              "console.log(JSON.stringify({names: Object.keys(m), codes: Object.keys(e.CODES)}));")
-    found = json.loads(run(["node", "--input-type=module", "-e", script], PROJECT).stdout)
+    found = node(f"const m = await import({url(PAGE / 'segmenter.js')});"
+                 f"const e = await import({url(PAGE / 'lib' / 'errors.js')});"
+                 "console.log(JSON.stringify({names: Object.keys(m), codes: Object.keys(e.CODES)}));", cwd=PROJECT)
     assert declared == set(found["names"])
     union = re.search(r"export type ErrorCode = ([^;]+);", (PAGE / "segmenter.d.ts").read_text())[1]
     assert set(re.findall(r"'([a-z-]+)'", union)) == set(found["codes"])
@@ -176,11 +178,13 @@ def test_a_typescript_file_type_checks_against_the_installed_package(project):
     (app / "consumer.ts").write_text(CONSUMER_TS % {"name": NAME})
     proc = run([str(TSC), "-p", "tsconfig.json"], app, ok=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for i, line in enumerate(WRONG_TS):
+    for i, (line, error) in enumerate(WRONG_TS):
         (app / f"wrong{i}.ts").write_text(f"import {{ createSegmenter }} from '{NAME}';\n{line}\n")
         (app / "tsconfig.json").write_text(json.dumps({**TSCONFIG, "files": [f"wrong{i}.ts"]}))
         proc = run([str(TSC), "-p", "tsconfig.json"], app, ok=False)
-        assert proc.returncode != 0 and re.search(r"error TS\d+", proc.stdout), (line, proc.stdout)
+        errors = [out for out in proc.stdout.splitlines() if ": error TS" in out]
+        assert proc.returncode != 0 and len(errors) == 1 and errors[0].startswith(f"wrong{i}.ts{error}"), \
+            (line, proc.stdout)
 
 
 def test_the_installed_package_runs_from_node_modules_in_a_page_without_a_bundler(project, named, browser):

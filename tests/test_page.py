@@ -3,7 +3,6 @@
 The page's test hooks (window.patcherState, window.patcherRun) exist only with ?debug in the URL."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kit import needs_chromium, needs_tfjs
 from patcher import page
 from patcher.check import picture_pixels, preprocess, run_frozen
 from patcher.outdir import graph_path
@@ -23,12 +23,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 WAIT = 180_000
 
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Debian's chromium is not installed ({CHROMIUM})"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed"),
-]
+pytestmark = [pytest.mark.tf, needs_chromium, needs_tfjs]
 
 
 @pytest.fixture(scope="module")
@@ -155,17 +150,37 @@ def sample_pixels(height: int, width: int) -> np.ndarray:
     return picture_pixels(height, width)
 
 
-def tf_labels(built: Path, pixels: np.ndarray) -> np.ndarray:
-    """TensorFlow's class map (the frozen graph's) for RGB pixels, preprocessed as model.json's metadata says."""
+@contextmanager
+def opened(browser, url: str):
+    """A new tab at `url`, once its script has set window.ready; closed afterwards."""
+    tab = browser.new_page()
+    tab.goto(url)
+    tab.wait_for_function("window.ready === true", timeout=WAIT)
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+def tf_outputs(built: Path, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """TensorFlow's class map [H, W] and, where the frozen graph has them, its probabilities [H, W, C] (else
+    None), for RGB pixels [H, W, 3] preprocessed as model.json's metadata says."""
     meta = metadata(built)
     x = preprocess(pixels, meta)
     work = Path(tempfile.mkdtemp(prefix="patcher-page-"))
     try:
         x.tofile(work / "x.bin")
         run_frozen(graph_path(built), [{"file": str(work / "x.bin"), "shape": list(x.shape)}], work, meta)
-        return np.load(work / "tf.0.0.npy").reshape(pixels.shape[:2])
+        probabilities = work / "tf.0.1.npy"
+        return (np.load(work / "tf.0.0.npy").reshape(pixels.shape[:2]),
+                np.load(probabilities).reshape(*pixels.shape[:2], -1) if probabilities.exists() else None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def tf_labels(built: Path, pixels: np.ndarray) -> np.ndarray:
+    """TensorFlow's class map [H, W] for RGB pixels."""
+    return tf_outputs(built, pixels)[0]
 
 
 def overlay_alpha(tab) -> np.ndarray:

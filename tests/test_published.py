@@ -5,24 +5,23 @@ cannot reach it. Building from them needs the real upstream: tests/test_upstream
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections import Counter
 
 import numpy as np
 import pytest
 
+from kit import needs_npm
 from patcher import recipe as recipes
 from patcher import weights
 from patcher.errors import WeightsError
 
 PUBLISHED = recipes.load().model("celebamask").published
+pytestmark = needs_npm
 
 
 @pytest.fixture(scope="module")
 def registry():
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not on PATH")
     proc = subprocess.run(["npm", "view", weights.describe(PUBLISHED), "dist.integrity"], capture_output=True,
                           text=True, timeout=120)
     if proc.returncode != 0:
@@ -53,6 +52,7 @@ def test_published_model_is_fetched_once_and_read_whole(registry, tmp_path, monk
 def test_a_tarball_that_is_not_the_pinned_one_is_refused(registry, tmp_path, monkeypatch):
     monkeypatch.setenv("PATCHER_CACHE", str(tmp_path / "cache"))
     other = dict(PUBLISHED, integrity="sha512-" + "B" * 86 + "==")
-    with pytest.raises(WeightsError, match=r"the tarball's integrity is sha512-rrx6EujdVKvXvb/rCax0\.\.\., the recipe pins sha512-BBBB.*not using it"):
+    with pytest.raises(WeightsError, match=r"the tarball's integrity is sha512-rrx6EujdVKvXvb/rCax0\.\.\., "
+                                           r"the recipe pins sha512-BBBB.*not using it"):
         weights.fetch(other)
     assert not (tmp_path / "cache" / "published").exists() or not any((tmp_path / "cache" / "published").iterdir())

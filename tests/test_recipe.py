@@ -2,14 +2,13 @@
 upstream (the example, patcher/examples: tests/synthetic_tiny.py) runs through the engine without edits."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+from kit import needs_chromium, needs_tf, needs_tfjs, needs_tfjs_node
 import synthetic_tiny
 from patcher import recipe as recipes
 from patcher.cli import main
@@ -144,7 +143,8 @@ def tiny(tmp_path_factory):
 def test_the_second_recipe_applies_and_lists_its_own_sites(tiny, capsys):
     assert main(["list", "--recipe", str(synthetic_tiny.RECIPE), "--dest", str(tiny)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == f"recipe {synthetic_tiny.RECIPE} (model tiny); each line number is the one its codemod saw, before later codemods moved lines"
+    assert out.splitlines()[0] == (f"recipe {synthetic_tiny.RECIPE} (model tiny); "
+                                   "each line number is the one its codemod saw, before later codemods moved lines")
     assert "export.py:15:41: placeholder 'image': dimensions [1, 2] -> None" in out  # at the shape list
     assert "netlib/tinynet.py:17:55: resize size images.shape[1:3] -> tf.shape at run time" in out
 
@@ -158,7 +158,7 @@ def tiny_built(tiny, tmp_path_factory):
 
 
 @pytest.mark.tf
-@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed")
+@needs_tf
 def test_the_second_recipe_verifies(tiny, capsys):
     assert main(["verify", "--recipe", str(synthetic_tiny.RECIPE), "--dest", str(tiny), "--sizes", "64x64,50x70"]) == 0
     out = capsys.readouterr().out
@@ -167,9 +167,8 @@ def test_the_second_recipe_verifies(tiny, capsys):
 
 
 @pytest.mark.tf
-@pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed")
-@pytest.mark.skipif(shutil.which("node") is None or not Path("node_modules/@tensorflow/tfjs").is_dir(),
-                    reason="Node.js with TensorFlow.js is needed: run 'npm ci' in the project")
+@needs_tfjs
+@needs_tfjs_node
 def test_the_second_recipe_builds_and_checks(tiny_built, capsys):
     meta = json.loads((tiny_built / "model.json").read_text())["userDefinedMetadata"]
     assert meta["classes"] == ["sky", "ground", "wall", "door", "plant"] and meta["transparent"] == [3]
@@ -184,9 +183,8 @@ def test_the_second_recipe_builds_and_checks(tiny_built, capsys):
 
 
 @pytest.mark.tf
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian's chromium is not installed")
-@pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed")
-@pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed")
+@needs_chromium
+@needs_tfjs
 def test_the_page_shows_the_second_recipes_title_classes_and_colours(tiny_built):
     import threading
 

@@ -3,7 +3,6 @@ recognised), PATCHER_UPSTREAM as --upstream's default, a digest that ignores the
 sample next to the recipe, and verify naming the upstream file and line an error came from."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -11,6 +10,7 @@ import subprocess
 import git
 import pytest
 
+from kit import needs_tf
 import synthetic_tiny
 from patcher import page
 from patcher import recipe as recipes
@@ -151,7 +151,7 @@ def test_the_commit_is_normalised_and_the_example_pins_its_upstreams_first_commi
 
 
 @pytest.mark.tf
-@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed")
+@needs_tf
 def test_verify_names_the_upstream_line_of_an_error_raised_when_the_graph_runs(tiny, tmp_path, capsys):
     upstream, folder = tiny
     net = upstream / "netlib/tinynet.py"

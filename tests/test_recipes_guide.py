@@ -3,26 +3,17 @@ build, check and serve. The serve block runs with `--port 0` in place of its por
 hold 8000)."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import signal
-import shutil
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
-import pytest
 
-from docs_blocks import blocks, shell, run_shell
+from docs_blocks import blocks, run_shell, shell
+from kit import BUILDS, fetched
 
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed"),
-    pytest.mark.skipif(shutil.which("node") is None or not Path("node_modules/@tensorflow/tfjs").is_dir(),
-                       reason="Node.js with TensorFlow.js is needed: run 'npm ci' in the project"),
-]
+pytestmark = BUILDS
 
 PAGE = "recipes.md"
 
@@ -53,17 +44,8 @@ def test_the_second_worked_example_runs_as_written(tmp_path):
         line = server.stdout.readline()
         assert line.startswith("serving tiny/web at http://127.0.0.1:"), line + server.stderr.read()
         url = line.split(" at ")[1].split()[0]
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "index.html", timeout=5) as response:
-                    assert response.status == 200 and b"<html" in response.read()
-                with urllib.request.urlopen(url + "model.json", timeout=5) as response:
-                    assert b"Tiny scenes in the browser" in response.read()
-                break
-            except OSError:
-                assert time.time() < deadline
-                time.sleep(0.2)
+        assert b"<html" in fetched(url + "index.html")
+        assert b"Tiny scenes in the browser" in fetched(url + "model.json")
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the shell and the patcher it started (their own session)
         server.wait(timeout=10)

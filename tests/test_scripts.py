@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from kit import needs_chromium, needs_node, needs_tfjs
 from patcher import outdir
-from patcher.page import CHROMIUM
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed"),
-    pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
-]
+pytestmark = [pytest.mark.tf, needs_tfjs, needs_node]
 
 
 def load(name: str):
@@ -46,8 +42,7 @@ def test_bench_webmodel_compares_variants_in_one_run(built, tmp_path, capsys):
     assert all(float(r[-3]) > 0 and float(r[-2]) > 0 and r[-1] == "100.000%" for r in wasm)
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Debian's chromium is not installed ({CHROMIUM})")
-@pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed")
+@needs_chromium
 def test_bench_browser_without_litert_times_tf_and_tfjs_and_says_what_is_absent(built, capsys, monkeypatch):
     bench = load("bench_browser")
     monkeypatch.setattr(bench, "TF2ONNX", "no_such_tf2onnx_module")  # as where the bench extra is not installed

@@ -11,6 +11,7 @@ import importlib.util
 import git
 import pytest
 
+from kit import needs_tfjs, real_upstream
 from patcher import recipe as recipes
 from patcher.cli import main
 
@@ -21,11 +22,7 @@ NEWEST = "5407554"
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):
-    import os
-
-    location = os.environ.get("PATCHER_UPSTREAM")
-    if not location:
-        pytest.skip("PATCHER_UPSTREAM is not set: set it to a URL or path of MaybeShewill-CV/bisenetv2-tensorflow")
+    location = real_upstream()
     path = tmp_path_factory.mktemp("real") / "mirror.git"
     git.Repo.clone_from(location, path, mirror=True)
     return path
@@ -80,7 +77,7 @@ def test_recipe_applies_and_the_seed_edits_landed(mirror, commit, model, tmp_pat
         assert "output static shape [None, None]" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed")
+@needs_tfjs
 def test_real_face_model_builds_and_matches_tensorflow(mirror, tmp_path, capsys):
     dest, out = tmp_path / "checkout", tmp_path / "web"
     assert main(["apply", "--upstream", str(mirror), "--dest", str(dest)]) == 0
@@ -92,7 +89,7 @@ def test_real_face_model_builds_and_matches_tensorflow(mirror, tmp_path, capsys)
     assert "checked: the web model matches TensorFlow on cpu at 2 sizes, wasm at 2 sizes" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed")
+@needs_tfjs
 def test_trained_face_model_matches_the_published_one(mirror, tmp_path, capsys):
     """The checkpoint recovered from the seed's published package, built by patcher, parses the recipe's
     pictures exactly as the published model does, at the four sizes of check --reference published."""

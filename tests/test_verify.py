@@ -1,19 +1,15 @@
 """`verify` on the synthetic upstream: the patched graph runs on TensorFlow 2; each compatibility step is needed."""
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pytest
 
+from kit import needs_tf
 from patcher import recipe as recipes
 from patcher.cli import main
 
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
-                       reason="TensorFlow is not installed: pip install -e '.[tf]'"),
-]
+pytestmark = [pytest.mark.tf, needs_tf]
 
 
 def without(tmp_path, codemod: str):
@@ -94,9 +90,9 @@ def test_verify_needs_a_patched_checkout(tmp_path, capsys):
 
 
 def test_bad_sizes_are_a_usage_error(patched, capsys):
-    with pytest.raises(SystemExit) as exit:
+    with pytest.raises(SystemExit) as raised:
         main(["verify", "--dest", str(patched), "--sizes", "448"])
-    assert exit.value.code == 2
+    assert raised.value.code == 2
 
 
 def test_a_child_that_overruns_its_time_is_stopped_with_one_error(tmp_path):

@@ -5,15 +5,16 @@ default size and the effects' documented calls: tests/js/defaults.test.mjs."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from kit import needs_node
+
 JS = Path(__file__).resolve().parent / "js"
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+pytestmark = needs_node
 
 
 @pytest.mark.parametrize("name", ["web_parts.test.mjs", "measure.test.mjs", "defaults.test.mjs"])

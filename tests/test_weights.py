@@ -7,8 +7,8 @@ published package (`<conv op>_weights`, `<conv op>_bn_offset`, `<batch-norm op>/
 """
 from __future__ import annotations
 
-import importlib.util
 import json
+import re
 import shutil
 import tarfile
 from pathlib import Path
@@ -16,17 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kit import BUILDS
 from patcher import weights
 from patcher.cli import main
 from patcher.errors import WeightsError
 
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None,
-                       reason="tensorflowjs is not installed: pip install -e '.[tf,web]'"),
-    pytest.mark.skipif(shutil.which("node") is None or not Path("node_modules/@tensorflow/tfjs").is_dir(),
-                       reason="Node.js with TensorFlow.js is needed: run 'npm ci' in the project"),
-]
+pytestmark = BUILDS
 FOLDER = "resources/face-model"
 
 
@@ -169,12 +164,13 @@ def drop_shard(folder: Path) -> None:
     next(folder.glob("*.bin")).unlink()
 
 
-@pytest.mark.parametrize("model,edit,message", [
+@pytest.mark.parametrize(("model", "edit", "message"), [
     ("celebamask", rename_first_folded, "the published model has no weight BiseNetV2/"),
     ("celebamask", add_extra, "published weight extra/W matches no variable of the graph"),
     ("celebamask", drop_shard, "is missing from"),
-    # the street-scene net of the synthetic upstream is wider: another network for the face model's weights
-    ("cityscapes", None, "has shape"),
+    # the street-scene net of the synthetic upstream is wider: another network for the face model's weights;
+    # the line names the published weight and the graph's variable, and their two shapes, which differ
+    ("cityscapes", None, r"published weight \S+ has shape (\[[\d, ]+\]); the graph's \S+ has (?!\1)\[[\d, ]+\]"),
 ], ids=["renamed-constant", "unused-weight", "missing-shard", "another-network"])
 def test_a_model_that_does_not_fit_is_one_line_and_writes_nothing(published, checkouts, tmp_path, capsys, model,
                                                                  edit, message):
@@ -186,7 +182,7 @@ def test_a_model_that_does_not_fit_is_one_line_and_writes_nothing(published, che
     said = capsys.readouterr().err
     err = errors(said)
     assert code == 20, said
-    assert len(err) == 1 and message in err[0] and said.strip().splitlines()[-1] == err[0]
+    assert len(err) == 1 and re.search(message, err[0]) and said.strip().splitlines()[-1] == err[0], said
     assert "Traceback" not in said
     assert not prefix.parent.exists()
 

@@ -2,26 +2,17 @@
 recipes, page, Node runner and npm lock ship inside it; Node packages go to PATCHER_CACHE on first use."""
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from kit import PROJECT, fetched, needs_npm, needs_tfjs
 
-PROJECT = Path(__file__).resolve().parent.parent
-
-pytestmark = [
-    pytest.mark.tf,
-    pytest.mark.skipif(importlib.util.find_spec("tensorflowjs") is None, reason="tensorflowjs is not installed"),
-    pytest.mark.skipif(shutil.which("npm") is None, reason="npm is needed to install TensorFlow.js on first use"),
-]
+pytestmark = [pytest.mark.tf, needs_tfjs, needs_npm]
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +71,7 @@ def test_the_installed_wheel_runs_the_main_job_outside_the_checkout(installed, t
     try:
         line = server.stdout.readline()
         url = line.split(" at ")[1].split()[0]
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "index.html", timeout=5) as response:
-                    assert response.status == 200 and b"<html" in response.read()
-                break
-            except OSError:
-                assert time.time() < deadline
-                time.sleep(0.2)
+        assert b"<html" in fetched(url + "index.html")
     finally:
         server.terminate()
         server.wait(timeout=10)

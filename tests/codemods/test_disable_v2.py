@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from codemod_cases import assert_fix, assert_idempotent, assert_noop, assert_unknown_raises, required
+from codemod_cases import CodemodTest
 
 CODEMOD = "disable_v2"
 
@@ -47,21 +47,5 @@ FIX = [
 ]
 
 
-@pytest.mark.parametrize("source", NOOP)
-def test_noop(source):
-    assert_noop(CODEMOD, {}, source)
-
-
-@pytest.mark.parametrize(("before", "after", "sites"), FIX)
-def test_fix(before, after, sites):
-    assert_fix(CODEMOD, {}, before, after, sites)
-
-
-@pytest.mark.parametrize(("before", "after", "sites"), FIX)
-def test_idempotent(before, after, sites):
-    assert_idempotent(CODEMOD, {}, before)
-
-
-def test_takes_no_parameters():
-    assert required(CODEMOD) == []
-    assert_unknown_raises(CODEMOD, {})
+class TestDisableV2(CodemodTest):
+    CODEMOD, NOOP, FIX = CODEMOD, NOOP, FIX

@@ -3,36 +3,36 @@ scaling it become tf.shape(x)[a:b] and tf.multiply(size, ratio)."""
 from __future__ import annotations
 
 import pytest
-from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+from codemod_cases import CodemodTest
 
 CODEMOD = "dynamic_head_size"
 PARAMS = {"function": "Head.__call__"}
 
 NOOP = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         class Head:
             def __call__(self, x, ratio):
                 size = x.get_shape().as_list()[1:3]
                 return size
         """, id="static size not scaled"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         def other(x, ratio):
             size = x.get_shape().as_list()[1:3]
             big = [int(s * ratio) for s in size]
         """, id="another function"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         class Head:
             def __call__(self, x, ratio):
                 size = x.get_shape().as_list()[1:3]
                 big = [int(s * ratio) for s in other]
         """, id="comprehension over another list"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         class Head:
             def __call__(self, x, ratio):
                 size = x.get_shape().as_list()[1:3]
                 big = [int(s * ratio) for s in size]
         """, id="no tensorflow import"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Head:
             def __call__(self, x, ratio):
@@ -50,7 +50,7 @@ NOOP = [
 ]
 
 FIX = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Head:
             def __call__(self, x, ratio):
@@ -81,25 +81,5 @@ FIX = [
 ]
 
 
-@pytest.mark.parametrize(("params", "source"), NOOP)
-def test_noop(params, source):
-    assert_noop(CODEMOD, params, source)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_fix(params, before, after, sites):
-    assert_fix(CODEMOD, params, before, after, sites)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_idempotent(params, before, after, sites):
-    assert_idempotent(CODEMOD, params, before)
-
-
-def test_parameters_are_required_keywords():
-    assert required(CODEMOD) == list(PARAMS)
-
-
-@pytest.mark.parametrize("missing", list(PARAMS))
-def test_missing_parameter_is_a_type_error(missing):
-    assert_missing_raises(CODEMOD, PARAMS, missing)
+class TestDynamicHeadSize(CodemodTest):
+    CODEMOD, PARAMS, NOOP, FIX = CODEMOD, PARAMS, NOOP, FIX

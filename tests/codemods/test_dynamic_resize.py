@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import pytest
-from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+from codemod_cases import CodemodTest
 
 CODEMOD = "dynamic_resize"
 RESIZES = ["tensorflow.image.resize_bilinear", "tensorflow.image.resize"]
 PARAMS = {"scope": "Agg", "functions": RESIZES}
 
 NOOP = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         def loss(a, b):
             return tf.image.resize_bilinear(a, b.shape[1:3])
         """, id="outside the scope"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Agg:
             def f(self, a, b):
@@ -26,19 +26,19 @@ NOOP = [
             def f(self, a, b):
                 return tf.image.resize_bilinear(a, b.shape[1:3])
         """, id="function not listed"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import numpy as tf
         class Agg:
             def f(self, a, b):
                 return tf.image.resize_bilinear(a, b.shape[1:3])
         """, id="not tensorflow"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Agg:
             def f(self, a, b):
                 return tf.image.resize_bilinear(a, b.shape), tf.image.resize_bilinear(a, size)
         """, id="not a slice of x.shape"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Aggregate:
             def f(self, a, b):
@@ -47,7 +47,7 @@ NOOP = [
 ]
 
 FIX = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Agg:
             def __call__(self, a, b):
@@ -69,7 +69,7 @@ FIX = [
             def __call__(self, a, b):
                 return t1.image.resize_bilinear(a, size=t1.shape(self.b)[1:3])
         """, [(4, 44)], id="keyword size, compat.v1 alias, method scope"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Agg:
             def __call__(self, a, b):
@@ -94,25 +94,5 @@ FIX = [
 ]
 
 
-@pytest.mark.parametrize(("params", "source"), NOOP)
-def test_noop(params, source):
-    assert_noop(CODEMOD, params, source)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_fix(params, before, after, sites):
-    assert_fix(CODEMOD, params, before, after, sites)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_idempotent(params, before, after, sites):
-    assert_idempotent(CODEMOD, params, before)
-
-
-def test_parameters_are_required_keywords():
-    assert required(CODEMOD) == list(PARAMS)
-
-
-@pytest.mark.parametrize("missing", list(PARAMS))
-def test_missing_parameter_is_a_type_error(missing):
-    assert_missing_raises(CODEMOD, PARAMS, missing)
+class TestDynamicResize(CodemodTest):
+    CODEMOD, PARAMS, NOOP, FIX = CODEMOD, PARAMS, NOOP, FIX

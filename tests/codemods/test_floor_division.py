@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+from codemod_cases import CodemodTest
 
 CODEMOD = "floor_division"
 PARAMS = {"function": "Base.conv", "target": "shape"}
 
 NOOP = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         class Base:
             def conv(self, c, s):
                 ratio = c / s
@@ -21,7 +21,7 @@ NOOP = [
             def conv(self, c, s):
                 shape = [c / s]
         """, id="target parameter names another variable"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         class Base:
             def conv(self, c, s):
                 shape, other = [c / s], 1
@@ -30,7 +30,7 @@ NOOP = [
 ]
 
 FIX = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         class Base:
             def conv(self, c, s):
                 if c:
@@ -60,7 +60,7 @@ FIX = [
                 filter_shape = [3, 3] + [in_channel // split, out_channel]
                 return filter_shape
         """, [(4, 45)], id="one division"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         class Base:
             def conv(self, c, s):
                 def inner():
@@ -74,25 +74,5 @@ FIX = [
 ]
 
 
-@pytest.mark.parametrize(("params", "source"), NOOP)
-def test_noop(params, source):
-    assert_noop(CODEMOD, params, source)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_fix(params, before, after, sites):
-    assert_fix(CODEMOD, params, before, after, sites)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_idempotent(params, before, after, sites):
-    assert_idempotent(CODEMOD, params, before)
-
-
-def test_parameters_are_required_keywords():
-    assert required(CODEMOD) == list(PARAMS)
-
-
-@pytest.mark.parametrize("missing", list(PARAMS))
-def test_missing_parameter_is_a_type_error(missing):
-    assert_missing_raises(CODEMOD, PARAMS, missing)
+class TestFloorDivision(CodemodTest):
+    CODEMOD, PARAMS, NOOP, FIX = CODEMOD, PARAMS, NOOP, FIX

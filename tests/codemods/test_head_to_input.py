@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import pytest
-from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+from codemod_cases import CodemodTest
 
 CODEMOD = "head_to_input"
 PARAMS = {"caller": "Net.run", "head": "head", "source": "input_tensor", "head_function": "Head.__call__",
           "keyword": "output_size", "functions": ["tensorflow.image.resize_bilinear", "tensorflow.image.resize"]}
 
 NOOP = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Head:
             def __call__(self, **kwargs):
@@ -20,7 +20,7 @@ NOOP = [
             def loss(self, input_tensor):
                 return self.head(x=input_tensor)
         """, id="already done, other caller"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         class Head:
             def __call__(self, **kwargs):
                 return image.resize_bilinear(kwargs['x'], big)
@@ -28,7 +28,7 @@ NOOP = [
             def run(self, input_tensor):
                 return self.head(x=input_tensor)
         """, id="no tensorflow import"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Head:
             def __call__(self, **kwargs):
@@ -42,7 +42,7 @@ NOOP = [
 ]
 
 FIX = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Head:
             def __call__(self, **kwargs):
@@ -66,7 +66,7 @@ FIX = [
                     output_size=tf.shape(input_tensor)[1:3]
                 )
         """, [(4, 54), (9, 13)], id="one argument a line"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         class Head:
             def __call__(self, **kwargs):
@@ -108,25 +108,5 @@ FIX = [
 ]
 
 
-@pytest.mark.parametrize(("params", "source"), NOOP)
-def test_noop(params, source):
-    assert_noop(CODEMOD, params, source)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_fix(params, before, after, sites):
-    assert_fix(CODEMOD, params, before, after, sites)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_idempotent(params, before, after, sites):
-    assert_idempotent(CODEMOD, params, before)
-
-
-def test_parameters_are_required_keywords():
-    assert required(CODEMOD) == list(PARAMS)
-
-
-@pytest.mark.parametrize("missing", list(PARAMS))
-def test_missing_parameter_is_a_type_error(missing):
-    assert_missing_raises(CODEMOD, PARAMS, missing)
+class TestHeadToInput(CodemodTest):
+    CODEMOD, PARAMS, NOOP, FIX = CODEMOD, PARAMS, NOOP, FIX

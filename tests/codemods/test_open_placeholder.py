@@ -2,26 +2,25 @@
 from __future__ import annotations
 
 import pytest
-from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required, run
+from codemod_cases import CodemodTest, run
 
 CODEMOD = "open_placeholder"
 PARAMS = {"name": "input_tensor", "dims": [1, 2]}
 
 NOOP = [
-    pytest.param(PARAMS,
-                 "import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, None, None, 3], name='input_tensor')\n",
+    pytest.param("import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, None, None, 3], name='input_tensor')\n",
                  id="already open"),
-    pytest.param(PARAMS, "import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, 448, 448, 3], name='label')\n",
+    pytest.param("import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, 448, 448, 3], name='label')\n",
                  id="another placeholder"),
-    pytest.param(PARAMS, "import tensorflow as tf\nx = tf.placeholder(tf.float32, shape, name='input_tensor')\n",
+    pytest.param("import tensorflow as tf\nx = tf.placeholder(tf.float32, shape, name='input_tensor')\n",
                  id="shape not a list literal"),
-    pytest.param(PARAMS, "import numpy as tf\nx = tf.placeholder(shape=[1, 4, 4, 3], name='input_tensor')\n",
+    pytest.param("import numpy as tf\nx = tf.placeholder(shape=[1, 4, 4, 3], name='input_tensor')\n",
                  id="not tensorflow"),
-    pytest.param(PARAMS, "import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, h, w, 3], name='input_tensor')\n",
+    pytest.param("import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, h, w, 3], name='input_tensor')\n",
                  id="dimensions are expressions"),
-    pytest.param(PARAMS, "import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, 448], name='input_tensor')\n",
+    pytest.param("import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, 448], name='input_tensor')\n",
                  id="fewer dimensions than dims names"),
-    pytest.param(PARAMS, "import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, 4, 4, 3], name=NAME)\n",
+    pytest.param("import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, 4, 4, 3], name=NAME)\n",
                  id="name not a string literal"),
     pytest.param({**PARAMS, "name": "image"},
                  "import tensorflow as tf\nx = tf.placeholder(tf.float32, [1, 4, 4, 3], name='input_tensor')\n",
@@ -29,14 +28,14 @@ NOOP = [
 ]
 
 FIX = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         x = tf.placeholder(dtype=tf.float32, shape=[1, 448, 448, 3], name='input_tensor')
         """, """\
         import tensorflow as tf
         x = tf.placeholder(dtype=tf.float32, shape=[1, None, None, 3], name='input_tensor')
         """, [(2, 38)], id="keywords"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow.compat.v1 as tfv
         x = tfv.placeholder(tfv.float32, [1, 64, 32, 3], 'input_tensor')
         """, """\
@@ -52,14 +51,14 @@ FIX = [
         x = placeholder(shape=[1, 9, None, 3],  # fixed
                         dtype='float32', name="image")
         """, [(2, 17)], id="imported name, one dimension, comment kept"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         x = tf.placeholder(tf.float32, [1, None, 448, 3], name='input_tensor')
         """, """\
         import tensorflow as tf
         x = tf.placeholder(tf.float32, [1, None, None, 3], name='input_tensor')
         """, [(2, 32)], id="half open"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         import tensorflow as tf
         a = tf.placeholder(tf.float32, [1, 8, 8, 3], name='input_tensor')
         b = tf.placeholder(tf.int32, [1, 8, 8], name='label')
@@ -73,28 +72,8 @@ FIX = [
 ]
 
 
-@pytest.mark.parametrize(("params", "source"), NOOP)
-def test_noop(params, source):
-    assert_noop(CODEMOD, params, source)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_fix(params, before, after, sites):
-    assert_fix(CODEMOD, params, before, after, sites)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_idempotent(params, before, after, sites):
-    assert_idempotent(CODEMOD, params, before)
-
-
-@pytest.mark.parametrize("missing", list(PARAMS))
-def test_missing_parameter_is_a_type_error(missing):
-    assert_missing_raises(CODEMOD, PARAMS, missing)
-
-
-def test_parameters_are_required_keywords():
-    assert required(CODEMOD) == list(PARAMS)
+class TestOpenPlaceholder(CodemodTest):
+    CODEMOD, PARAMS, NOOP, FIX = CODEMOD, PARAMS, NOOP, FIX
 
 
 def test_sites_name_file_line_and_column():

@@ -2,23 +2,23 @@
 from __future__ import annotations
 
 import pytest
-from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+from codemod_cases import CodemodTest
 
 CODEMOD = "replace_import"
 PARAMS = {"module": "a.b", "name": "c", "new_module": "x.y"}
 
 NOOP = [
-    pytest.param(PARAMS, "from a.b import c, d\nfrom a.b import e\n", id="more names, other name"),
-    pytest.param(PARAMS, "import a.b\nfrom a.b import *\nfrom a import c\nfrom . import c\n",
+    pytest.param("from a.b import c, d\nfrom a.b import e\n", id="more names, other name"),
+    pytest.param("import a.b\nfrom a.b import *\nfrom a import c\nfrom . import c\n",
                  id="import, star, parent module, relative"),
     pytest.param({**PARAMS, "module": "a"}, "from a.b import c\n", id="module parameter names the parent"),
 ]
 
 FIX = [
-    pytest.param(PARAMS, "from a.b import c\n", "from x.y import c\n", [(1, 1)], id="plain"),
-    pytest.param(PARAMS, "from a.b import (c)  # keep\n", "from x.y import (c)  # keep\n", [(1, 1)],
+    pytest.param("from a.b import c\n", "from x.y import c\n", [(1, 1)], id="plain"),
+    pytest.param("from a.b import (c)  # keep\n", "from x.y import (c)  # keep\n", [(1, 1)],
                  id="parenthesized, comment kept"),
-    pytest.param(PARAMS, "from a.b import c as d\ndef f():\n    from a.b import c\n",
+    pytest.param("from a.b import c as d\ndef f():\n    from a.b import c\n",
                  "from x.y import c as d\ndef f():\n    from x.y import c\n", [(1, 1), (3, 5)], id="alias, inside a function"),
     pytest.param({"module": "tensorflow.python.framework", "name": "graph_util", "new_module": "tensorflow.compat.v1"},
                  "from tensorflow.python.framework import graph_util\n",
@@ -26,25 +26,5 @@ FIX = [
 ]
 
 
-@pytest.mark.parametrize(("params", "source"), NOOP)
-def test_noop(params, source):
-    assert_noop(CODEMOD, params, source)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_fix(params, before, after, sites):
-    assert_fix(CODEMOD, params, before, after, sites)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_idempotent(params, before, after, sites):
-    assert_idempotent(CODEMOD, params, before)
-
-
-def test_parameters_are_required_keywords():
-    assert required(CODEMOD) == list(PARAMS)
-
-
-@pytest.mark.parametrize("missing", list(PARAMS))
-def test_missing_parameter_is_a_type_error(missing):
-    assert_missing_raises(CODEMOD, PARAMS, missing)
+class TestReplaceImport(CodemodTest):
+    CODEMOD, PARAMS, NOOP, FIX = CODEMOD, PARAMS, NOOP, FIX

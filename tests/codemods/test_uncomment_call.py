@@ -2,23 +2,23 @@
 from __future__ import annotations
 
 import pytest
-from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+from codemod_cases import CodemodTest
 
 CODEMOD = "uncomment_call"
 PARAMS = {"function": "optimize"}
 
 NOOP = [
-    pytest.param(PARAMS, "run()\n# we could optimize(x) here\n# optimise(y)\n", id="call inside prose, other name"),
-    pytest.param(PARAMS, "run()\n# optimize(\n#   unbalanced\n", id="unbalanced"),
-    pytest.param(PARAMS, "run()\n# optimize(x) if y else z\n", id="more than a call"),
-    pytest.param(PARAMS, "run()\nx = '# optimize(x)'\n", id="in a string"),
-    pytest.param(PARAMS, "run()\n# optimize_more(x)\n# self.optimize(x)\n", id="longer name, attribute"),
-    pytest.param(PARAMS, "run()\noptimize(x)\n", id="already code"),
+    pytest.param("run()\n# we could optimize(x) here\n# optimise(y)\n", id="call inside prose, other name"),
+    pytest.param("run()\n# optimize(\n#   unbalanced\n", id="unbalanced"),
+    pytest.param("run()\n# optimize(x) if y else z\n", id="more than a call"),
+    pytest.param("run()\nx = '# optimize(x)'\n", id="in a string"),
+    pytest.param("run()\n# optimize_more(x)\n# self.optimize(x)\n", id="longer name, attribute"),
+    pytest.param("run()\noptimize(x)\n", id="already code"),
     pytest.param({"function": "other"}, "run()\n# optimize(x)\n", id="function parameter names another"),
 ]
 
 FIX = [
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         if __name__ == '__main__':
             run()
 
@@ -37,7 +37,7 @@ FIX = [
                    3],
             )
         """, [(4, 1)], id="several lines at the end of a block"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         run()
         # a note that stays
         # optimize(x)
@@ -50,7 +50,7 @@ FIX = [
         # another note
         done()
         """, [(3, 1)], id="between notes"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         def main():
             run()
             #optimize(
@@ -61,7 +61,7 @@ FIX = [
             optimize(
                 1)
         """, [(3, 1)], id="no space after the hash"),
-    pytest.param(PARAMS, """\
+    pytest.param("""\
         run()
         # optimize(a)
         # optimize(b)
@@ -82,25 +82,5 @@ FIX = [
 ]
 
 
-@pytest.mark.parametrize(("params", "source"), NOOP)
-def test_noop(params, source):
-    assert_noop(CODEMOD, params, source)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_fix(params, before, after, sites):
-    assert_fix(CODEMOD, params, before, after, sites)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_idempotent(params, before, after, sites):
-    assert_idempotent(CODEMOD, params, before)
-
-
-def test_parameters_are_required_keywords():
-    assert required(CODEMOD) == list(PARAMS)
-
-
-@pytest.mark.parametrize("missing", list(PARAMS))
-def test_missing_parameter_is_a_type_error(missing):
-    assert_missing_raises(CODEMOD, PARAMS, missing)
+class TestUncommentCall(CodemodTest):
+    CODEMOD, PARAMS, NOOP, FIX = CODEMOD, PARAMS, NOOP, FIX
