@@ -18,9 +18,7 @@ import sys
 import time
 import traceback
 
-
-def emit(**fields) -> None:
-    print(json.dumps(fields), flush=True)
+from patcher.child import emit
 
 
 def load_script(path: str):
