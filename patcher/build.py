@@ -110,7 +110,9 @@ def metadata(recipe: Recipe, spec: Model, dest: Path, weights: str, options: Opt
     return meta
 
 
-QUICK_CHECK = {"backends": ("wasm",), "sizes": [(96, 96), (90, 70)]}
+# build's quick check: the web model against TensorFlow on wasm at two small sizes
+QUICK_BACKENDS = ("wasm",)
+QUICK_SIZES = [(96, 96), (90, 70)]
 
 
 def build(recipe: Recipe, model: str, dest: Path, out: Path, options: Options) -> dict[str, Any]:
@@ -155,7 +157,7 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
                           "integrity": entry["integrity"], "license": entry["license"], "terms": entry["terms"]} \
                 if entry else {"folder": str(Path(folder).absolute())}
         else:
-            prefix = Path(options.checkpoint).absolute()
+            prefix = Path(str(options.checkpoint)).absolute()
             made = f"sha256:{checkpoint_digest(spec, prefix)}"
             check_fits(spec, dest, prefix)  # (random weights are written from the graph itself: they fit)
         graphs = {"checkpoint": str(prefix), "frozen": str(work / "frozen.pb"), "optimized": str(work / "optimized.pb")}
@@ -198,7 +200,7 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
         model_json.write_text(json.dumps(content))
         npm.write(staged, meta, options.package_name or spec.package or None, spec.license)
         if options.quick_check:
-            check(staged, QUICK_CHECK["backends"], QUICK_CHECK["sizes"],
+            check(staged, QUICK_BACKENDS, QUICK_SIZES,
                   floor=QUANTIZED_FLOOR if options.quantize else None)
         outdir.commit(staged, out, dest, options.force)
         return meta

@@ -255,7 +255,7 @@ def compare_pictures(model_dir: Path, reference: Path, pictures: Pictures, backe
     labels = next(o["name"] for o in meta["outputs"] if o["kind"] == "labels")
     work = Path(tempfile.mkdtemp(prefix="patcher-check-"))
     try:
-        inputs = []
+        inputs: list[Record] = []
         for h, w in sizes:
             for _, pixels in pictures:
                 file = work / f"input{len(inputs)}.bin"

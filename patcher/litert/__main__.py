@@ -23,10 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     tf = None
     if args.mode != "browser":
         try:
-            import tensorflow as tf  # noqa: PLC0415 - only in the child that converts or compares
+            import tensorflow  # noqa: PLC0415 - only in the child that converts or compares
         except ImportError as exc:
             emit(error="missing", message=str(exc))
             return 9
+        tf = tensorflow
     try:
         job = json.loads(Path(args.job).read_text())
         if tf is None:

@@ -32,10 +32,10 @@ def _job_models(folder: Path, options: Options) -> list[dict[str, Any]]:
             for size in options.sizes for precision in options.precisions]
 
 
-def _saved(pictures: Pictures | None, work: Path, stem: str) -> list[str]:
+def _saved(pictures: list[np.ndarray], work: Path, stem: str) -> list[str]:
     """The pictures (RGB uint8 arrays) as .npy files for the child process."""
     files = []
-    for i, pixels in enumerate(pictures or []):
+    for i, pixels in enumerate(pictures):
         np.save(work / f"{stem}-{i}.npy", pixels)
         files.append(str(work / f"{stem}-{i}.npy"))
     return files
