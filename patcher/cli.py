@@ -23,6 +23,7 @@ from patcher.recipe import Recipe
 if TYPE_CHECKING:
     from patcher.runner import Outcome
 
+
 class Parser(argparse.ArgumentParser):
     """argparse with one line for a bad command line: `patcher: error: ...` and where to read the usage."""
 

@@ -2,7 +2,6 @@
 `npm ci` fills on first use from the lock file shipped with patcher (an installed wheel)."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from patcher.child import last_line, run_registry
 from patcher.errors import PatcherError
+from patcher.hashing import file_digest
 
 HERE = Path(__file__).resolve().parent
 JS = HERE / "js"
@@ -40,7 +40,7 @@ def home() -> Path:
     lock = JS / "package-lock.json"
     if not lock.is_file():
         raise NodeError(f"TensorFlow.js is not installed; run 'npm ci' in {PROJECT}")
-    target = cache() / f"node-{hashlib.sha256(lock.read_bytes()).hexdigest()[:12]}"
+    target = cache() / f"node-{file_digest(lock).hex()[:12]}"
     if _installed(target):
         return target
     if shutil.which("npm") is None:
