@@ -6,6 +6,7 @@ raises the same type and is an error (patcher.cli turns it into one line and a c
 """
 import os
 import sys
+from typing import Any, TextIO
 
 from patcher.cli import main
 
@@ -17,7 +18,7 @@ class StdoutClosed(Exception):
 class Stdout:
     """sys.stdout, but a BrokenPipeError of its own writes becomes StdoutClosed."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
     def _closed(self) -> StdoutClosed:
@@ -25,19 +26,19 @@ class Stdout:
         os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
         return StdoutClosed()
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         try:
             return self._stream.write(text)
         except BrokenPipeError:
             raise self._closed() from None
 
-    def flush(self):
+    def flush(self) -> None:
         try:
             return self._stream.flush()
         except BrokenPipeError:
             raise self._closed() from None
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
 

@@ -6,24 +6,25 @@ The web folder DIR gets what a server may serve; the frozen graph (for `check` o
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from patcher import graphfix, npm, outdir, page
+from patcher import graphfix, litert, npm, outdir, page, recovery, weights
 from patcher.apply import patched
 from patcher.check import QUANTIZED_FLOOR, check
 from patcher.checkout import locked
+from patcher.child import graph_args, run_probe, run_tool, upstream_env
 from patcher.errors import BuildError, CheckpointError
+from patcher.hashing import file_digest
+from patcher.native import tensorflow
+from patcher.pictures import pictures
 from patcher.recipe import Model, Recipe
-from patcher.verify import graph_args, on_branch, run_probe, upstream_env
+from patcher.verify import on_branch
 
 GRAPH = outdir.GRAPH  # in outdir.graph_dir(DIR), beside the web folder: outdir.graph_path(DIR)
 
@@ -45,86 +46,76 @@ class Options:
     quick_check: bool = True
     # files in an earlier build's folder that patcher did not write are moved to a backup, not refused
     force: bool = False
-    # build --litert: a patcher.litert.Options (TFLite models for LiteRT.js beside the tfjs model), or None
-    litert: object | None = None
+    # build --litert: TFLite models for LiteRT.js beside the tfjs model, or None
+    litert: litert.Options | None = None
     # the npm package's name (None: the recipe's `package`, else RECIPE-MODEL)
     package_name: str | None = None
 
 
-def checkpoint_digest(prefix: Path, model: Model) -> str:
+def checkpoint_digest(spec: Model, prefix: Path) -> str:
     """SHA-256 over the checkpoint's index and data files; stops with where to get it when they are absent."""
     index = Path(f"{prefix}.index")
     data = sorted(index.parent.glob(f"{index.name[:-len('.index')]}.data-*")) if index.parent.is_dir() else []
     missing = [p.name for p in [index] if not p.is_file()] + ([] if data else [f"{Path(prefix).name}.data-*"])
     if missing:
-        raise CheckpointError(f"checkpoint {prefix} lacks {', '.join(missing)}; {where_from(model)}")
-    digest = hashlib.sha256()
-    for path in [index, *data]:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+        raise CheckpointError(f"checkpoint {prefix} lacks {', '.join(missing)}; {where_from(spec)}")
+    return file_digest(index, *data).hex()
 
 
-def run(command: list[str], cwd: Path, what: str, env: dict[str, str]) -> None:
-    print(f"{what} ...", file=sys.stderr)
-    proc = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
-        errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b", line)]
-        raise BuildError(f"{what} failed (exit {proc.returncode}): {(errors or lines or ['no output'])[-1]}")
+def where_from(spec: Model) -> str:
+    """Where the recipe says the model's checkpoint comes from, and the alternative."""
+    return (spec.checkpoint_help + "; " if spec.checkpoint_help else "") + "or --random-weights to try the pipeline"
 
 
-def where_from(model: Model) -> str:
-    return (model.checkpoint_help + "; " if model.checkpoint_help else "") + "or --random-weights to try the pipeline"
-
-
-def outputs(model: Model, options: Options) -> list[dict]:
+def outputs(spec: Model, options: Options) -> list[dict[str, Any]]:
     """The outputs the web model has, as `model.json`'s metadata describes them."""
-    found = [{"name": model.labels, "kind": "labels", "shape": ["H", "W"], "dtype": "int32",
+    found: list[dict[str, Any]] = [{"name": spec.labels, "kind": "labels", "shape": ["H", "W"], "dtype": "int32",
               "description": "class id per pixel"}]
     if options.with_probabilities:
-        found.append({"name": model.probabilities, "kind": "probabilities", "shape": [1, "H", "W", len(model.classes)],
+        found.append({"name": spec.probabilities, "kind": "probabilities", "shape": [1, "H", "W", len(spec.classes)],
                       "dtype": "float32", "description": "class probabilities per pixel"})
     return found
 
 
-def metadata(recipe: Recipe, dest: Path, model: Model, weights: str, options: Options) -> dict:
-    repo, pin, branch = patched(dest, model.name, recipe)
-    inp = model.input
-    meta = {
+def metadata(recipe: Recipe, spec: Model, dest: Path, weights: str, options: Options) -> dict[str, Any]:
+    """model.json's userDefinedMetadata: where the build comes from, its input, outputs and classes."""
+    repo, pin, branch = patched(dest, spec.name, recipe)
+    inp = spec.input
+    meta: dict[str, Any] = {
         "patcher": {
             "upstream": recipe.url,
             "commit": pin,
             "patched_commit": repo.commit(branch).hexsha,
             "recipe": recipe.name,
             "codemods": [s.codemod for s in recipe.steps],
-            "model": model.name,
+            "model": spec.name,
             "weights": weights,
             "quantization": options.quantize or "float32",
             # what check fetches from the freeze script's graph in TensorFlow
-            "reference_outputs": {"labels": model.labels, "probabilities": model.probabilities},
+            "reference_outputs": {"labels": spec.labels, "probabilities": spec.probabilities},
         },
-        "title": model.title,
-        "about": model.about,
+        "title": spec.title,
+        "about": spec.about,
         "input": {"name": inp.name, "shape": [1, None, None, 3], "layout": inp.layout, "color": inp.color,
                   "scale": inp.scale, "offset": inp.offset, "preprocessing": f"x * {inp.scale!r} + {inp.offset!r}",
                   "default_size": list(inp.default_size)},
-        "outputs": outputs(model, options),
-        "classes": list(model.classes),
-        "palette": [list(c) for c in model.palette],
-        "transparent": list(model.transparent),
-        "sample": page.sample_name(model.sample),
+        "outputs": outputs(spec, options),
+        "classes": list(spec.classes),
+        "palette": [list(c) for c in spec.palette],
+        "transparent": list(spec.transparent),
+        "sample": page.sample_name(spec.sample),
     }
     if options.random_weights:
         meta["patcher"]["seed"] = options.seed
     return meta
 
 
-QUICK_CHECK = {"backends": ("wasm",), "sizes": [(96, 96), (90, 70)]}
+# build's quick check: the web model against TensorFlow on wasm at two small sizes
+QUICK_BACKENDS = ("wasm",)
+QUICK_SIZES = [(96, 96), (90, 70)]
 
 
-def build(recipe: Recipe, dest: Path, model: str, out: Path, options: Options) -> dict:
+def build(recipe: Recipe, model: str, dest: Path, out: Path, options: Options) -> dict[str, Any]:
     """Freeze, convert and (quickly) check the web model into `out`; its metadata.
 
     `out` must be absent, empty or made by patcher (outdir.guard, checked first; `options.force` moves files
@@ -134,20 +125,19 @@ def build(recipe: Recipe, dest: Path, model: str, out: Path, options: Options) -
     dest = Path(dest).absolute()
     out = outdir.guard(out, dest, options.force)
     spec = recipe.model(model)
-    on_branch(dest, model, recipe)
+    on_branch(recipe, model, dest)
     if options.checkpoint is None and not options.random_weights and options.published is None:
         raise CheckpointError(f"no weights given (--weights published, --checkpoint or --random-weights); "
                               f"{where_from(spec)}")
     if options.published is not None:
-        from patcher import weights  # noqa: PLC0415
-
         weights.source(spec, options.published)  # fetched (or refused) before any lock or TensorFlow work
     with outdir.output_errors(out), locked(dest), locked(out), locked(outdir.graph_dir(out)):
-        return _build(recipe, dest, spec, out, options)
+        return _build(recipe, spec, dest, out, options)
 
 
-def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options) -> dict:
-    script = model.freeze_script
+def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options) -> dict[str, Any]:
+    script = spec.freeze_script
+    provenance: dict[str, Any] = {}
     outdir.recover(out)
     staged = outdir.stage(out)
     work = Path(tempfile.mkdtemp(prefix="patcher-build-"))
@@ -155,44 +145,42 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
         if options.random_weights:
             prefix = work / "random" / "random.ckpt"
             print("writing a checkpoint of random weights ...", file=sys.stderr)
-            run_probe(dest, "checkpoint", *graph_args(model), "--prefix", str(prefix), "--seed", str(options.seed),
-                      error=BuildError, model=model)
-            weights = "random weights"
+            run_probe(dest, "checkpoint", *graph_args(spec), "--prefix", str(prefix), "--seed", str(options.seed),
+                      error=BuildError, spec=spec)
+            made = "random weights"
         elif options.published is not None:
-            from patcher import weights as published  # noqa: PLC0415
-
-            folder, entry = published.source(model, options.published)
+            folder, entry = weights.source(spec, options.published)
             prefix = work / "published" / "model.ckpt"
-            published.recover(dest, model, folder, prefix)
-            weights = f"recovered from {published.describe(entry) if entry else folder}"
+            recovery.recover(spec, dest, folder, prefix)
+            made = f"recovered from {weights.describe(entry) if entry else folder}"
             provenance = {"package": entry["package"], "version": entry["version"], "folder": entry["folder"],
                           "integrity": entry["integrity"], "license": entry["license"], "terms": entry["terms"]} \
                 if entry else {"folder": str(Path(folder).absolute())}
         else:
-            prefix = Path(options.checkpoint).absolute()
-            weights = f"sha256:{checkpoint_digest(prefix, model)}"
-            check_fits(dest, model, prefix)  # (random weights are written from the graph itself: they fit)
+            prefix = Path(str(options.checkpoint)).absolute()
+            made = f"sha256:{checkpoint_digest(spec, prefix)}"
+            check_fits(spec, dest, prefix)  # (random weights are written from the graph itself: they fit)
         graphs = {"checkpoint": str(prefix), "frozen": str(work / "frozen.pb"), "optimized": str(work / "optimized.pb")}
-        env = upstream_env(dest, model)
-        run([sys.executable, script, *(a.format(**graphs) for a in model.freeze_args)], dest,
-            "freezing with the upstream's freeze script", env)
-        frozen = Path(graphs[model.convert])
+        env = upstream_env(dest, spec)
+        run_tool([sys.executable, script, *(a.format(**graphs) for a in spec.freeze_args)], dest,
+                 "freezing with the upstream's freeze script", env, BuildError)
+        frozen = Path(graphs[spec.convert])
         if not frozen.is_file():
-            raise BuildError(f"the freeze script wrote no {model.convert} graph at {frozen}")
+            raise BuildError(f"the freeze script wrote no {spec.convert} graph at {frozen}")
         shutil.copy2(frozen, outdir.graph_dir(staged) / GRAPH)
         converted = work / "converted.pb"
         edits = prepare_graph(frozen, converted, options.fix_fusions, options.optimize)
-        names = [o["name"] for o in outputs(model, options)]
+        names = [o["name"] for o in outputs(spec, options)]
         flags = [f"--quantize_{options.quantize}=*"] if options.quantize else []
-        run([sys.executable, "-m", "tensorflowjs.converters.converter", "--input_format=tf_frozen_model",
-             f"--output_node_names={','.join(names)}", *flags, str(converted), str(staged)], work,
-            "converting with tensorflowjs_converter", env)
+        run_tool([sys.executable, "-m", "tensorflowjs.converters.converter", "--input_format=tf_frozen_model",
+                  f"--output_node_names={','.join(names)}", *flags, str(converted), str(staged)], work,
+                 "converting with tensorflowjs_converter", env, BuildError)
         outdir.fault("shards", staged)
-        page.install(staged, model.sample, model.sample_crop)
+        page.install(staged, spec.sample, spec.sample_crop)
         bad = graphfix.unsound_fusions(staged / "model.json")
         if bad and options.fix_fusions:
             raise BuildError(f"the converter fused non-bias operands into {len(bad)} ops: {', '.join(bad[:3])}")
-        meta = metadata(recipe, dest, model, weights, options)
+        meta = metadata(recipe, spec, dest, made, options)
         meta["patcher"]["graph_edits"] = edits
         if options.published is not None:
             meta["patcher"]["published"] = provenance
@@ -202,22 +190,17 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
                 meta["about"] = (f"{meta['about']} Weights from {provenance['package']}@{provenance['version']} "
                                  f"({provenance['license']}), {provenance['terms']}.").strip()
         if options.litert is not None:
-            from patcher import litert  # noqa: PLC0415 - only for build --litert
-
-            seen = None  # the recipe's pictures: int8 calibration (unless --calibration) and the accuracy checks
-            if model.pictures:
-                from patcher import pictures  # noqa: PLC0415
-
-                seen = pictures.pictures(model.pictures, with_variants=False, side=512)
+            # the recipe's pictures: int8 calibration (unless --calibration) and the accuracy checks
+            seen = pictures(spec.pictures, with_variants=False, side=512) if spec.pictures else None
             meta["litert"] = litert.build(converted, outdir.graph_dir(staged) / GRAPH, staged / litert.FOLDER, meta,
-                                          options.litert, staged / page.sample_name(model.sample), seen)
+                                          options.litert, staged / page.sample_name(spec.sample), seen)
         model_json = staged / "model.json"
         content = json.loads(model_json.read_text())
         content["userDefinedMetadata"] = meta
         model_json.write_text(json.dumps(content))
-        npm.write(staged, meta, options.package_name or model.package or None, model.license)
+        npm.write(staged, meta, options.package_name or spec.package or None, spec.license)
         if options.quick_check:
-            check(staged, QUICK_CHECK["backends"], QUICK_CHECK["sizes"],
+            check(staged, QUICK_BACKENDS, QUICK_SIZES,
                   floor=QUANTIZED_FLOOR if options.quantize else None)
         outdir.commit(staged, out, dest, options.force)
         return meta
@@ -226,16 +209,16 @@ def _build(recipe: Recipe, dest: Path, model: Model, out: Path, options: Options
         outdir.drop(staged)
 
 
-def check_fits(dest: Path, model: Model, prefix: Path) -> None:
+def check_fits(spec: Model, dest: Path, prefix: Path) -> None:
     """Stop with CheckpointError when the checkpoint lacks a variable the graph restores, or has one of
     another shape."""
     print("matching the checkpoint with the graph ...", file=sys.stderr)
-    found = run_probe(dest, "match", *graph_args(model), "--prefix", str(prefix), error=CheckpointError,
-                      model=model)[-1]
+    found = run_probe(dest, "match", *graph_args(spec), "--prefix", str(prefix), error=CheckpointError,
+                      spec=spec)[-1]
     if found["missing"] or found["wrong_shape"]:
         problems = found["missing"] + found["wrong_shape"]
         raise CheckpointError(
-            f"checkpoint {prefix} does not fit the {model.name} graph: {len(found['missing'])} of "
+            f"checkpoint {prefix} does not fit the {spec.name} graph: {len(found['missing'])} of "
             f"{found['expected']} variables missing, {len(found['wrong_shape'])} of another shape "
             f"(is it for another model?): {', '.join(problems[:5])}{' ...' if len(problems) > 5 else ''}")
 
@@ -243,10 +226,8 @@ def check_fits(dest: Path, model: Model, prefix: Path) -> None:
 def prepare_graph(source: Path, target: Path, fix_fusions: bool, optimize: bool) -> dict[str, list[str]]:
     """The graph handed to the converter: the freeze script's, with the converter's misread Adds swapped
     and (`optimize`) the simplifications of graphfix.simplify; what was edited."""
-    from patcher.native import tensorflow  # noqa: PLC0415 - TensorFlow only when building
-
     tensorflow()
-    from tensorflow.core.framework import graph_pb2  # noqa: PLC0415
+    from tensorflow.core.framework import graph_pb2  # noqa: PLC0415 - TensorFlow only when building
 
     graph_def = graph_pb2.GraphDef()
     graph_def.ParseFromString(source.read_bytes())

@@ -3,17 +3,26 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from patcher import graphfix, nodejs, outdir
+from patcher import graphfix, nodejs, outdir, weights
+from patcher.child import Record, run_node, run_probe
 from patcher.errors import ParityError
-from patcher.verify import run_probe
+from patcher.metrics import measure, picture_pixels, preprocess, resize, softmax
+from patcher.pictures import pictures as recipe_pictures
+
+if TYPE_CHECKING:
+    from patcher.recipe import Recipe
+
+Size = tuple[int, int]
+Pictures = list[tuple[str, np.ndarray]]
 
 GRAPH = outdir.GRAPH  # beside the web folder: outdir.graph_path(model_dir)
 SIZES = [(288, 288), (448, 448), (512, 384), (450, 301)]
@@ -58,11 +67,13 @@ class Row:
         return self.unexplained == 0 if self.exact else self.agreement >= self.min_agreement
 
 
-def metadata(model_dir: Path) -> dict:
+def metadata(model_dir: Path) -> dict[str, Any]:
+    """model.json's userDefinedMetadata ({} when it has none)."""
     return json.loads((Path(model_dir) / "model.json").read_text()).get("userDefinedMetadata", {})
 
 
 def quantization(model_dir: Path) -> str:
+    """How the build stored its weights: float32, float16 or uint8."""
     return metadata(model_dir).get("patcher", {}).get("quantization", "float32")
 
 
@@ -80,27 +91,6 @@ def bounds(model_dir: Path, reference: Path | None = None) -> tuple[float, float
     return MIN_AGREEMENT, MAX_PROB_DIFF, False
 
 
-def picture_pixels(height: int, width: int) -> np.ndarray:
-    """A deterministic RGB picture (uint8, [H, W, 3]) with smooth regions, edges and a bright ellipse."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    cy, cx = height / 2, width / 2
-    blob = ((yy - cy) / (0.38 * height)) ** 2 + ((xx - cx) / (0.28 * width)) ** 2 < 1
-    rgb = np.stack([
-        120 + 80 * np.sin(xx / 23.0) * np.cos(yy / 31.0),
-        100 + 60 * np.cos((xx + yy) / 41.0),
-        90 + 70 * np.sin(yy / 17.0),
-    ], axis=-1)
-    rgb[blob] = rgb[blob] * 0.4 + np.array([200, 150, 120]) * 0.6
-    return np.clip(rgb, 0, 255).astype(np.uint8)
-
-
-def preprocess(pixels: np.ndarray, meta: dict) -> np.ndarray:
-    """RGB uint8 pixels [H, W, 3] as the model's metadata says it takes them: [1, H, W, 3] float32."""
-    spec = meta["input"]
-    x = pixels[..., ::-1] if spec.get("color") == "BGR" else pixels
-    return (x.astype(np.float32) * np.float32(spec["scale"]) + np.float32(spec["offset"]))[None].astype(np.float32)
-
-
 def web_outputs(model_dir: Path) -> tuple[list[str], bool]:
     """What check asks the web model for: its class-id output and the tensor its class probabilities come
     from (the probabilities output if built, else the argmax's input); True when that tensor holds logits."""
@@ -116,30 +106,14 @@ def web_outputs(model_dir: Path) -> tuple[list[str], bool]:
     return [kinds["labels"], source], nodes.get(source, ("",))[0] != "Softmax"
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def node_runner(job: dict, work: Path) -> list[dict]:
-    """Run patcher/js/run_model.mjs on a job; its JSON records."""
-    if shutil.which("node") is None:
-        raise ParityError("node is not on PATH; install Node.js 18 or later")
-    runner = nodejs.script("run_model.mjs")
-    path = work / f"job-{job['backend']}.json"
-    path.write_text(json.dumps(job))
+def node_runner(job: Record, work: Path) -> list[Record]:
+    """Run patcher/js/run_model.mjs on a job (a model, a tfjs backend, inputs); its JSON records."""
     print(f"running the web model on tfjs {job['backend']} in Node ...", file=sys.stderr)
-    proc = subprocess.run(["node", str(runner), str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    errors = [r["error"] for r in records if "error" in r]
-    if errors or proc.returncode != 0:
-        tail = errors[0] if errors else (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ParityError(f"tfjs {job['backend']}: {tail}")
-    return records
+    return run_node(nodejs.script("run_model.mjs"), job, work / f"job-{job['backend']}.json", f"tfjs {job['backend']}",
+                    ParityError)
 
 
-def run_frozen(graph: Path, inputs: list[dict], work: Path, meta: dict, repeat: int = 1) -> list[dict]:
+def run_frozen(graph: Path, inputs: list[Record], work: Path, meta: dict[str, Any], repeat: int = 1) -> list[Record]:
     """Run the frozen graph on raw inputs (class ids and probabilities, named as in the model's
     metadata `meta`); outputs land in work/tf.I.K.npy, records give ms."""
     names = meta["patcher"]["reference_outputs"]
@@ -150,22 +124,12 @@ def run_frozen(graph: Path, inputs: list[dict], work: Path, meta: dict, repeat: 
     return run_probe(work, "frozen", "--job", str(work / "tf.json"), error=ParityError)
 
 
-def measure(labels, prob, want_labels, want_prob) -> tuple[float, float, float, float]:
-    """Class-map agreement, largest probability difference, share of pixels that could flip (their top
-    two reference probabilities within twice that difference) and share that differ but could not."""
-    diff = float(np.max(np.abs(prob - want_prob)))
-    top = np.sort(want_prob, axis=-1)
-    near = (top[..., -1] - top[..., -2] <= 2 * diff).reshape(labels.shape)
-    differ = labels != want_labels
-    return float(np.mean(~differ)), diff, float(np.mean(near)), float(np.mean(differ & ~near))
-
-
-def _built(model_dir: Path) -> Path:
-    """`model_dir` made absolute, once its model.json is sound (`_validate`) and its frozen graph is there."""
+def built(model_dir: Path) -> Path:
+    """`model_dir` made absolute, once its model.json is sound (`validate`) and its frozen graph is there."""
     model_dir = Path(model_dir).absolute()
     if not (model_dir / "model.json").is_file():
         raise ParityError(f"{model_dir} is not a patcher build (no model.json in it)")
-    _validate(model_dir)
+    validate(model_dir)
     graph = outdir.graph_path(model_dir)
     if not graph.is_file():
         raise ParityError(f"{model_dir} is not a patcher build: its frozen graph {graph} is missing (build "
@@ -176,7 +140,7 @@ def _built(model_dir: Path) -> Path:
     return model_dir
 
 
-def _validate(model_dir: Path) -> None:
+def validate(model_dir: Path) -> None:
     """Refuse a model.json that is not JSON, lacks the topology or the weights manifest, or names a weight
     shard outside `model_dir` (`..`, an absolute path, a symbolic link out of it): before anything reads
     a shard, so nothing outside the folder is read."""
@@ -207,45 +171,45 @@ def _validate(model_dir: Path) -> None:
         raise ParityError(f"{path} was not made by patcher build (no userDefinedMetadata.patcher)")
 
 
-def _read(prefix: Path, i: int, shape, logits: bool) -> tuple[np.ndarray, np.ndarray]:
+def _read(prefix: Path, i: int, shape: tuple[tuple[int, ...], tuple[int, ...]], logits: bool) -> tuple[np.ndarray, np.ndarray]:
     """Class map and probabilities of input i written by run_model.mjs, in TensorFlow's shapes."""
     labels = np.fromfile(f"{prefix}.{i}.0.bin", dtype=np.int32)
     prob = np.fromfile(f"{prefix}.{i}.1.bin", dtype=np.float32).reshape(shape[1])
     return labels.reshape(shape[0]), softmax(prob) if logits else prob
 
 
-def plan(backends, sizes=None) -> dict[str, list[tuple[int, int]]]:
+def plan(backends: Iterable[str], sizes: Sequence[Size] | None = None) -> dict[str, list[Size]]:
     """The sizes each backend runs at: `sizes` for all, or by default SIZES (a slow backend: its SLOW ones)."""
     return {b: list(sizes) if sizes else SLOW.get(b, SIZES) for b in backends}
 
 
-def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, int] | None = None,
-            reference: Path | None = None) -> list[Row]:
+def compare(model_dir: Path, backends: Sequence[str] = BACKENDS, sizes: Sequence[Size] | dict[str, list[Size]] = SIZES,
+            repeat: dict[str, int] | None = None, reference: Path | None = None) -> list[Row]:
     """Per backend and size: agreement with TensorFlow (or with the `reference` web model on the same
     backend) and median ms; `repeat` timed runs after a warm-up. `sizes`: a list for every backend, or a
     dict of lists by backend (plan)."""
     repeat = repeat or {}
     runs = sizes if isinstance(sizes, dict) else {b: list(sizes) for b in backends}
-    sizes = list(dict.fromkeys(s for b in backends for s in runs[b]))
-    model_dir = _built(model_dir)
-    reference = _built(reference) if reference else None
+    every = list(dict.fromkeys(s for b in backends for s in runs[b]))
+    model_dir = built(model_dir)
+    reference = built(reference) if reference else None
     work = Path(tempfile.mkdtemp(prefix="patcher-check-"))
     meta = metadata(model_dir)
     try:
         inputs = []
-        for i, (h, w) in enumerate(sizes):
+        for i, (h, w) in enumerate(every):
             file = work / f"input{i}.bin"
             preprocess(picture_pixels(h, w), meta).tofile(file)
             inputs.append({"file": str(file), "shape": [1, h, w, 3]})
         tf_records = run_frozen(outdir.graph_path(model_dir), inputs, work, meta, repeat.get("tf", 1))
-        expected = [(np.load(work / f"tf.{i}.0.npy"), np.load(work / f"tf.{i}.1.npy")) for i in range(len(sizes))]
-        rows = []
+        expected = [(np.load(work / f"tf.{i}.0.npy"), np.load(work / f"tf.{i}.1.npy")) for i in range(len(every))]
+        rows: list[Row] = []
         least, largest, exact = bounds(model_dir, reference)
         fetch, logits = web_outputs(model_dir)
         if reference:
             fetch_reference, logits_reference = web_outputs(reference)
         for backend in backends:
-            mine = [i for i, size in enumerate(sizes) if size in runs[backend]]
+            mine = [i for i, size in enumerate(every) if size in runs[backend]]
             job = {"backend": backend, "inputs": [inputs[i] for i in mine], "repeat": repeat.get(backend, 1),
                    "warmup": backend in repeat}
             records = node_runner({**job, "outputs": fetch, "model": str(model_dir), "out": str(work / backend)}, work)
@@ -258,7 +222,7 @@ def compare(model_dir: Path, backends=BACKENDS, sizes=SIZES, repeat: dict[str, i
                 if reference:
                     want = _read(work / f"reference-{backend}", k, shapes, logits_reference)
                 agreement, diff, could_flip, unexplained = measure(*_read(work / backend, k, shapes, logits), *want)
-                rows.append(Row(backend, sizes[i], agreement, diff, float(np.median(records[k]["ms"])),
+                rows.append(Row(backend, every[i], agreement, diff, float(np.median(records[k]["ms"])),
                                 float(np.median(tf_records[i]["ms"])), least, largest,
                                 reference.name if reference else "TensorFlow", records[k].get("runtime", backend),
                                 could_flip, unexplained, exact))
@@ -281,21 +245,19 @@ def foreign(path: Path) -> bool:
     return "patcher" not in meta
 
 
-def compare_pictures(model_dir: Path, reference: Path, pictures, backend: str = "wasm",
-                     sizes=PICTURE_SIZES, against: str | None = None) -> list[Row]:
+def compare_pictures(model_dir: Path, reference: Path, pictures: Pictures, backend: str = "wasm",
+                     sizes: Sequence[Size] = PICTURE_SIZES, against: str | None = None) -> list[Row]:
     """Class maps of the build and of `reference` (a graph model with the same input and class-id output, such
     as the published one) on `pictures` ((name, RGB uint8 [H, W, 3]); patcher/pictures.py) at each size, on one
     tfjs backend in Node; one row per size, with the agreement over all pictures."""
-    from patcher.pictures import resize  # noqa: PLC0415
-
-    model_dir = _built(model_dir)
+    model_dir = built(model_dir)
     meta = metadata(model_dir)
     labels = next(o["name"] for o in meta["outputs"] if o["kind"] == "labels")
     work = Path(tempfile.mkdtemp(prefix="patcher-check-"))
     try:
-        inputs = []
+        inputs: list[Record] = []
         for h, w in sizes:
-            for name, pixels in pictures:
+            for _, pixels in pictures:
                 file = work / f"input{len(inputs)}.bin"
                 preprocess(resize(pixels, h, w), meta).tofile(file)
                 inputs.append({"file": str(file), "shape": [1, h, w, 3]})
@@ -324,6 +286,7 @@ def compare_pictures(model_dir: Path, reference: Path, pictures, backend: str = 
 
 
 def report(rows: list[Row]) -> None:
+    """The rows as a table on stdout."""
     runtimes = sorted({r.runtime for r in rows if r.runtime})
     print(f"against {rows[0].against}" + (f"; tfjs in Node: {', '.join(runtimes)}" if runtimes else ""))
     print(f"{'backend':>8} {'size (HxW)':>11} {'agreement':>10} {'max |dp|':>9} {'ms':>9} {'TF ms':>8}  ok"
@@ -334,12 +297,15 @@ def report(rows: list[Row]) -> None:
     print("could flip: pixels whose top two probabilities are within twice max |dp| of each other")
 
 
-def check(model_dir: Path, backends=BACKENDS, sizes=SIZES, reference: Path | None = None,
-          floor: float | None = None, pictures=None, against: str | None = None) -> list[Row]:
+def check(model_dir: Path, backends: Sequence[str] = BACKENDS,
+          sizes: Sequence[Size] | dict[str, list[Size]] = SIZES, reference: Path | None = None,
+          floor: float | None = None, pictures: Pictures | None = None, against: str | None = None) -> list[Row]:
     """Compare and report; ParityError when a row is out of bounds (with `floor`: only below it). With a
     `reference` patcher did not build: on `pictures` (compare_pictures)."""
     if reference is not None and foreign(reference):
-        rows = compare_pictures(model_dir, reference, pictures, backends[-1], sizes or PICTURE_SIZES, against)
+        if isinstance(sizes, dict):
+            raise ValueError("a reference patcher did not build is compared at one list of sizes")
+        rows = compare_pictures(model_dir, reference, pictures or [], backends[-1], sizes or PICTURE_SIZES, against)
     else:
         rows = compare(model_dir, backends, sizes, reference=reference)
     report(rows)
@@ -367,3 +333,30 @@ def check(model_dir: Path, backends=BACKENDS, sizes=SIZES, reference: Path | Non
     print(f"checked: the web model matches {rows[0].against} on "
           + ", ".join(f"{b} at {n} size{'s' if n != 1 else ''}" for b, n in counts.items()))
     return rows
+
+
+def run(recipe: Recipe, model: str, model_dir: Path, backends: Sequence[str] = BACKENDS,
+        sizes: Sequence[Size] | None = None, all_sizes: bool = False, reference: Path | None = None) -> list[Row]:
+    """`patcher check`: the build in `model_dir` against TensorFlow at `sizes` (default: plan's; every
+    default size on every backend with `all_sizes`), or against `reference`. A reference patcher built
+    (same network, say a --no-optimize build) is compared on the same inputs; 'published' (the recipe's
+    package, fetched) or a graph model patcher did not build is compared on the recipe's pictures of the
+    model the build was made of (else of `model`) at PICTURE_SIZES, on the last backend only."""
+    if reference is None or (str(reference) != weights.PUBLISHED and not foreign(reference)):
+        return check(model_dir, backends, plan(backends, sizes or (SIZES if all_sizes else None)), reference)
+    spec = recipe.model(metadata(model_dir).get("patcher", {}).get("model", model))
+    against = None
+    if str(reference) == weights.PUBLISHED:
+        reference, entry = weights.source(spec, weights.PUBLISHED)
+        against = f"the published model ({weights.describe(entry)})" if entry else None
+    entries = spec.pictures or [{"name": "sample", "source": spec.sample}]
+    return check(model_dir, (backends[-1],), sizes or PICTURE_SIZES, reference,
+                 pictures=recipe_pictures(entries, with_variants=False), against=against)
+
+
+def pictures_of(recipe: Recipe, model_dir: Path) -> Pictures | None:
+    """The recipe's pictures (512x512) of the model a build was made of; None when the recipe names none,
+    or the build is of another recipe."""
+    made = metadata(model_dir).get("patcher", {})
+    spec = recipe.models.get(made.get("model")) if made.get("recipe") == recipe.name else None
+    return recipe_pictures(spec.pictures, with_variants=False, side=512) if spec and spec.pictures else None

@@ -1,23 +1,33 @@
-"""`python -m patcher`: apply, diff, list, verify."""
+"""`python -m patcher`: recipes, example, apply, diff, list, verify, weights, build, check, serve.
+
+One handler per command (COMMANDS); each gets the parsed arguments, the recipe, the model's name and the
+checkout, and returns the exit code. A PatcherError becomes one line on stderr and its code.
+"""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import git
 
 from patcher import apply as applying
-from patcher import checkout
+from patcher import build, check, checkout, examples, litert, npm, outdir, page, recovery, verify, weights
 from patcher import recipe as recipes
-from patcher import outdir
 from patcher.errors import GitError, NotApplied, PatcherError, ServeError
+from patcher.recipe import Recipe
+
+if TYPE_CHECKING:
+    from patcher.runner import Outcome
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with one line for a bad command line: `patcher: error: ...` and where to read the usage."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         print(f"patcher: error: {message} (usage: 'python -m {self.prog} --help')", file=sys.stderr)
         raise SystemExit(2)
 
@@ -27,17 +37,18 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     pixels, at least 1 (`verify` and `check` run the model at 1x1 as well as at 448x448)."""
     try:
         sizes = [tuple(int(v) for v in part.lower().split("x")) for part in text.split(",")]
+        pairs = [(s[0], s[1]) for s in sizes if len(s) == 2]
+        if len(pairs) != len(sizes) or not pairs or any(min(s) < 1 for s in pairs):
+            pairs = []
     except ValueError:
-        sizes = []
-    if not sizes or any(len(s) != 2 or min(s) < 1 for s in sizes):
+        pairs = []
+    if not pairs:
         raise argparse.ArgumentTypeError(f"HEIGHTxWIDTH pairs of whole pixels (at least 1), such as "
                                          f"448x448,450x301; not {text!r}")
-    return sizes
+    return pairs
 
 
 def _package_name(text: str) -> str:
-    from patcher import npm
-
     try:
         return npm.check_name(text)
     except ValueError as exc:
@@ -54,12 +65,10 @@ def _share(text: str) -> float:
     return value
 
 
-def _litert(args):
+def _litert(args: argparse.Namespace) -> litert.Options | None:
     """build's LiteRT.js options from the command line, or None without --litert."""
     if not args.litert:
         return None
-    from patcher import litert
-
     return litert.Options(sizes=tuple(args.litert_sizes), calibration=args.calibration,
                           int8_floor=litert.INT8_FLOOR if args.int8_floor is None else args.int8_floor)
 
@@ -77,7 +86,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = Parser(prog="patcher", description=__doc__.split(":")[0] + ": patch a TF1 research "
+    top = Parser(prog="patcher", description=(__doc__ or "").split(":")[0] + ": patch a TF1 research "
                                   "repository with reviewed codemods and prove the result.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -173,6 +182,92 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+Handler = Callable[[argparse.Namespace, Recipe, str, Path], int]
+
+
+def _apply(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -> int:
+    upstream = args.upstream or os.environ.get("PATCHER_UPSTREAM") or None
+    if upstream and not args.upstream:
+        print(f"upstream {upstream} (from PATCHER_UPSTREAM)", file=sys.stderr)
+    done = applying.apply(recipe, model, dest, upstream, args.commit, args.force)
+    _print_outcomes(done.outcomes)
+    if done.changed:
+        print(f"applied {len(done.outcomes)} codemods to {dest} on branch {done.branch} "
+              f"({done.pin[:12]}..{done.tip[:12]}); review with 'git -C {dest} log -p {done.pin[:12]}..{done.branch}'")
+    else:
+        print(f"already applied: {dest} is at {done.tip[:12]}; nothing changed")
+    return 0
+
+
+def _diff(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -> int:
+    sys.stdout.write(applying.diff(dest, model, recipe))
+    return 0
+
+
+def _list(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -> int:
+    print(f"recipe {recipe.path} (model {model}); each line number is the one its codemod saw, "
+          "before later codemods moved lines")
+    _print_outcomes(applying.outcomes(recipe, dest, model))
+    return 0
+
+
+def _verify(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -> int:
+    verify.verify(recipe, model, dest, args.sizes)
+    return 0
+
+
+def _build(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -> int:
+    options = build.Options(checkpoint=args.checkpoint, random_weights=args.random_weights, seed=args.seed,
+                            published=args.published, quantize=args.quantize, optimize=args.optimize,
+                            with_probabilities=args.with_probabilities, fix_fusions=args.fix_fusions,
+                            quick_check=args.quick_check, force=args.force, litert=_litert(args),
+                            package_name=args.package_name)
+    meta = build.build(recipe, model, dest, args.out, options)
+    files = sorted(p.name for p in args.out.iterdir() if not p.name.startswith("."))
+    print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}; the frozen graph for "
+          f"'check': {outdir.graph_path(args.out)}")
+    return 0
+
+
+def _weights(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -> int:
+    done = recovery.write(recipe, model, dest, args.source, args.out)
+    origin = weights.describe(done["package"]) if done["package"] else done["from"]
+    print(f"wrote checkpoint {args.out} from {origin}: {done['assigned']} variables assigned "
+          f"({done['variables']} names restored), {done['used']} of {done['published']} published float "
+          "weights used")
+    return 0
+
+
+def _serve(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -> int:
+    if not args.folder.is_dir():
+        raise NotApplied(f"{args.folder} is not a folder: pass the folder holding your page")
+    try:
+        httpd = page.server(args.folder, args.port)
+    except (OSError, OverflowError) as exc:
+        raise ServeError(f"cannot serve on 127.0.0.1:{args.port}: {getattr(exc, 'strerror', None) or exc}; "
+                         "pick another --port (0 picks a free one)") from None
+    with httpd:
+        print(f"serving {args.folder} at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)", flush=True)
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _check(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -> int:
+    if not args.litert:
+        check.run(recipe, model, args.model_dir, tuple(args.backends.split(",")), args.sizes, args.all_sizes,
+                  args.reference)
+    if args.litert or (args.reference is None and "litert" in check.metadata(args.model_dir)):
+        litert.check(args.model_dir, args.int8_floor, check.pictures_of(recipe, args.model_dir))
+    return 0
+
+
+COMMANDS: dict[str, Handler] = {"apply": _apply, "diff": _diff, "list": _list, "verify": _verify,
+                                "weights": _weights, "build": _build, "check": _check, "serve": _serve}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     dest = getattr(args, "dest", None)
@@ -181,8 +276,6 @@ def main(argv: list[str] | None = None) -> int:
             _print_recipes()
             return 0
         if args.command == "example":
-            from patcher import examples
-
             upstream, recipe_file = examples.write(args.folder)
             print(f"wrote {upstream} (a git repository) and its recipe {recipe_file}; next: "
                   f"patcher apply --recipe {recipe_file}")
@@ -190,97 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         recipe = recipes.load(args.recipe)
         model = getattr(args, "model", None) or next(iter(recipe.models))
         recipe.model(model)
-        dest = getattr(args, "dest", None) or applying.default_dest(recipe, model)
-        if args.command == "apply":
-            upstream = args.upstream or os.environ.get("PATCHER_UPSTREAM") or None
-            if upstream and not args.upstream:
-                print(f"upstream {upstream} (from PATCHER_UPSTREAM)", file=sys.stderr)
-            done = applying.apply(recipe, model, dest, upstream, args.commit, args.force)
-            _print_outcomes(done.outcomes)
-            if done.changed:
-                print(f"applied {len(done.outcomes)} codemods to {dest} on branch {done.branch} "
-                      f"({done.pin[:12]}..{done.tip[:12]}); review with 'git -C {dest} log -p {done.pin[:12]}..{done.branch}'")
-            else:
-                print(f"already applied: {dest} is at {done.tip[:12]}; nothing changed")
-        elif args.command == "diff":
-            sys.stdout.write(applying.diff(dest, model, recipe))
-        elif args.command == "list":
-            print(f"recipe {recipe.path} (model {model}); each line number is the one its codemod saw, "
-                  "before later codemods moved lines")
-            _print_outcomes(applying.outcomes(recipe, dest, model))
-        elif args.command == "verify":
-            from patcher import verify
-
-            verify.verify(recipe, dest, model, args.sizes)
-        elif args.command == "build":
-            from patcher import build
-
-            options = build.Options(checkpoint=args.checkpoint, random_weights=args.random_weights, seed=args.seed,
-                                    published=args.published,
-                                    quantize=args.quantize, optimize=args.optimize,
-                                    with_probabilities=args.with_probabilities, fix_fusions=args.fix_fusions,
-                                    quick_check=args.quick_check, force=args.force, litert=_litert(args),
-                                    package_name=args.package_name)
-            meta = build.build(recipe, dest, model, args.out, options)
-            files = sorted(p.name for p in args.out.iterdir() if not p.name.startswith("."))
-            print(f"built {args.out} ({meta['patcher']['weights']}): {', '.join(files)}; the frozen graph for "
-                  f"'check': {outdir.graph_path(args.out)}")
-        elif args.command == "weights":
-            from patcher import weights
-
-            done = weights.write(recipe, dest, recipe.model(model), args.source, args.out)
-            origin = weights.describe(done["package"]) if done["package"] else done["from"]
-            print(f"wrote checkpoint {args.out} from {origin}: {done['assigned']} variables assigned "
-                  f"({done['variables']} names restored), {done['used']} of {done['published']} published float "
-                  "weights used")
-        elif args.command == "serve":
-            from patcher import page
-
-            if not args.folder.is_dir():
-                raise NotApplied(f"{args.folder} is not a folder: pass the folder holding your page")
-            try:
-                httpd = page.server(args.folder, args.port)
-            except (OSError, OverflowError) as exc:
-                raise ServeError(f"cannot serve on 127.0.0.1:{args.port}: {getattr(exc, 'strerror', None) or exc}; "
-                                 "pick another --port (0 picks a free one)") from None
-            with httpd:
-                print(f"serving {args.folder} at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)",
-                      flush=True)
-                try:
-                    httpd.serve_forever()
-                except KeyboardInterrupt:
-                    pass
-        elif args.command == "check":
-            from patcher import check
-
-            if args.litert:
-                from patcher import litert
-
-                litert.check(args.model_dir, args.int8_floor, _pictures(recipe, args.model_dir))
-                return 0
-            backends = tuple(args.backends.split(","))
-            sizes = args.sizes or (check.SIZES if args.all_sizes else None)
-            reference = args.reference
-            if reference is not None and (str(reference) == "published" or check.foreign(reference)):
-                from patcher import pictures
-
-                spec = recipe.model(check.metadata(args.model_dir).get("patcher", {}).get("model", model))
-                against = None
-                if str(reference) == "published":
-                    from patcher import weights
-
-                    reference, entry = weights.source(spec, "published")
-                    against = f"the published model ({weights.describe(entry)})"
-                entries = spec.pictures or [{"name": "sample", "source": spec.sample}]
-                backend = "wasm" if args.backends == "cpu,wasm" else backends[-1]
-                check.check(args.model_dir, (backend,), args.sizes or check.PICTURE_SIZES, reference,
-                            pictures=pictures.pictures(entries, with_variants=False), against=against)
-                return 0
-            check.check(args.model_dir, backends, check.plan(backends, sizes), reference)
-            if args.reference is None and "litert" in check.metadata(args.model_dir):
-                from patcher import litert
-
-                litert.check(args.model_dir, args.int8_floor, _pictures(recipe, args.model_dir))
+        dest = dest or applying.default_dest(recipe, model)
+        return COMMANDS[args.command](args, recipe, model, dest)
     except git.GitCommandError as exc:  # a git command patcher did not expect to fail
         return _fail(checkout.git_error(exc, f"git {_verb(exc)} failed in {dest}", dest))
     except (BrokenPipeError, ValueError) as exc:
@@ -291,7 +295,6 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(_why_git_ended(dest))
     except PatcherError as exc:
         return _fail(exc)
-    return 0
 
 
 def _fail(exc: PatcherError) -> int:
@@ -313,7 +316,7 @@ def _raised_by_git(exc: BaseException) -> bool:
     return "git" in where or "gitdb" in where
 
 
-def _why_git_ended(dest) -> GitError:
+def _why_git_ended(dest: Path | None) -> GitError:
     """Git's reason, asked again with a fresh git command, for a git process that ended under GitPython."""
     try:
         git.Repo(dest).git.rev_parse("--git-dir")
@@ -323,23 +326,13 @@ def _why_git_ended(dest) -> GitError:
     return GitError(f"a git process ended unexpectedly in {dest}; run 'git -C {dest} fsck' to look for damage")
 
 
-def _pictures(recipe, model_dir):
-    """The recipe's pictures of the model a build was made of (none when the recipe names none, or the build
-    is of another recipe)."""
-    from patcher import check, pictures
-
-    built = check.metadata(model_dir).get("patcher", {})
-    spec = recipe.models.get(built.get("model")) if built.get("recipe") == recipe.name else None
-    return pictures.pictures(spec.pictures, with_variants=False, side=512) if spec and spec.pictures else None
-
-
 def _print_recipes() -> None:
     for path in recipes.shipped():
         recipe = recipes.load(path)
         print(f"{path.stem}: {recipe.url} at {recipe.commit[:12]}; models: {', '.join(recipe.models)} ({path})")
 
 
-def _print_outcomes(outcomes) -> None:
+def _print_outcomes(outcomes: list[Outcome]) -> None:
     for outcome in outcomes:
         print(f"{outcome.step.codemod}: {outcome.step.description} (from {outcome.step.origin})")
         for site in outcome.sites:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 PRODUCERS = {"Conv2D", "DepthwiseConv2dNative", "MatMul"}
 FUSED = {"_FusedConv2D", "FusedDepthwiseConv2dNative", "_FusedMatMul"}
@@ -21,7 +22,7 @@ def _base(name: str) -> str:
     return name.lstrip("^").split(":")[0]
 
 
-def _consumers(graph_def) -> dict[str, list]:
+def _consumers(graph_def: Any) -> dict[str, list[Any]]:
     found: dict[str, list] = {}
     for node in graph_def.node:
         for name in node.input:
@@ -29,7 +30,7 @@ def _consumers(graph_def) -> dict[str, list]:
     return found
 
 
-def swap_residual_adds(graph_def) -> list[str]:
+def swap_residual_adds(graph_def: Any) -> list[str]:
     """Put the non-constant operand first in each Add the converter would misread; the names edited."""
     nodes = {n.name: n for n in graph_def.node}
     consumers = _consumers(graph_def)
@@ -73,19 +74,19 @@ PASS_THROUGH = {"Squeeze", "Identity", "Reshape"}
 BATCH_NORMS = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
 
 
-def _const(node):
-    from tensorflow.python.framework import tensor_util  # TensorFlow only when building
+def _const(node: Any) -> Any:
+    from tensorflow.python.framework import tensor_util  # noqa: PLC0415 - TensorFlow only when building
 
     return tensor_util.MakeNdarray(node.attr["value"].tensor)
 
 
-def _set_const(node, value) -> None:
-    from tensorflow.python.framework import tensor_util
+def _set_const(node: Any, value: Any) -> None:
+    from tensorflow.python.framework import tensor_util  # noqa: PLC0415 - TensorFlow only when building
 
     node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value.astype("float32")))
 
 
-def fold_batch_norms(graph_def) -> list[str]:
+def fold_batch_norms(graph_def: Any) -> list[str]:
     """Fold each inference batch norm that feeds a 1x1 convolution with a bias into that convolution.
 
     optimize_for_inference folds a batch norm into the convolution before it; one that follows a pooling
@@ -124,7 +125,7 @@ def fold_batch_norms(graph_def) -> list[str]:
     return edits
 
 
-def _drop(graph_def, names: set[str], op: str | None = None) -> None:
+def _drop(graph_def: Any, names: set[str], op: str | None = None) -> None:
     """Remove the named nodes (of `op` only, if given) and the constants only they used."""
     gone = [n for n in graph_def.node if n.name in names and op in (None, n.op)]
     inputs = {_base(i) for n in gone for i in n.input}
@@ -135,7 +136,7 @@ def _drop(graph_def, names: set[str], op: str | None = None) -> None:
     graph_def.node.extend(keep)
 
 
-def simplify(graph_def) -> list[str]:
+def simplify(graph_def: Any) -> list[str]:
     """Edits that leave the class map as it is: argmax of the logits (no softmax in front), int32 ids
     (through what follows the argmax, such as the Squeeze to [H, W]), every batch norm folded.
 
@@ -164,7 +165,7 @@ def simplify(graph_def) -> list[str]:
 
 
 
-def argmax_source(nodes: dict, output: str) -> str | None:
+def argmax_source(nodes: dict[str, Any], output: str) -> str | None:
     """The node whose output the ArgMax behind `output` takes (the logits, or a softmax of them), found by
     walking first inputs back from `output`; `nodes` maps each node's name to (op, inputs). None when no
     ArgMax is on that path."""

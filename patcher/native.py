@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from types import ModuleType
 
 
-def tensorflow():
+def tensorflow() -> ModuleType:
     """The tensorflow module, imported quietly (see the module docstring)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
@@ -21,7 +22,7 @@ def tensorflow():
     with tempfile.TemporaryFile() as log:
         os.dup2(log.fileno(), 2)
         try:
-            import tensorflow  # noqa: PLC0415
+            import tensorflow  # noqa: PLC0415 - imported with its start-up lines held back (above)
         except BaseException:
             os.dup2(saved, 2)
             log.seek(0)

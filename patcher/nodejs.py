@@ -2,15 +2,15 @@
 `npm ci` fills on first use from the lock file shipped with patcher (an installed wheel)."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from patcher.child import last_line, run_registry
 from patcher.errors import PatcherError
+from patcher.hashing import file_digest
 
 HERE = Path(__file__).resolve().parent
 JS = HERE / "js"
@@ -29,6 +29,7 @@ def _installed(home: Path) -> bool:
 
 
 def cache() -> Path:
+    """patcher's cache folder: $PATCHER_CACHE, else ~/.cache/patcher."""
     return Path(os.environ.get("PATCHER_CACHE") or Path.home() / ".cache" / "patcher")
 
 
@@ -39,7 +40,7 @@ def home() -> Path:
     lock = JS / "package-lock.json"
     if not lock.is_file():
         raise NodeError(f"TensorFlow.js is not installed; run 'npm ci' in {PROJECT}")
-    target = cache() / f"node-{hashlib.sha256(lock.read_bytes()).hexdigest()[:12]}"
+    target = cache() / f"node-{file_digest(lock).hex()[:12]}"
     if _installed(target):
         return target
     if shutil.which("npm") is None:
@@ -50,11 +51,10 @@ def home() -> Path:
         for name in ("package.json", "package-lock.json"):
             shutil.copyfile(JS / name, staging / name)
         print(f"installing the pinned TensorFlow.js packages with npm ci into {target}", file=sys.stderr)
-        proc = subprocess.run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], cwd=staging,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = run_registry(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], staging,
+                            f"npm ci in {staging}", NodeError)
         if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise NodeError(f"npm ci in {staging} failed: {tail}")
+            raise NodeError(f"npm ci in {staging} failed: {last_line(proc.stderr)}")
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
@@ -64,6 +64,7 @@ def home() -> Path:
 
 
 def modules() -> Path:
+    """The node_modules folder holding the pinned packages."""
     return home() / "node_modules"
 
 

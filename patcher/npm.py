@@ -92,7 +92,8 @@ def readme(package: dict, meta: dict) -> str:
     classes = meta.get("classes", [])
     palette = meta.get("palette", [])
     transparent = set(meta.get("transparent", []))
-    rows = "\n".join(f"| {i} | {c} | {'#%02x%02x%02x' % tuple(palette[i]) if i < len(palette) else ''} |"
+    colours = ["#" + "".join(f"{v:02x}" for v in rgb[:3]) for rgb in palette]
+    rows = "\n".join(f"| {i} | {c} | {colours[i] if i < len(colours) else ''} |"
                      f"{' drawn clear' if i in transparent else ''} |" for i, c in enumerate(classes))
     lite = meta.get("litert") or {}
     sizes = sorted({f"{m['size'][0]}x{m['size'][1]} {m['precision']}" for m in lite.get("models", [])

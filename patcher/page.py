@@ -9,6 +9,7 @@ import shutil
 import sys
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from patcher import nodejs
 from patcher.errors import BuildError
@@ -92,13 +93,13 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 
-    def send_head(self):
+    def send_head(self) -> Any:
         if not self.inside():
             self.send_error(404, "File not found")
             return None
         return super().send_head()
 
-    def list_directory(self, path):
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
         self.send_error(404, "File not found")
         return None
 
@@ -129,7 +130,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 return False
         return False
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         print(f"  {self.address_string()} {format % args}", file=sys.stderr)
 
 

@@ -9,18 +9,23 @@ variants.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
+from patcher.child import run_registry
 from patcher.errors import PatcherError
+from patcher.hashing import file_digest
+from patcher.metrics import resize
+from patcher.nodejs import cache
+from patcher.page import sample_source
 
 
 class PicturesError(PatcherError):
@@ -34,8 +39,6 @@ _CHECKED: set[Path] = set()
 
 def wheel(requirement: str, sha256: str) -> Path:
     """The wheel of `requirement` (NAME==VERSION) in the cache, downloaded with pip on first use."""
-    from patcher.nodejs import cache  # noqa: PLC0415
-
     folder = cache() / "pictures" / requirement.replace("==", "-")
     found = sorted(folder.glob("*.whl"))
     if found and (found[0] in _CHECKED or _sha256(found[0]) == sha256):
@@ -43,9 +46,9 @@ def wheel(requirement: str, sha256: str) -> Path:
         return found[0]
     with tempfile.TemporaryDirectory(prefix="patcher-pictures-") as work:
         print(f"fetching pictures: {requirement} with pip ...", file=sys.stderr)
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                               "--disable-pip-version-check", "--quiet", "-d", work, requirement],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = run_registry([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                             "--disable-pip-version-check", "--quiet", "-d", work, requirement], work,
+                            f"cannot download {requirement} with pip", PicturesError)
         got = sorted(Path(work).glob("*.whl"))
         if proc.returncode != 0 or not got:
             lines = [line for line in proc.stderr.splitlines() if line.strip() and "WARNING" not in line]
@@ -59,16 +62,15 @@ def wheel(requirement: str, sha256: str) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_digest(path).hex()
 
 
-def read(entry: dict) -> np.ndarray:
+def read(entry: dict[str, Any]) -> np.ndarray:
     """One recipe picture, cropped: RGB uint8 [H, W, 3]."""
-    from PIL import Image  # noqa: PLC0415 - Pillow comes with scikit-image
-
-    from patcher.page import sample_source  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415 - Pillow only where a picture is read
 
     source = entry["source"]
+    data: IO[bytes] | Path
     if source.startswith("pypi:"):
         requirement, _, path = source.removeprefix("pypi:").partition("/")
         with zipfile.ZipFile(wheel(requirement, entry["sha256"])) as archive:
@@ -81,13 +83,6 @@ def read(entry: dict) -> np.ndarray:
     with Image.open(data) as image:
         x, y, w, h = entry.get("crop") or (0, 0, image.width, image.height)
         return np.asarray(image.convert("RGB").crop((x, y, x + w, y + h)))
-
-
-def resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """RGB uint8 [H, W, 3] resized bilinearly (as the upstream's test script feeds the model)."""
-    from PIL import Image  # noqa: PLC0415
-
-    return np.asarray(Image.fromarray(pixels).resize((width, height), Image.BILINEAR))
 
 
 def variants(pixels: np.ndarray) -> dict[str, np.ndarray]:
@@ -103,7 +98,8 @@ def variants(pixels: np.ndarray) -> dict[str, np.ndarray]:
     return {"": pixels, "flipped": pixels[:, ::-1].copy(), "zoomed-out": zoomed, "shifted": shifted}
 
 
-def pictures(entries, with_variants: bool = True, side: int = 1024) -> list[tuple[str, np.ndarray]]:
+def pictures(entries: Iterable[dict[str, Any]], with_variants: bool = True,
+             side: int = 1024) -> list[tuple[str, np.ndarray]]:
     """(name, RGB uint8 [side, side, 3]) for every recipe picture in `entries`, and its variants."""
     found = []
     for entry in entries:

@@ -17,20 +17,23 @@ import os
 import sys
 import time
 import traceback
+from types import ModuleType
+from typing import Any
+
+from patcher.child import emit
 
 
-def emit(**fields) -> None:
-    print(json.dumps(fields), flush=True)
-
-
-def load_script(path: str):
+def load_script(path: str) -> ModuleType:
+    """The freeze script at `path`, imported as a module."""
     spec = importlib.util.spec_from_file_location("patched_freeze_script", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path} as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def build(tf, script, spec: dict, seed: int | None = None):
+def build(tf: Any, script: ModuleType, spec: dict[str, Any], seed: int | None = None) -> tuple[Any, Any, Any, dict[str, Any]]:
     """The inference graph as the recipe says the freeze script builds it, with a [1, None, None, 3]
     input: the recipe's `graph` expression, evaluated in the script's namespace with `input` bound."""
     tf1 = tf.compat.v1
@@ -39,7 +42,7 @@ def build(tf, script, spec: dict, seed: int | None = None):
         if seed is not None:
             tf1.set_random_seed(seed)
         image = tf1.placeholder(tf.float32, [1, None, None, 3], name=spec["input"])
-        labels = eval(spec["graph"], dict(vars(script)), {"input": image})  # noqa: S307 - the recipe's own code
+        labels = eval(spec["graph"], dict(vars(script)), {"input": image})  # the recipe's own code
         if labels.shape.rank == 3:
             labels = tf1.squeeze(labels, axis=0)
         ema = spec.get("moving_average")
@@ -51,7 +54,8 @@ def build(tf, script, spec: dict, seed: int | None = None):
     return graph, image, labels, restore
 
 
-def verify(tf, np, script, args) -> None:
+def verify(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:
+    """Build the graph with unknown height and width; run it at each of --sizes (random input)."""
     tf1 = tf.compat.v1
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     graph, image, labels, _ = build(tf, script, json.loads(args.spec))
@@ -74,7 +78,7 @@ def verify(tf, np, script, args) -> None:
                      low=int(out.min()), high=int(out.max()))
 
 
-def checkpoint(tf, np, script, args) -> None:
+def checkpoint(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:
     """Random weights (the same for the same --seed), batch-norm statistics included, saved under the
     moving-average names."""
     tf1 = tf.compat.v1
@@ -101,7 +105,7 @@ def checkpoint(tf, np, script, args) -> None:
     emit(stage="checkpoint", variables=len(restore))
 
 
-def match(tf, np, script, args) -> None:
+def match(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:
     _, _, _, restore = build(tf, script, json.loads(args.spec))
     try:
         have = dict(tf.train.list_variables(args.prefix))
@@ -125,7 +129,7 @@ PASS_THROUGH = {"Identity", "ReadVariableOp"}
 VARIABLES = {"VariableV2", "VarHandleOp", "Variable"}
 
 
-def _through(tensor):
+def _through(tensor: Any) -> Any:
     """The op that makes `tensor`, past identities and variable reads."""
     op = tensor.op
     while op.type in PASS_THROUGH and op.inputs:
@@ -133,7 +137,7 @@ def _through(tensor):
     return op
 
 
-def folded_names(graph, variables: dict) -> list[tuple[str, object, str]]:
+def folded_names(graph: Any, variables: dict[str, Any]) -> list[tuple[str, Any, str]]:
     """How TensorFlow's folding names the published constants of this graph: (published name, variable,
     how its value comes from the published one), in graph order; `variables` maps op names to variables.
     How: 'filter' (as it is), 'offset' (a batch norm's beta), 'scaled' (a lone batch norm's gamma, times
@@ -154,13 +158,13 @@ def folded_names(graph, variables: dict) -> list[tuple[str, object, str]]:
             covered.add(kernel.op.name)
         else:
             names += [(f"{op.name}/Scaled", gamma, "scaled"), (f"{op.name}/Offset", beta, "offset")]
-        covered.update(v.op.name for v in (gamma, beta, mean, variance))
+        covered.update(v.op.name for v in (gamma, beta, mean, variance) if v is not None)
         names += [("", gamma, f"gamma:{eps}"), ("", mean, "mean"), ("", variance, "variance")]
     names += [(name, var, "filter") for name, var in variables.items() if name not in covered]
     return names
 
 
-def recover(tf, np, script, args) -> None:
+def recover(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:
     """Checkpoint PREFIX from the published float weights in the .npz --weights (patcher/weights.py)."""
     tf1 = tf.compat.v1
     graph, _, _, restore = build(tf, script, json.loads(args.spec))
@@ -169,7 +173,7 @@ def recover(tf, np, script, args) -> None:
         variables = {v.op.name: v for v in tf1.global_variables()}
         values, used = {}, set()
         names = folded_names(graph, variables)
-        for name, var, how in names:
+        for name, var, _ in names:
             shape = var.shape.as_list()
             if not name:
                 continue
@@ -185,7 +189,7 @@ def recover(tf, np, script, args) -> None:
                 raise Stage("match", ValueError(f"published weight {name} would be used twice"))
             used.add(name)
             values[var] = value
-        for name, var, how in names:
+        for _, var, how in names:
             shape = var.shape.as_list()
             if how == "mean":
                 values[var] = np.zeros(shape, np.float32)
@@ -212,7 +216,7 @@ def recover(tf, np, script, args) -> None:
     emit(stage="recover", variables=len(restore), assigned=len(values), published=len(published), used=len(used))
 
 
-def frozen(tf, np, script, args) -> None:
+def frozen(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:
     """Each input of the job: outputs saved as PREFIX.i.k.npy; prints ms per run."""
     tf1 = tf.compat.v1
     job = json.loads(open(args.job).read())
@@ -276,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        import numpy as np
-        import tensorflow as tf
+        import numpy as np  # noqa: PLC0415 - imported in the child, where a missing one is reported
+        import tensorflow as tf  # noqa: PLC0415 - the same
     except ImportError as exc:
         emit(error="missing", message=str(exc))
         return 9

@@ -1,27 +1,10 @@
-"""`weights`: recover a checkpoint from a published TensorFlow.js graph model of the same network.
-
-A graph model made from the upstream's optimised graph no longer holds the checkpoint's variables: the
-freeze script's `optimize_for_inference` (TensorFlow's `optimize_for_inference_lib.fold_batch_norms`)
-folds each batch norm that follows a convolution into it, as two constants named after the convolution
-op, `<conv op>_weights` (the filter times gamma / sqrt(variance + epsilon)) and `<conv op>_bn_offset`
-(beta - mean * that scale); for a depthwise convolution likewise. The tensorflowjs converter's own
-batch-norm folding (grappler) turns a batch norm that follows no convolution into `<batch-norm op>/Scaled`
-and `<batch-norm op>/Offset`. Every other variable (a convolution without a batch norm) is frozen into a
-constant under its own name.
-
-Recovery walks the recipe's own graph (the `graph` expression, built as `verify` builds it, in a child
-process: patcher/probe.py `recover`) and inverts that naming: each convolution's filter gets the folded
-weights and its batch norm becomes an identity plus the folded offset (moving mean 0, moving variance 1,
-gamma sqrt(1 + epsilon), beta the offset); a lone batch norm gets gamma Scaled * sqrt(1 + epsilon) and
-beta Offset. The checkpoint is written under the names the freeze script restores, moving averages
-included. Every variable must be assigned and every published float weight used exactly once, with
-equal shapes; otherwise WeightsError (exit 20) names the first that does not match and nothing is
-written.
+"""`weights`: a published TensorFlow.js graph model of the recipe's network, fetched and read.
 
 Published weights come from an npm package pinned by the recipe (`published`: package, exact version,
 folder, the registry's sha512 integrity, licence, terms of the training data). `fetch` downloads the
 tarball once with `npm pack` into the cache (PATCHER_CACHE), checks the integrity before unpacking, and
-unpacks only the model's folder.
+unpacks only the model's folder; `read_model` reads its weights. Turning them into a checkpoint:
+patcher/recovery.py.
 """
 from __future__ import annotations
 
@@ -29,17 +12,21 @@ import base64
 import hashlib
 import json
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from patcher import nodejs, outdir
+from patcher.child import run_registry
 from patcher.errors import WeightsError
-from patcher.recipe import Model
+from patcher.hashing import file_digest
+
+if TYPE_CHECKING:
+    from patcher.recipe import Model
 
 PUBLISHED = "published"
 # tfjs manifest dtypes and how their bytes read
@@ -93,25 +80,22 @@ def read_model(folder: Path) -> dict[str, np.ndarray]:
 
 def integrity(path: Path) -> str:
     """The npm registry's integrity string of a file: sha512, base64."""
-    digest = hashlib.sha512()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return "sha512-" + base64.b64encode(digest.digest()).decode()
+    return "sha512-" + base64.b64encode(file_digest(path, algorithm="sha512")).decode()
 
 
-def describe(published: dict) -> str:
+def describe(published: dict[str, Any]) -> str:
+    """PACKAGE@VERSION of a recipe's `published` entry."""
     return f"{published['package']}@{published['version']}"
 
 
-def cached(published: dict) -> Path:
+def cached(published: dict[str, Any]) -> Path:
     """Where the model folder of `published` is unpacked in the cache."""
     key = hashlib.sha256(published["integrity"].encode()).hexdigest()[:16]
     name = published["package"].replace("/", "+").lstrip("@")
     return nodejs.cache() / "published" / f"{name}-{published['version']}-{key}"
 
 
-def fetch(published: dict, tarball: Path | None = None) -> Path:
+def fetch(published: dict[str, Any], tarball: Path | None = None) -> Path:
     """The folder of the published graph model, from the cache or (first use) from the npm registry with
     `npm pack` (or from `tarball`, a local .tgz of the package); the tarball's sha512 must equal the
     recipe's integrity before anything is unpacked. WeightsError otherwise; nothing is cached then."""
@@ -124,9 +108,8 @@ def fetch(published: dict, tarball: Path | None = None) -> Path:
             if shutil.which("npm") is None:
                 raise WeightsError("npm is not on PATH; install Node.js 18 or later (with npm) to fetch published weights")
             print(f"fetching {describe(published)} from the npm registry ...", file=sys.stderr)
-            proc = subprocess.run(["npm", "pack", describe(published), "--pack-destination", str(work), "--json",
-                                   "--loglevel=error"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
+            proc = run_registry(["npm", "pack", describe(published), "--pack-destination", str(work), "--json",
+                                 "--loglevel=error"], work, f"cannot fetch {describe(published)} with npm", WeightsError)
             packed = sorted(work.glob("*.tgz"))
             if proc.returncode != 0 or not packed:
                 lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -159,64 +142,16 @@ def fetch(published: dict, tarball: Path | None = None) -> Path:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def source(model: Model, given: str | Path) -> tuple[Path, dict | None]:
+def source(spec: Model, given: str | Path) -> tuple[Path, dict[str, Any] | None]:
     """The folder of a published-style graph model: `given` is 'published' (the recipe's package), a
     folder with model.json, or a package's .tgz (checked against the recipe's integrity); and the recipe's
     `published` entry when it came from there."""
     if str(given) == PUBLISHED or str(given).endswith(".tgz"):
-        if not model.published:
-            raise WeightsError(f"model {model.name} has no published weights in the recipe; pass --checkpoint PREFIX "
+        if not spec.published:
+            raise WeightsError(f"model {spec.name} has no published weights in the recipe; pass --checkpoint PREFIX "
                                "(a TensorFlow checkpoint) or --random-weights")
-        return fetch(model.published, None if str(given) == PUBLISHED else Path(given)), model.published
+        return fetch(spec.published, None if str(given) == PUBLISHED else Path(given)), spec.published
     folder = Path(given)
     if (folder / "model.json").is_file():
         return folder, None
     raise WeightsError(f"{given} is not a folder with a model.json, a package .tgz or 'published'")
-
-
-def recover(dest: Path, model: Model, folder: Path, prefix: Path) -> dict:
-    """Write the checkpoint PREFIX recovered from the graph model in `folder` (see the module's
-    docstring); what was assigned. Nothing is written when any name or shape does not match."""
-    from patcher.verify import graph_args, run_child, upstream_env  # noqa: PLC0415
-
-    weights = read_model(folder)
-    floats = {k: v for k, v in weights.items() if v.dtype == np.float32}
-    if not floats:
-        raise WeightsError(f"{folder}/model.json holds no float weights")
-    prefix = Path(prefix).absolute()
-    work = Path(tempfile.mkdtemp(prefix="patcher-weights-"))
-    try:
-        np.savez(work / "published.npz", **floats)
-        print(f"recovering a checkpoint of the {model.name} graph from {len(floats)} published weights ...",
-              file=sys.stderr)
-        record = run_child("patcher.probe", "recover", [*graph_args(model), "--weights", str(work / "published.npz"),
-                                                        "--prefix", str(work / "ckpt" / prefix.name)],
-                           dest, upstream_env(dest, model), WeightsError, _describe)[-1]
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-        for path in sorted((work / "ckpt").iterdir()):
-            if path.name != "checkpoint":
-                shutil.move(str(path), prefix.parent / path.name)
-        return record
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _describe(record: dict) -> str:
-    """A probe's error: a mismatch as it is, anything else with its stage."""
-    if record.get("stage") == "match":
-        return record["message"].split(": ", 1)[-1]
-    return f"{record['stage']}: {record['message']}"
-
-
-def write(recipe, dest: Path, model: Model, given: str | Path, out: Path) -> dict:
-    """`patcher weights --from DIR_OR_PACKAGE --out PREFIX`: the checkpoint PREFIX recovered from a published
-    graph model; refuses a PREFIX that has files already (nothing is overwritten)."""
-    from patcher.verify import on_branch  # noqa: PLC0415
-
-    on_branch(dest, model.name, recipe)
-    out = Path(out).absolute()
-    clash = sorted(p.name for p in out.parent.glob(f"{out.name}.*")) if out.parent.is_dir() else []
-    if clash:
-        raise WeightsError(f"{out} exists ({', '.join(clash[:3])}); choose another --out, nothing was written")
-    folder, published = source(model, given)
-    return {**recover(dest, model, folder, out), "package": published, "from": str(folder)}

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from patcher import check, pictures, recipe as recipes  # noqa: E402
+from patcher import check, metrics, pictures, recipe as recipes  # noqa: E402
 from patcher.cli import main as patcher  # noqa: E402
 
 VARIANTS = {"float32": [], "float16": ["--quantize", "float16"], "uint8": ["--quantize", "uint8"]}
@@ -31,7 +31,7 @@ VARIANTS = {"float32": [], "float16": ["--quantize", "float16"], "uint8": ["--qu
 
 def iou_table(reference: list[np.ndarray], maps: list[np.ndarray], classes: list[str]) -> dict:
     """Agreement, mean IoU over the classes present in `reference`, and the worst class with its IoU."""
-    from patcher.litert import near_boundary
+    from patcher.metrics import near_boundary
 
     n = len(classes)
     inter, union = np.zeros(n), np.zeros(n)
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch.mkdir()
         inputs, files = [], []
         for i, (_, pixels) in enumerate(chosen):
-            x = check.preprocess(pictures.resize(pixels, side, side), meta)
+            x = metrics.preprocess(metrics.resize(pixels, side, side), meta)
             file = scratch / f"input{i}.bin"
             x.tofile(file)
             inputs.append(x)

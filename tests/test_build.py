@@ -79,11 +79,11 @@ def test_no_checkpoint_says_where_it_comes_from(checkouts, tmp_path, capsys):
 def checkpoint_of(checkouts, model, tmp_path) -> Path:
     """A random checkpoint of `model`, written by the probe as build writes it."""
     from patcher.recipe import load
-    from patcher.verify import graph_args, run_probe
+    from patcher.child import graph_args, run_probe
 
     prefix = tmp_path / model / "w.ckpt"
     spec = load().model(model)
-    run_probe(checkouts / model, "checkpoint", *graph_args(spec), "--prefix", str(prefix), model=spec)
+    run_probe(checkouts / model, "checkpoint", *graph_args(spec), "--prefix", str(prefix), spec=spec)
     return prefix
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from kit import BUILDS, PROJECT, needs_chromium, needs_tf
-from patcher import litert, outdir, page
+from patcher import litert, metrics, outdir, page
 from patcher.check import preprocess, run_frozen
 from patcher.check import picture_pixels
 from patcher.cli import main
@@ -43,9 +43,9 @@ needs_browser = [needs_chromium]
 def test_near_boundary_marks_pixels_within_two_of_another_class():
     labels = np.zeros((10, 12), dtype=np.int32)
     labels[:, 6:] = 1
-    near = litert.near_boundary(labels)
+    near = metrics.near_boundary(labels)
     assert near[:, 4:8].all() and not near[:, :4].any() and not near[:, 8:].any()
-    assert not litert.near_boundary(np.full((5, 5), 3)).any()  # the image border is no boundary
+    assert not metrics.near_boundary(np.full((5, 5), 3)).any()  # the image border is no boundary
 
 
 def test_agreement_counts_pixels_overall_away_from_boundaries_and_confident():
@@ -57,7 +57,7 @@ def test_agreement_counts_pixels_overall_away_from_boundaries_and_confident():
     labels = reference.astype(np.int32).copy()
     labels[0, 5] = 1  # at the boundary, in the confident half
     labels[9, 0] = 1  # away from the boundary, in the unsure half
-    a = litert.agreement(reference, prob, labels)
+    a = metrics.agreement(reference, prob, labels)
     assert a["pixels"] == 120 and a["overall"] == pytest.approx(118 / 120)
     assert a["away_pixels"] == 80 and a["away_from_boundary"] == pytest.approx(79 / 80)
     assert a["confident_pixels"] == 60 and a["confident"] == pytest.approx(59 / 60)
@@ -65,26 +65,25 @@ def test_agreement_counts_pixels_overall_away_from_boundaries_and_confident():
 
 def test_float32_is_judged_by_the_tfjs_bound_int8_by_pixels_away_from_boundaries():
     def entry(precision, overall, away):
-        return {"precision": precision, "accuracy": {"overall": overall, "away_from_boundary": away}}
+        return precision, {"overall": overall, "away_from_boundary": away}, None
 
-    assert litert.judge(entry("float32", 0.9995, 0.5), 0.99)
-    assert not litert.judge(entry("float32", 0.998, 1.0), 0.99)
-    assert litert.judge(entry("int8", 0.95, 0.991), 0.99) and not litert.judge(entry("int8", 0.999, 0.98), 0.99)
-    assert litert.judge(entry("int8", 0.95, 0.98), 0.97)
-    assert litert.judge(entry("int8", 0.995, None), 0.99)  # no pixel away from a boundary: all pixels
+    assert litert.judge(*entry("float32", 0.9995, 0.5), 0.99)
+    assert not litert.judge(*entry("float32", 0.998, 1.0), 0.99)
+    assert litert.judge(*entry("int8", 0.95, 0.991), 0.99) and not litert.judge(*entry("int8", 0.999, 0.98), 0.99)
+    assert litert.judge(*entry("int8", 0.95, 0.98), 0.97)
+    assert litert.judge(*entry("int8", 0.995, None), 0.99)  # no pixel away from a boundary: all pixels
 
 
 def test_a_model_is_accurate_only_if_it_is_in_chromium_too():
     def entry(precision, python, browser):
-        return {"precision": precision, "accuracy": {"overall": python, "away_from_boundary": python},
-                "browser": {"accuracy": {"overall": browser, "away_from_boundary": browser}}}
+        return precision, {"overall": python, "away_from_boundary": python}, {"overall": browser, "away_from_boundary": browser}
 
-    assert litert.judge(entry("float32", 0.9995, 0.9992), 0.99)
-    assert not litert.judge(entry("float32", 0.9995, 0.998), 0.99)  # LiteRT.js in Chromium misses the bound
-    assert not litert.judge(entry("float32", 0.998, 1.0), 0.99)
-    assert litert.judge(entry("int8", 0.995, 0.991), 0.99)
-    assert not litert.judge(entry("int8", 0.995, 0.985), 0.99)
-    assert not litert.judge(entry("int8", 0.985, 0.995), 0.99)
+    assert litert.judge(*entry("float32", 0.9995, 0.9992), 0.99)
+    assert not litert.judge(*entry("float32", 0.9995, 0.998), 0.99)  # LiteRT.js in Chromium misses the bound
+    assert not litert.judge(*entry("float32", 0.998, 1.0), 0.99)
+    assert litert.judge(*entry("int8", 0.995, 0.991), 0.99)
+    assert not litert.judge(*entry("int8", 0.995, 0.985), 0.99)
+    assert not litert.judge(*entry("int8", 0.985, 0.995), 0.99)
 
 
 def _brightness_crop(image: np.ndarray, h: int, w: int) -> bool:
@@ -229,7 +228,7 @@ class TestBuilt:
         assert "checked: 2 LiteRT models" in out
 
     def test_check_litert_fails_with_16_when_float32_is_out_of_bounds(self, litert_built, monkeypatch, capsys):
-        monkeypatch.setattr(litert, "FLOAT_MIN_AGREEMENT", 1.01)
+        monkeypatch.setattr(litert.accuracy, "FLOAT_MIN_AGREEMENT", 1.01)
         assert main(["check", "--model-dir", str(litert_built), "--litert"]) == 16
         assert "float32 LiteRT model(s) out of bounds" in capsys.readouterr().err
 
@@ -282,7 +281,7 @@ class TestChromiumFailure:
         with: the child fails after Chromium started. The error class is the caller's."""
         real = litert.in_chromium
         (tmp_path / "nothing").mkdir()
-        monkeypatch.setattr(litert, "in_chromium", lambda model_dir, entries, saved, error, *a, **k: real(
+        monkeypatch.setattr(litert.commands, "in_chromium", lambda model_dir, entries, saved, error, *a, **k: real(
             model_dir, entries, tmp_path / "nothing", error, *a, **k))
 
     def test_a_failing_chromium_run_in_check_is_16(self, litert_built, failing_chromium, capsys):

@@ -13,7 +13,7 @@ import pytest
 
 from kit import needs_npm
 from patcher import recipe as recipes
-from patcher import weights
+from patcher import child, weights
 from patcher.errors import WeightsError
 
 PUBLISHED = recipes.load().model("celebamask").published
@@ -45,7 +45,7 @@ def test_published_model_is_fetched_once_and_read_whole(registry, tmp_path, monk
     # (Scaled, Offset) and 4 convolutions without one under their variable's name
     assert kinds == {"weights": 52, "offset": 52, "Scaled": 1, "Offset": 1, "W": 4}
     assert sum(v.size for n, v in found.items() if n in floats) > 2_000_000
-    monkeypatch.setattr(weights.subprocess, "run", lambda *a, **k: pytest.fail("fetched twice"))
+    monkeypatch.setattr(child.subprocess, "run", lambda *a, **k: pytest.fail("fetched twice"))
     assert weights.fetch(PUBLISHED) == folder
 
 

@@ -99,7 +99,7 @@ def test_a_child_that_overruns_its_time_is_stopped_with_one_error(tmp_path):
     import os
 
     from patcher.errors import ParityError
-    from patcher.verify import run_child
+    from patcher.child import run_child
 
     # the child would print its usage and exit; 1 ms is less than Python's start-up, so it is stopped first
     with pytest.raises(ParityError, match=r"python -m patcher.litert browser did not finish in 0.001 s; stopped it"):

@@ -1,0 +1,45 @@
+"""LiteRT.js models beside the tfjs one: `build --litert` and `check --litert` (opt-in).
+
+From the same edited frozen graph that the tfjs converter gets (build.prepare_graph: int32 class ids,
+which LiteRT.js needs; it refuses int64), TensorFlow's own TFLite converter writes one model per input
+size (LiteRT.js 2.5.3 has no resize call and refuses a concrete input for a [1, -1, -1, 3] model) and
+per precision:
+
+- float32;
+- int8: full integer (int8 weights and activations, TFLITE_BUILTINS_INT8 only), float input, int32
+  class ids, calibrated on a representative set of images (`--calibration DIR`, or by default the
+  recipe's pictures and their mirror images; for a recipe without pictures, its sample image, variants of
+  it and generated pictures; the metadata says which).
+
+Each model has two outputs: the int32 class ids and, second, the float32 logits [1, H, W, C] they are the
+argmax of (segmenter.js's soft masks are their softmax; the tfjs model keeps its one output and the module
+fetches its logits node instead).
+
+Each model is compared with TensorFlow's frozen graph (DIR.tf) with the Python TFLite interpreter on
+check's test picture at its size: overall class-map agreement, agreement on pixels more than 2 px from a
+class boundary of TensorFlow's map, and on pixels whose top-two probability margin (TensorFlow's) is at
+least 0.05, with how many pixels each covers. float32 must meet the tfjs bound (99.9 %); int8 is
+"accurate" when agreement away from boundaries is at least the int8 floor (99 % unless set).
+
+Files: DIR/litert/model-HxW-PRECISION.tflite, the LiteRT.js runtime (litert.js, wasm-utils.js, wasm/)
+and a harness page (index.html, harness.js) that runs a model in the browser; model.json's
+userDefinedMetadata.litert lists them. TensorFlow runs in a child process:
+`python -m patcher.litert convert|compare --job JOB.json` (one JSON object per line on stdout).
+
+Modules: options (what is made), calibration, conversion (the TensorFlow child), chromium (the browser
+child), accuracy (judging; the Entry and Timing results), report, runtime (LiteRT.js files), job (running
+a child), commands (build and check); the metrics themselves: patcher/metrics.py.
+"""
+from __future__ import annotations
+
+from patcher.litert.accuracy import Entry, Timing, judge
+from patcher.litert.calibration import calibration_images
+from patcher.litert.chromium import chromium_missing, in_chromium
+from patcher.litert.commands import build, check, compare_models
+from patcher.litert.options import (CALIBRATION_IMAGES, FLOAT_MIN_AGREEMENT, FOLDER, INT8_FLOOR, PRECISIONS,
+                                    RUNTIME_FILES, RUNTIME_PACKAGE, RUNTIME_VERSION, SIZES, Options, file_name)
+from patcher.litert.runtime import install_runtime
+
+__all__ = ["CALIBRATION_IMAGES", "FLOAT_MIN_AGREEMENT", "FOLDER", "INT8_FLOOR", "PRECISIONS", "RUNTIME_FILES",
+           "RUNTIME_PACKAGE", "RUNTIME_VERSION", "SIZES", "Entry", "Options", "Timing", "build", "calibration_images",
+           "check", "chromium_missing", "compare_models", "file_name", "in_chromium", "install_runtime", "judge"]

@@ -1,0 +1,71 @@
+"""How a LiteRT model is judged against TensorFlow, and its result (Entry, Timing: model.json's
+`litert.models` and `litert.timings`, each built once)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from patcher.litert.options import FLOAT_MIN_AGREEMENT
+
+Accuracy = dict[str, Any]  # metrics.agreement's (or pooled's) record
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model's result: its file (relative to model.json), what the TFLite interpreter reports of it,
+    its `accuracy` there, its accuracy in LiteRT.js in Chromium (`browser`, where it ran) and whether it
+    counts as `accurate` (judge)."""
+
+    size: list[int]
+    precision: str
+    file: str
+    bytes: int
+    input_dtype: str
+    output_dtype: str
+    outputs: int
+    accuracy: Accuracy
+    accurate: bool
+    browser: dict[str, Any] | None = None
+    seconds_to_convert: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The metadata entry (fields that are None left out)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per size: the median ms of tfjs-wasm on model.json and of LiteRT.js on each precision in Chromium."""
+
+    size: list[int]
+    browser: str
+    threads: int
+    tfjs_threads: int
+    ms: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def judge(precision: str, accuracy: Accuracy, browser: Accuracy | None, int8_floor: float) -> bool:
+    """Whether a model counts as accurate, in the Python interpreter (`accuracy`) and, where it ran, in
+    Chromium (`browser`): float32 by the tfjs bound on all pixels, int8 by agreement away from class
+    boundaries (no such pixels: by all pixels)."""
+    def meets(acc: Accuracy) -> bool:
+        if precision == "float32":
+            return bool(acc["overall"] >= FLOAT_MIN_AGREEMENT)
+        value = acc["away_from_boundary"] if acc["away_from_boundary"] is not None else acc["overall"]
+        return bool(value >= int8_floor)
+
+    return meets(accuracy) and (browser is None or meets(browser))
+
+
+def failure(failed: list[Entry]) -> str:
+    """The one-line error for float32 models out of bounds (the first, where it missed)."""
+    e = failed[0]
+    where, acc = "Python interpreter", e.accuracy
+    if acc["overall"] >= FLOAT_MIN_AGREEMENT and e.browser:
+        where, acc = "LiteRT.js in Chromium", e.browser["accuracy"]
+    return (f"{len(failed)} float32 LiteRT model(s) out of bounds; first: {Path(e.file).name} ({where}): agreement "
+            f"with TensorFlow {100 * acc['overall']:.3f}% (>= {100 * FLOAT_MIN_AGREEMENT:g}%)")

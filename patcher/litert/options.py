@@ -1,0 +1,50 @@
+"""What `build --litert` makes: the sizes, precisions and int8 floor (Options), the files' names, and the
+pinned LiteRT.js runtime it copies."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patcher.check import MIN_AGREEMENT
+
+FOLDER = "litert"
+# the sizes the demo page offers; one model per size (LiteRT.js 2.5.3 takes no dynamic input size)
+SIZES = ((288, 288), (448, 448), (1024, 1024))
+PRECISIONS = ("float32", "int8")
+FLOAT_MIN_AGREEMENT = MIN_AGREEMENT  # the tfjs bound
+INT8_FLOOR = 0.99  # int8 is "accurate" when agreement away from class boundaries reaches this
+CALIBRATION_IMAGES = 20
+RUNTIME_PACKAGE = "@litertjs/core"
+RUNTIME_VERSION = "2.5.3"
+# (package folder, file, name in DIR/litert): the ES module (its import of wasm-utils made relative), that
+# import, and the wasm builds it picks from (threaded: relaxed SIMD + cross-origin isolation; plain: relaxed SIMD; compat: neither)
+RUNTIME_FILES = [
+    ("@litertjs/core/dist", "index.js", "litert.js"),
+    ("@litertjs/wasm-utils/dist", "index.js", "wasm-utils.js"),
+    *[("@litertjs/core/wasm", f"litert_wasm_{kind}_internal.{ext}", f"wasm/litert_wasm_{kind}_internal.{ext}")
+      for kind in ("threaded", "compat") for ext in ("js", "wasm")],
+    ("@litertjs/core/wasm", "litert_wasm_internal.js", "wasm/litert_wasm_internal.js"),
+    ("@litertjs/core/wasm", "litert_wasm_internal.wasm", "wasm/litert_wasm_internal.wasm"),
+]
+BARE_IMPORT = 'from "@litertjs/wasm-utils"'
+HARNESS = Path(__file__).resolve().parent.parent / "web_litert"
+BROWSER_REPEAT = 3  # timed runs per model and size in Chromium, after a warm-up
+BROWSER_TIMEOUT = 900  # seconds for the whole Chromium run (a hung wasm thread pool must not hang the build)
+
+Size = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What `build --litert` makes: the sizes (HxW), the calibration images (None: the tool's own), and the
+    int8 floor."""
+
+    sizes: tuple[Size, ...] = SIZES
+    calibration: Path | None = None
+    int8_floor: float = INT8_FLOOR
+    precisions: tuple[str, ...] = field(default=PRECISIONS)
+
+
+def file_name(size: Size | list[int], precision: str) -> str:
+    """The model file of one size and precision: model-HxW-PRECISION.tflite."""
+    return f"model-{size[0]}x{size[1]}-{precision}.tflite"
