@@ -10,18 +10,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from patcher.errors import PatcherError
+from patcher.errors import NodeError
 
 HERE = Path(__file__).resolve().parent
 JS = HERE / "js"
 PROJECT = HERE.parent
 PACKAGES = ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm")
-
-
-class NodeError(PatcherError):
-    """Node.js or the pinned TensorFlow.js packages are missing and cannot be installed."""
-
-    code = 16
 
 
 def _installed(home: Path) -> bool:

@@ -20,13 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from patcher.errors import PatcherError
-
-
-class PicturesError(PatcherError):
-    """A recipe's pictures cannot be fetched or read."""
-
-    code = 20
+from patcher.errors import PicturesError
 
 
 _CHECKED: set[Path] = set()

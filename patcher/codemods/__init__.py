@@ -19,17 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patcher.codemods.base import SiteCodemod
-from patcher.errors import PatcherError
+from patcher.errors import LoadError
 
 GROUP = "patcher.codemods"
 SHIPPED_ORIGIN = "patcher"
-
-
-class LoadError(PatcherError):
-    """A codemod module cannot be loaded, holds no codemod or two, or its name is taken (exit 13, as a recipe
-    error: the recipe cannot run)."""
-
-    code = 13
 
 
 @dataclass(frozen=True)
