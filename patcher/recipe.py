@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from patcher import codemods as registry
 from patcher.codemods import CODEMODS, Codemod
-from patcher.errors import PatcherError
+from patcher.errors import RecipeError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,12 +25,6 @@ else:  # pragma: no cover
 # In a wheel the recipes are package data (patcher/recipes); in the source tree they are in patches/.
 _HERE = Path(__file__).resolve().parent
 SHIPPED = _HERE / "recipes" if (_HERE / "recipes").is_dir() else _HERE.parent / "patches"
-
-
-class RecipeError(PatcherError):
-    """The recipe file is unreadable or names something that does not exist."""
-
-    code = 13
 
 
 @dataclass(frozen=True)

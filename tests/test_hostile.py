@@ -22,7 +22,7 @@ import pytest
 import synthetic
 from patcher import checkout, outdir, page
 from patcher.cli import main
-from patcher.recipe import RecipeError
+from patcher.errors import RecipeError
 
 PROJECT = Path(__file__).resolve().parent.parent
 FREEZE = "tools/celebamask_hq/freeze_celebamaskhq_bisenetv2_model.py"
