@@ -71,7 +71,7 @@ def _shipped() -> dict[str, Codemod]:
 
 SHIPPED = _shipped()
 # The codemods that ship, by name (what every recipe can name without loading anything).
-CODEMODS = {name: codemod.cls for name, codemod in SHIPPED.items()}
+CODEMODS: dict[str, type] = {name: codemod.cls for name, codemod in SHIPPED.items() if codemod.cls is not None}
 
 
 def from_module(name: str) -> Codemod:
