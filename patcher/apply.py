@@ -47,7 +47,7 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
             repo.git.branch("-m", old, branch)
             print(f"renamed the branch {old} to {branch} (branches are named by recipe and model now)",
                   file=sys.stderr)
-        name = recipe_name or recipe.path.name
+        name = recipe_name or (recipe.path.name if recipe.path is not None else recipe.name)
         digest = runner.digest(recipe, model, pin)
         # Nothing to do costs nothing: a branch whose commits carry this digest is what the codemods
         # would make again, so its tip and recorded sites are taken as they are. The digest does not

@@ -1,4 +1,7 @@
-"""Errors that end a command with a one-line message and a distinct exit code."""
+"""Every error that ends a command with a one-line message, and its exit code: the one table of them
+(docs/reliability.md lists the same codes for users). Several classes may share a code when a user
+would act the same way on them (13: the recipe cannot run; 16: the web model cannot be checked;
+20: something published cannot be fetched)."""
 
 
 class PatcherError(Exception):
@@ -67,6 +70,19 @@ class NotApplied(PatcherError):
     code = 12
 
 
+class RecipeError(PatcherError):
+    """The recipe file is unreadable or names something that does not exist."""
+
+    code = 13
+
+
+class LoadError(PatcherError):
+    """A codemod module cannot be loaded, holds no codemod or two, or its name is taken (exit 13, as a recipe
+    error: the recipe cannot run)."""
+
+    code = 13
+
+
 class CheckpointError(PatcherError):
     """No checkpoint, or one that is unreadable or does not match the graph."""
 
@@ -81,6 +97,13 @@ class BuildError(PatcherError):
 
 class ParityError(PatcherError):
     """The web model does not compute what TensorFlow computes, within the bounds."""
+
+    code = 16
+
+
+class NodeError(PatcherError):
+    """Node.js or the pinned TensorFlow.js packages are missing and cannot be installed (exit 16, as a
+    failed check: the web model cannot be checked)."""
 
     code = 16
 
@@ -107,5 +130,11 @@ class GitError(PatcherError):
 
 class WeightsError(PatcherError):
     """Published weights cannot be fetched, are not what the recipe pins, or do not fit the graph."""
+
+    code = 20
+
+
+class PicturesError(PatcherError):
+    """A recipe's pictures cannot be fetched or read (exit 20, as published weights that cannot be)."""
 
     code = 20

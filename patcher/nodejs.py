@@ -9,19 +9,13 @@ import tempfile
 from pathlib import Path
 
 from patcher.child import last_line, run_registry
-from patcher.errors import PatcherError
+from patcher.errors import NodeError
 from patcher.hashing import file_digest
 
 HERE = Path(__file__).resolve().parent
 JS = HERE / "js"
 PROJECT = HERE.parent
 PACKAGES = ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm")
-
-
-class NodeError(PatcherError):
-    """Node.js or the pinned TensorFlow.js packages are missing and cannot be installed."""
-
-    code = 16
 
 
 def _installed(home: Path) -> bool:

@@ -21,17 +21,11 @@ from typing import IO, Any
 import numpy as np
 
 from patcher.child import run_registry
-from patcher.errors import PatcherError
+from patcher.errors import PicturesError
 from patcher.hashing import file_digest
 from patcher.metrics import resize
 from patcher.nodejs import cache
 from patcher.page import sample_source
-
-
-class PicturesError(PatcherError):
-    """A recipe's pictures cannot be fetched or read."""
-
-    code = 20
 
 
 _CHECKED: set[Path] = set()

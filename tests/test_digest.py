@@ -9,6 +9,8 @@ import pytest
 
 from kit import apply
 from patcher import checkout, runner
+from patcher.codemods import CODEMODS
+from patcher.runner import fingerprint, step
 from patcher import recipe as recipes
 from patcher.cli import main
 
@@ -26,7 +28,7 @@ def runs(monkeypatch):
         count.append(step.codemod)
         return real(step, state)
 
-    monkeypatch.setattr(runner, "run", counted)
+    monkeypatch.setattr(step, "run", counted)
     return count
 
 
@@ -37,7 +39,7 @@ def no_codemod(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a codemod ran")
 
-    monkeypatch.setattr(runner, "run", refuse)
+    monkeypatch.setattr(step, "run", refuse)
     monkeypatch.setattr(runner, "transform", refuse)
     monkeypatch.setattr(runner, "run_steps", refuse)
 
@@ -154,7 +156,7 @@ def test_changed_codemod_source_runs_every_codemod_again(patched, runs, monkeypa
     before = runner.digest(recipes.load(), "celebamask", old)
     extra = tmp_path / "edited_codemod.py"
     extra.write_text("# a codemod's source, edited\n")
-    monkeypatch.setattr(runner, "SOURCES", (*runner.SOURCES, extra))
+    monkeypatch.setattr(fingerprint, "SOURCES", (*fingerprint.SOURCES, extra))
     assert runner.digest(recipes.load(), "celebamask", old) != before
     capsys.readouterr()
     assert apply(path, dest, "--commit", old) == 0
@@ -163,11 +165,13 @@ def test_changed_codemod_source_runs_every_codemod_again(patched, runs, monkeypa
 
 
 def test_the_digest_covers_each_codemod_module_base_and_runner():
-    package = Path(runner.__file__).parent
-    covered = {f.relative_to(package).as_posix() for source in runner.SOURCES
+    package = fingerprint.PACKAGE
+    covered = {f.relative_to(package).as_posix() for source in fingerprint.SOURCES
                for f in (source.glob("*.py") if source.is_dir() else [source])}
-    modules = {f"codemods/{cls.__module__.rsplit('.', 1)[1]}.py" for cls in runner.CODEMODS.values()}
-    assert modules | {"codemods/base.py", "runner.py"} <= covered
+    modules = {f"codemods/{cls.__module__.rsplit('.', 1)[1]}.py" for cls in CODEMODS.values()}
+    engine = {f"runner/{f.name}" for f in (package / "runner").glob("*.py")}
+    writer = {f"checkout/{f.name}" for f in (package / "checkout").glob("*.py")}
+    assert modules | engine | writer | {"codemods/base.py", "runner/engine.py", "checkout/history.py"} <= covered
 
 
 def test_local_edits_are_still_refused_without_running_a_codemod(patched, no_codemod, capsys):

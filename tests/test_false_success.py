@@ -18,6 +18,7 @@ from kit import PROJECT, apply, needs_tf, needs_tfjs, needs_tfjs_node, one_error
 from patcher import checkout, runner
 from patcher import recipe as recipes
 from patcher.cli import _sizes, main
+from patcher.codemods.base import Site
 from patcher.errors import LockedError, PatcherError, SourceError
 from patcher.recipe import Step
 
@@ -311,7 +312,7 @@ STEP = Step("open_placeholder", ("m.py",), 1, {})
 
 
 def site(line: int) -> list:
-    return [runner.Site("m.py", line, 1, "here")]
+    return [Site("m.py", line, 1, "here")]
 
 
 @pytest.mark.parametrize(("before", "after", "sites", "fault"), [
@@ -342,6 +343,12 @@ def test_unsited_names_what_a_codemod_changed_outside_its_sites(before, after, s
     pytest.param("x = 1\ny = 2\nz = '''never closed\n", "3:5", id="unterminated string (libcst: 1:0)"),
     pytest.param("x = 1\nif x:\n        y = 1\n    z = 2\n", "4:", id="a dedent to no block (libcst: 1:0)"),
     pytest.param("x = 1\n\n\ndef broken(:\n", "4:12", id="a syntax error"),
+    pytest.param("x = 1\nif x:\n if x:\n\t y = 2\nz = 3\n", "4:3:",
+                 id="a tab followed by a space, which Python accepts (libcst's tokenizer: 1:0)"),
+    pytest.param("x = 1\nif x:\n if x:\n\t\ty = 2\n z = 3\n", "4:3:",
+                 id="two tabs under a space, which Python accepts (libcst's tokenizer: 1:0)"),
+    pytest.param("if x:\n if x:\n\t y = 2\n", "3:3:", id="the fault on the last line"),
+    pytest.param("x = 1\nif x:\n    y = 2\nprint x\n", "4:1:", id="Python 2 print (both refuse: Python's place)"),
 ])
 def test_a_parse_error_names_the_real_line_and_column(source, where):
     with pytest.raises(SourceError) as error:

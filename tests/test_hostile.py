@@ -22,7 +22,7 @@ import synthetic
 from kit import BUILDS, PROJECT, cli, needs_tfjs_node, one_error, patcher, wait_for
 from patcher import checkout, outdir, page
 from patcher.cli import main
-from patcher.recipe import RecipeError
+from patcher.errors import RecipeError
 
 FREEZE = "tools/celebamask_hq/freeze_celebamaskhq_bisenetv2_model.py"
 MODEL = "bisenet_model/bisenet_v2.py"

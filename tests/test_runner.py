@@ -10,6 +10,8 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, QualifiedNamePr
 import synthetic
 from patcher import recipe as recipes
 from patcher import runner
+from patcher.codemods import CODEMODS
+from patcher.runner import state
 from patcher.codemods.base import SiteCodemod
 from patcher.errors import DriftError, PatcherError, SourceError
 from patcher.recipe import Step
@@ -82,7 +84,7 @@ class Stray(SiteCodemod):
 
 
 def test_a_codemod_that_changes_a_line_outside_its_sites_is_stopped_in_either_mode(monkeypatch):
-    monkeypatch.setitem(runner.CODEMODS, "stray", Stray)
+    monkeypatch.setitem(CODEMODS, "stray", Stray)
     steps = [*STEPS[:2], Step("stray", ("bisenet_model/bisenet_v2.py",), 1, {})]
     sequential = outcome(reader(), steps)
     lines = synthetic.files()["bisenet_model/bisenet_v2.py"].count("\n")
@@ -92,7 +94,7 @@ def test_a_codemod_that_changes_a_line_outside_its_sites_is_stopped_in_either_mo
 
 
 def test_a_codemod_that_is_not_idempotent_is_stopped_in_either_mode(monkeypatch):
-    monkeypatch.setitem(runner.CODEMODS, "appender", Appender)
+    monkeypatch.setitem(CODEMODS, "appender", Appender)
     steps = [*STEPS[:2], Step("appender", ("bisenet_model/bisenet_v2.py",), 1, {})]
     sequential = outcome(reader(), steps)
     message = ("appender: bisenet_model/bisenet_v2.py: not idempotent; a second run changed "
@@ -103,8 +105,8 @@ def test_a_codemod_that_is_not_idempotent_is_stopped_in_either_mode(monkeypatch)
 
 def test_a_file_state_is_parsed_once_and_its_metadata_resolved_once(monkeypatch):
     parsed, resolved = [], []
-    real_parse, real_resolve = runner.parse, runner.Wrapper.resolve_many
-    monkeypatch.setattr(runner, "parse", lambda text, path: parsed.append(path) or real_parse(text, path))
+    real_parse, real_resolve = state.parse, runner.Wrapper.resolve_many
+    monkeypatch.setattr(state, "parse", lambda text, path: parsed.append(path) or real_parse(text, path))
 
     def resolve_many(self, providers):
         # the wrapper itself is kept (not its id): a collected wrapper's id can be reused by the next one

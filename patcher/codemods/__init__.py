@@ -15,21 +15,16 @@ import importlib.util
 import inspect
 import pkgutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from patcher.codemods.base import SiteCodemod
-from patcher.errors import PatcherError
+from patcher.errors import LoadError
 
 GROUP = "patcher.codemods"
 SHIPPED_ORIGIN = "patcher"
-
-
-class LoadError(PatcherError):
-    """A codemod module cannot be loaded, holds no codemod or two, or its name is taken (exit 13, as a recipe
-    error: the recipe cannot run)."""
-
-    code = 13
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ class Codemod:
     entry: importlib.metadata.EntryPoint | None = None
 
 
-def codemod_class(module, where: str) -> type:
+def codemod_class(module: ModuleType, where: str) -> type:
     """The one SiteCodemod subclass `module` defines (LoadError otherwise), with a one-line DESCRIPTION."""
     found = [value for value in vars(module).values()
              if inspect.isclass(value) and issubclass(value, SiteCodemod) and value is not SiteCodemod
@@ -60,7 +55,7 @@ def codemod_class(module, where: str) -> type:
     return cls
 
 
-def _file_of(module) -> Path | None:
+def _file_of(module: ModuleType) -> Path | None:
     name = getattr(module, "__file__", None)
     return Path(name).resolve() if name else None
 
@@ -78,7 +73,7 @@ def _shipped() -> dict[str, Codemod]:
 
 SHIPPED = _shipped()
 # The codemods that ship, by name (what every recipe can name without loading anything).
-CODEMODS = {name: codemod.cls for name, codemod in SHIPPED.items()}
+CODEMODS: dict[str, type] = {name: codemod.cls for name, codemod in SHIPPED.items() if codemod.cls is not None}
 
 
 def from_module(name: str) -> Codemod:
@@ -107,6 +102,8 @@ def from_file(path: Path, shown: str | None = None) -> Codemod:
     module = sys.modules.get(module_name)
     if module is None:
         spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise LoadError(f"{where}: cannot import it: Python finds no loader for it")
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         try:
@@ -138,13 +135,13 @@ def installed() -> dict[str, Codemod]:
 
 def resolve(codemod: Codemod) -> Codemod:
     """`codemod` with its class: an entry point's module is imported now."""
-    if codemod.cls is not None:
+    if codemod.cls is not None or codemod.entry is None:
         return codemod
     loaded = from_module(codemod.entry.module)
     return Codemod(codemod.name, codemod.origin, loaded.cls, loaded.file)
 
 
-def catalog(modules: list[str] = (), folder: Path | None = None) -> dict[str, Codemod]:
+def catalog(modules: Sequence[str] = (), folder: Path | None = None) -> dict[str, Codemod]:
     """Every codemod a recipe can name: the shipped ones, the recipe's `modules` (importable module names,
     or `.py` files relative to `folder`) and the installed entry points (loaded when resolve() is called).
     A name defined twice is a LoadError naming both sources."""

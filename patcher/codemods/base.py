@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, replace
+from typing import ClassVar, TypeVar, cast
 
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ProviderT, ScopeProvider
 
 TF = "tensorflow"
 TF_V1 = "tensorflow.compat.v1"
+Node = TypeVar("Node", bound=cst.CSTNode)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class SiteCodemod(VisitorBasedCodemodCommand):
     idempotency check, computes none), and scope() reads the classes and functions the traversal is in.
     """
 
-    METADATA_DEPENDENCIES = ()
+    METADATA_DEPENDENCIES: ClassVar[Collection[ProviderT]] = ()
 
     def __init__(self, context: CodemodContext) -> None:
         super().__init__(context)
@@ -74,7 +77,9 @@ class SiteCodemod(VisitorBasedCodemodCommand):
         self._at = node
         return cst.CSTTransformer.on_visit(self, node) if self._plain else super().on_visit(node)
 
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+    # libcst's two bases disagree on the result (only CSTTransformer allows a FlattenSentinel): CSTTransformer's
+    def on_leave(  # type: ignore[override]
+            self, original_node: Node, updated_node: Node) -> Node | cst.RemovalSentinel | cst.FlattenSentinel[Node]:
         self._at = original_node
         try:
             if self._plain:
@@ -99,8 +104,14 @@ class SiteCodemod(VisitorBasedCodemodCommand):
         return None
 
     def record(self, node: cst.CSTNode, reason: str) -> None:
-        pos = self.context.wrapper.resolve(PositionProvider)[node].start
+        pos = self.wrapper().resolve(PositionProvider)[node].start
         self.sites.append(Site(self.context.filename or "<string>", pos.line, pos.column + 1, reason))
+
+    def wrapper(self) -> MetadataWrapper:
+        """The wrapper of the module being transformed (set by transform_wrapped or transform_module)."""
+        if self.context.wrapper is None:
+            raise RuntimeError(f"{type(self).__name__}: no module is being transformed")
+        return self.context.wrapper
 
     def tf_names(self, node: cst.CSTNode) -> set[str]:
         """Qualified names of `node`, with `tensorflow.compat.v1.` folded into `tensorflow.`.
@@ -125,7 +136,7 @@ class SiteCodemod(VisitorBasedCodemodCommand):
         """
         if node is self._at:
             return ".".join(n.name.value for n in self._open if n is not node)
-        parents = self.context.wrapper.resolve(ParentNodeProvider)
+        parents = self.wrapper().resolve(ParentNodeProvider)
         parts = []
         parent = parents.get(node)
         while parent is not None:
@@ -153,7 +164,7 @@ def tf_import(module: cst.Module) -> tuple[str, str] | None:
     for stmt in module.body:
         if not m.matches(stmt, m.SimpleStatementLine(body=[m.Import()])):
             continue
-        for alias in stmt.body[0].names:
+        for alias in cast(cst.Import, cast(cst.SimpleStatementLine, stmt).body[0]).names:
             dotted = get_full_name_for_node(alias.name)
             if dotted in (TF, TF_V1):
                 return alias.evaluated_alias or dotted, dotted

@@ -15,15 +15,17 @@ class BinaryWrite(SiteCodemod):
     METADATA_DEPENDENCIES = (ScopeProvider,)  # tf_names()
 
     def leave_With(self, original: cst.With, updated: cst.With) -> cst.With:
-        if len(updated.items) != 1 or not m.matches(updated.items[0].asname, m.AsName(name=m.Name())):
+        if len(updated.items) != 1:
             return updated
-        opener = updated.items[0].item
-        if not isinstance(opener, cst.Call) or not set(OPENERS) & self.tf_names(original.items[0].item.func):
+        asname, opener, was = updated.items[0].asname, updated.items[0].item, original.items[0].item
+        if asname is None or not isinstance(asname.name, cst.Name):
+            return updated
+        if not isinstance(opener, cst.Call) or not isinstance(was, cst.Call) or not set(OPENERS) & self.tf_names(was.func):
             return updated
         mode = argument(opener, 1, "mode")
-        if mode is None or not m.matches(mode.value, m.SimpleString()) or mode.value.evaluated_value != "w":
+        if mode is None or not isinstance(mode.value, cst.SimpleString) or mode.value.evaluated_value != "w":
             return updated
-        handle = updated.items[0].asname.name.value
+        handle = asname.name.value
         writes_bytes = m.Call(
             func=m.Attribute(value=m.Name(handle), attr=m.Name("write")),
             args=[m.Arg(value=m.Call(func=m.Attribute(attr=m.Name("SerializeToString"))))],
@@ -33,5 +35,5 @@ class BinaryWrite(SiteCodemod):
         quote = mode.value.quote
         new_mode = mode.with_changes(value=cst.SimpleString(f"{quote}wb{quote}"))
         new_opener = opener.with_changes(args=[new_mode if a is mode else a for a in opener.args])
-        self.record(argument(original.items[0].item, 1, "mode") or original, "file written with serialized bytes opened 'w' -> 'wb'")
+        self.record(argument(was, 1, "mode") or original, "file written with serialized bytes opened 'w' -> 'wb'")
         return updated.with_changes(items=[updated.items[0].with_changes(item=new_opener)])

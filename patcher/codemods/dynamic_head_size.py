@@ -1,6 +1,8 @@
 """Compute an upsampled size as tf.shape(x)[a:b] * ratio at run time instead of a static list comprehension."""
 from __future__ import annotations
 
+from typing import cast
+
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
@@ -13,7 +15,7 @@ STATIC = m.Subscript(value=m.Call(func=m.Attribute(value=m.Call(func=m.Attribute
 
 def _assign(stmt: cst.BaseStatement) -> cst.Assign | None:
     pattern = m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(target=m.Name())])])
-    return stmt.body[0] if m.matches(stmt, pattern) else None
+    return cast(cst.Assign, cast(cst.SimpleStatementLine, stmt).body[0]) if m.matches(stmt, pattern) else None
 
 
 def _scaled(value: cst.BaseExpression, source: str) -> cst.BaseExpression | None:
@@ -24,8 +26,16 @@ def _scaled(value: cst.BaseExpression, source: str) -> cst.BaseExpression | None
     )
     if not m.matches(value, pattern):
         return None
-    product = value.elt.args[0].value
-    return product.right if product.left.value == value.for_in.target.value else None
+    comp = cast(cst.ListComp, value)  # the shapes below are the pattern's
+    product = cast(cst.BinaryOperation, cast(cst.Call, comp.elt).args[0].value)
+    return product.right if cast(cst.Name, product.left).value == cast(cst.Name, comp.for_in.target).value else None
+
+
+def _static_tensor(size: cst.BaseExpression) -> cst.BaseExpression:
+    """`x` of a size matching STATIC, `x.get_shape().as_list()[...]`."""
+    as_list = cast(cst.Call, cast(cst.Subscript, size).value)
+    get_shape = cast(cst.Call, cast(cst.Attribute, as_list.func).value)
+    return cast(cst.Attribute, get_shape.func).value
 
 
 class DynamicHeadSize(SiteCodemod):
@@ -51,7 +61,7 @@ class DynamicHeadSize(SiteCodemod):
             assign = _assign(stmt)
             if assign is None:
                 continue
-            name = assign.targets[0].target.value
+            name = cast(cst.Name, assign.targets[0].target).value
             if m.matches(assign.value, STATIC):
                 sizes[name] = i
                 continue
@@ -60,7 +70,9 @@ class DynamicHeadSize(SiteCodemod):
                 if ratio is None:
                     continue
                 first = _assign(body[j])
-                tensor = first.value.value.func.value.func.value
+                if first is None:  # sizes holds only assignments
+                    continue
+                tensor = _static_tensor(first.value)
                 shape = first.value.with_changes(value=tf_shape_of(self.tf, tensor))
                 body[j] = body[j].with_changes(body=[first.with_changes(value=shape)])
                 multiply = cst.Call(

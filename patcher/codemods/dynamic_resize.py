@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import libcst as cst
 import libcst.matchers as m
@@ -33,7 +34,8 @@ class DynamicResize(SiteCodemod):
         static = m.Subscript(value=m.Attribute(attr=m.Name("shape")))
         if size is None or not m.matches(size.value, static):
             return updated
-        tensor = size.value.value.value
+        tensor = cast(cst.Attribute, cast(cst.Subscript, size.value).value).value  # the matcher's shape
         dynamic = size.value.with_changes(value=tf_shape_of(self.tf, tensor))
-        self.record(argument(original, 1, "size") or original, f"resize size {cst.Module([]).code_for_node(size.value)} -> tf.shape at run time")
+        shown = cst.Module([]).code_for_node(size.value)
+        self.record(argument(original, 1, "size") or original, f"resize size {shown} -> tf.shape at run time")
         return updated.with_changes(args=[a.with_changes(value=dynamic) if a is size else a for a in updated.args])

@@ -31,7 +31,7 @@ class FloorDivision(SiteCodemod):
             self.inside -= 1
         return updated
 
-    def leave_BinaryOperation(self, original: cst.BinaryOperation, updated: cst.BinaryOperation):
+    def leave_BinaryOperation(self, original: cst.BinaryOperation, updated: cst.BinaryOperation) -> cst.BinaryOperation:
         if not self.inside or not isinstance(updated.operator, cst.Divide):
             return updated
         op = updated.operator

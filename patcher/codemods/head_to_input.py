@@ -39,21 +39,22 @@ class HeadToInput(SiteCodemod):
         if self.tf is None:
             return updated
         if m.matches(original.func, m.Attribute(value=m.Name("self"), attr=m.Name(self.head))):
-            return self._pass_size(original, updated)
+            return self._pass_size(original, updated, self.tf)
         if self.functions & self.tf_names(original.func) and self.scope(original) == self.head_function:
             return self._take_size(original, updated)
         return updated
 
-    def _pass_size(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+    def _pass_size(self, original: cst.Call, updated: cst.Call, tf: str) -> cst.Call:
         if self.scope(original) != self.caller or argument(updated, 99, self.keyword) is not None:
             return updated
         size = cst.Subscript(
-            value=tf_shape_of(self.tf, cst.Name(self.source)),
+            value=tf_shape_of(tf, cst.Name(self.source)),
             slice=[cst.SubscriptElement(cst.Slice(lower=cst.Integer("1"), upper=cst.Integer("3")))],
         )
         args = list(updated.args)
         last = args[-1]
-        between = args[-2].comma.whitespace_after if len(args) > 1 and args[-2].comma else cst.SimpleWhitespace(" ")
+        comma = args[-2].comma if len(args) > 1 else None
+        between = comma.whitespace_after if isinstance(comma, cst.Comma) else cst.SimpleWhitespace(" ")
         args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=between),
                                      whitespace_after_arg=cst.SimpleWhitespace(""))
         args.append(last.with_changes(keyword=cst.Name(self.keyword), value=size,

@@ -24,7 +24,7 @@ class OpenPlaceholder(SiteCodemod):
         if "tensorflow.placeholder" not in self.tf_names(original.func):
             return updated
         name = argument(updated, 2, "name")
-        if name is None or not m.matches(name.value, m.SimpleString()) or name.value.evaluated_value != self.name:
+        if name is None or not isinstance(name.value, cst.SimpleString) or name.value.evaluated_value != self.name:
             return updated
         shape = argument(updated, 1, "shape")
         if shape is None or not isinstance(shape.value, cst.List):

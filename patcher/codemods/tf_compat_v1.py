@@ -18,5 +18,6 @@ class TfCompatV1(SiteCodemod):
                 v1 = cst.Attribute(value=cst.Attribute(value=cst.Name("tensorflow"), attr=cst.Name("compat")),
                                    attr=cst.Name("v1"))
                 names[i] = alias.with_changes(name=v1)
-                self.record(original, f"import tensorflow as {alias.asname.name.value} -> tensorflow.compat.v1")
+                shown = cst.Module([]).code_for_node(alias.asname.name) if alias.asname else ""
+                self.record(original, f"import tensorflow as {shown} -> tensorflow.compat.v1")
         return updated.with_changes(names=names)

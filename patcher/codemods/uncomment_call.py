@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from typing import TypeVar
 
 import libcst as cst
 import libcst.matchers as m
@@ -10,14 +11,16 @@ from libcst.codemod import CodemodContext
 
 from patcher.codemods.base import SiteCodemod
 
+Block = TypeVar("Block", cst.IndentedBlock, cst.Module)
+
 
 def _uncomment(lines: Sequence[cst.EmptyLine], newline: str) -> str:
     """The code in comment lines: without '#', and without the space after it where every line has one;
     each line ends as its comment line did (`newline` is the file's default)."""
-    bodies = [line.comment.value[1:] for line in lines]
+    bodies = [line.comment.value[1:] if line.comment else "" for line in lines]  # lines of comments only
     cut = 1 if all(b.startswith(" ") or not b for b in bodies) else 0
     code = textwrap.dedent("\n".join(b[cut:] for b in bodies)).split("\n")
-    return "".join(text + (line.newline.value or newline) for text, line in zip(code, lines))
+    return "".join(text + (line.newline.value or newline) for text, line in zip(code, lines, strict=False))
 
 
 class UncommentCall(SiteCodemod):
@@ -36,7 +39,7 @@ class UncommentCall(SiteCodemod):
             end = start
             while end < len(lines) and lines[end].comment is not None:
                 end += 1
-                newline = self.context.wrapper.module.default_newline
+                newline = self.wrapper().module.default_newline
                 # libcst takes the default line ending from the first line it reads (not from its config) and
                 # records the others: a first line `pass` ending as the file's default keeps every line's own
                 try:
@@ -45,12 +48,12 @@ class UncommentCall(SiteCodemod):
                     continue
                 stmt = body[1] if len(body) == 2 else None
                 call = m.SimpleStatementLine(body=[m.Expr(value=m.Call(func=m.Name(self.function)))])
-                if m.matches(stmt, call):
+                if isinstance(stmt, cst.SimpleStatementLine) and m.matches(stmt, call):
                     return start, end, stmt
                 break
         return None
 
-    def _restore(self, original, updated):
+    def _restore(self, original: Block, updated: Block) -> Block:
         """The block's statements and footer with each commented-out call made a statement.
 
         Comment lines are taken from `original`, which carries their positions; this transform never
@@ -68,8 +71,10 @@ class UncommentCall(SiteCodemod):
                 found = self._find(lines)
             return lines
 
-        for old, new in zip(original.body, updated.body):
-            new_body.append(new.with_changes(leading_lines=take(old.leading_lines)))
+        for old, new in zip(original.body, updated.body, strict=False):
+            # every statement is one of the two (BaseStatement declares no leading_lines)
+            leading = old.leading_lines if isinstance(old, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) else ()
+            new_body.append(new.with_changes(leading_lines=take(leading)))
         footer = take(original.footer)
         return updated.with_changes(body=new_body, footer=footer)
 
