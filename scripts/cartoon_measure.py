@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 print(f"{h}x{w}: reference output {list(built['reference'].run(picture).shape)}")
             except tf.errors.OpError as exc:
-                why = re.search(r"Incompatible shapes: [^\n]*|\S[^\n]*$", exc.message)
+                why = re.search(r"(Incompatible shapes|ConcatOp) ?: [^\n]*|\S[^\n]*$", exc.message)
                 print(f"{h}x{w}: reference fails: {type(exc).__name__}: {why.group(0) if why else '?'}")
         for h, w in map(size, args.same.split(",")):
             picture = rng.uniform(-1, 1, (1, h, w, 3)).astype(np.float32)

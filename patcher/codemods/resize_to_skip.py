@@ -23,7 +23,8 @@ class ResizeToSkip(SiteCodemod):
 
     The result meets the skip either in the same expression or through a name: `x = RESIZE(...)` and the
     next statement of that block that reads `x`, a simple statement, pairs it with the skip (any other
-    first use leaves the resize alone). A size already read with `tf.shape(...)[...]` is left alone.
+    first use leaves the resize alone, and so does a skip bound again between the resize and the add:
+    its value at the resize would not be the one added). A size already read with `tf.shape(...)[...]` is left alone.
     """
 
     DESCRIPTION = "Resize an up-sampled tensor to the run-time size of the skip tensor it is added to."
@@ -108,9 +109,10 @@ class ResizeToSkip(SiteCodemod):
             if call is None:
                 continue
             name = cst.ensure_type(assign.targets[0].target, cst.Name).value
-            reader = next((s for s in body[i + 1:] if m.findall(s, m.Name(name))), None)
+            at = next((j for j in range(i + 1, len(body)) if m.findall(body[j], m.Name(name))), None)
+            reader = body[at] if at is not None else None
             skip = self._skip_of(reader, name) if isinstance(reader, cst.SimpleStatementLine) else None
-            if skip is not None:
+            if skip is not None and not any(_binds(s, skip) for s in body[i + 1:at]):
                 self.skips.setdefault(call, skip)
 
     def _skip_of(self, stmt: cst.BaseStatement, name: str) -> cst.BaseExpression | None:
@@ -138,3 +140,19 @@ def _pair(operands: list[cst.BaseExpression], is_up: Callable[[cst.BaseExpressio
     if len(ups) != 1 or not m.matches(others[0], SIMPLE):
         return None
     return ups[0], others[0]
+
+
+TARGETS = m.AssignTarget() | m.AugAssign() | m.AnnAssign() | m.NamedExpr() | m.For() | m.AsName()
+
+
+def _binds(stmt: cst.CSTNode, skip: cst.BaseExpression) -> bool:
+    """True when `stmt` may bind the name `skip` starts with (its value at the add is not the one before)."""
+    root = skip
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    name = m.Name(cst.ensure_type(root, cst.Name).value)
+    for node in m.findall(stmt, TARGETS):
+        target = node.name if isinstance(node, cst.AsName) else node.target  # type: ignore[attr-defined]
+        if m.findall(target, name):
+            return True
+    return False

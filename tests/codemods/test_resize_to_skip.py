@@ -51,6 +51,14 @@ NOOP = [
         """, id="outside the scope"),
     pytest.param(PARAMS, """\
         import tensorflow as tf
+        def up(x, a, net):
+            y = tf.image.resize_bilinear(x, (64, 64))
+            skip = conv(a)
+            for net.side in a: pass
+            return y + skip, tf.concat([y, net.side], 3)
+        """, id="skip bound between the resize and the add"),
+    pytest.param(PARAMS, """\
+        import tensorflow as tf
         def up(x, skip):
             y = tf.image.resize_bilinear(x, (64, 64))
             if skip is not None:
