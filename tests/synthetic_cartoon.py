@@ -2,7 +2,7 @@
 
 It has the shape of the cartoonization upstream the draft recipe (docs/drafts/white-box-cartoonization.toml)
 patches, never its text: the same layout (`test_code/network.py` with `unet_generator`,
-`test_code/guided_filter.py` with `guided_filter(x, y, r, eps)`), slim imported as an aliased module of
+`test_code/guided_filter.py` with `guided_filter(guide, y, r, eps)`), slim imported as an aliased module of
 `tensorflow.contrib` (it runs with `tf_slim` once `replace_module` has replaced it), convolutions with
 slim's default zero biases, two up-samplings to twice the size of a stride-2 feature map that meet the
 skip tensor by `+` and by `tf.concat` (so any height or width that is not a multiple of 4 fails until
@@ -25,7 +25,7 @@ def _act(t):
 
 
 def unet_generator(inputs, channel=8, name='generator', reuse=False):
-    with tf.variable_scope(name, reuse=reuse):
+    with tf.variable_scope(name or 'generator', reuse=reuse):
         top = _act(slim.conv2d(inputs, channel, [5, 5], activation_fn=None, scope='stem'))
         mid = _act(slim.conv2d(top, channel * 2, [3, 3], stride=2, activation_fn=None, scope='down1'))
         low = _act(slim.conv2d(mid, channel * 2, [3, 3], stride=2, activation_fn=None, scope='down2'))
@@ -55,12 +55,12 @@ def _mean(t, r):
     return tf.nn.depthwise_conv2d(t, kernel, [1, 1, 1, 1], 'SAME')
 
 
-def guided_filter(x, y, r, eps=1e-2):
-    """y smoothed where x is flat and kept where x has edges, squashed into [-1, 1]."""
-    mx, my = _mean(x, r), _mean(y, r)
-    a = (_mean(x * y, r) - mx * my) / (_mean(x * x, r) - mx * mx + eps)
-    b = my - a * mx
-    return tf.tanh(_mean(a, r) * x + _mean(b, r))
+def guided_filter(guide, y, r, eps=0.01):
+    """y smoothed where the guide is flat and kept where it has edges, squashed into [-1, 1]."""
+    mg, my = _mean(guide, r), _mean(y, r)
+    a = (_mean(guide * y, r) - mg * my) / (_mean(guide * guide, r) - mg * mg + eps)
+    b = my - a * mg
+    return tf.tanh(_mean(a, r) * guide + _mean(b, r))
 '''
 
 RUN = '''\

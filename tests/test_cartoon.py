@@ -100,7 +100,7 @@ def test_slim_biases_start_at_zero(upstream):
         namespace["unet_generator"](tf.placeholder(tf.float32, [1, None, None, 3]))
         biases = [v for v in tf.global_variables() if v.op.name.endswith("biases")]
         with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
+            sess.run(tf.variables_initializer(biases))
             values = sess.run(biases)
     assert len(biases) == 9 and all(not v.any() for v in values)
 
