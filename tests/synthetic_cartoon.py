@@ -11,8 +11,9 @@ skip tensor by `+` and by `tf.concat` (so any height or width that is not a mult
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+
+from synthetic import git, write
 
 NETWORK = '''\
 """A small encoder-decoder that repaints a picture, TF1 style."""
@@ -100,23 +101,12 @@ FILES = {
 }
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "synthetic", "GIT_AUTHOR_EMAIL": "synthetic@localhost",
-           "GIT_COMMITTER_NAME": "synthetic", "GIT_COMMITTER_EMAIL": "synthetic@localhost",
-           "GIT_AUTHOR_DATE": "2020-06-01T00:00:00 +0000", "GIT_COMMITTER_DATE": "2020-06-01T00:00:00 +0000",
-           "HOME": str(cwd), "PATH": "/usr/bin:/bin:/usr/local/bin", "GIT_CONFIG_NOSYSTEM": "1"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
-
-
 def make_upstream(root: Path) -> tuple[Path, list[str]]:
     """Build the synthetic upstream under `root`: its path and its two commits, oldest first (the second
     adds a usage line to the README only)."""
     root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q", "-b", "master")
-    for path, text in FILES.items():
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+    write(root, FILES)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "first: the generator, its filter and the repaint script")
     with (root / "README.md").open("a", encoding="utf-8") as readme:
