@@ -15,9 +15,11 @@ CONCAT = "tensorflow.concat"
 # a skip tensor the size can be read from without running anything twice: a name or an attribute chain
 SIMPLE = m.Name() | m.Attribute(value=m.Name() | m.Attribute())
 
+# the channel axis of an NHWC tensor, the one axis along which joined tensors share height and width
+CHANNELS = m.Integer("3") | m.UnaryOperation(operator=m.Minus(), expression=m.Integer("1"))
 
 class ResizeToSkip(SiteCodemod):
-    """A resize whose result meets a skip tensor in `a + b`, `tf.add(a, b)` or `tf.concat([a, b], ...)`
+    """A resize whose result meets a skip tensor in `a + b`, `tf.add(a, b)` or `tf.concat([a, b], 3 or -1)`
     resizes to `tf.shape(skip)[1:3]` (NHWC: height and width) instead of a size of its own, such as twice
     the input's (which differs from the skip's by one when a stride-2 layer rounded an odd size up).
 
@@ -85,9 +87,11 @@ class ResizeToSkip(SiteCodemod):
     def _operands(self, call: cst.Call) -> list[cst.BaseExpression]:
         """The tensors `tf.add(a, b)` adds or `tf.concat([a, b, ...], axis)` joins."""
         if CONCAT in self.tf_names(call.func):
-            values = argument(call, 0, "values")
+            values, axis = argument(call, 0, "values"), argument(call, 1, "axis")
             if values is None or not isinstance(values.value, (cst.List, cst.Tuple)):
                 return []
+            if axis is None or not m.matches(axis.value, CHANNELS):
+                return []  # joined along height or width (or an axis not written out): sizes may differ
             return [e.value for e in values.value.elements if not isinstance(e, cst.StarredElement)]
         return [a.value for a in (argument(call, 0, "x"), argument(call, 1, "y")) if a is not None]
 

@@ -30,6 +30,11 @@ NOOP = [
         """, id="product, three-way concat"),
     pytest.param(PARAMS, """\
         import tensorflow as tf
+        def up(x, skip, k):
+            return tf.concat([tf.image.resize(x, (8, 8)), skip], 1), tf.concat([tf.image.resize(x, (8, 8)), skip], k)
+        """, id="concat along the height, or an axis not written out"),
+    pytest.param(PARAMS, """\
+        import tensorflow as tf
         def up(x, skip):
             y = tf.image.resize_bilinear(x, (64, 64))
             return y + conv(skip)
