@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 PRODUCERS = {"Conv2D", "DepthwiseConv2dNative", "MatMul"}
 FUSED = {"_FusedConv2D", "FusedDepthwiseConv2dNative", "_FusedMatMul"}
@@ -21,7 +22,7 @@ def _base(name: str) -> str:
     return name.lstrip("^").split(":")[0]
 
 
-def _consumers(graph_def) -> dict[str, list]:
+def _consumers(graph_def: Any) -> dict[str, list]:
     found: dict[str, list] = {}
     for node in graph_def.node:
         for name in node.input:
@@ -29,7 +30,18 @@ def _consumers(graph_def) -> dict[str, list]:
     return found
 
 
-def swap_residual_adds(graph_def) -> list[str]:
+def _misread(node: Any, nodes: dict, consumers: dict) -> bool:
+    """True when an Add with `node` first is one the converter may read as a bias: `node` is a producer
+    with no other consumer, or a BiasAdd (no other consumer) of one, which TensorFlow's constant folding
+    drops when its bias is zero (as slim's biases start), leaving the producer first."""
+    if node.op == "BiasAdd" and len(consumers.get(node.name, [])) == 1:
+        node = nodes.get(_base(node.input[0]))
+        if node is None:
+            return False
+    return node.op in PRODUCERS and len(consumers.get(node.name, [])) == 1
+
+
+def swap_residual_adds(graph_def: Any) -> list[str]:
     """Put the non-constant operand first in each Add the converter would misread; the names edited."""
     nodes = {n.name: n for n in graph_def.node}
     consumers = _consumers(graph_def)
@@ -38,11 +50,11 @@ def swap_residual_adds(graph_def) -> list[str]:
         if node.op not in ("Add", "AddV2") or len(node.input) < 2:
             continue
         first, second = nodes.get(_base(node.input[0])), nodes.get(_base(node.input[1]))
-        if first is None or second is None or first.op not in PRODUCERS or len(consumers.get(first.name, [])) != 1:
+        if first is None or second is None or not _misread(first, nodes, consumers):
             continue
         if second.op == "Const" and len(second.attr["value"].tensor.tensor_shape.dim) == 1:
             continue
-        if second.op in PRODUCERS and len(consumers.get(second.name, [])) == 1:
+        if _misread(second, nodes, consumers):
             continue
         node.input[0], node.input[1] = node.input[1], node.input[0]
         edited.append(node.name)
@@ -73,19 +85,19 @@ PASS_THROUGH = {"Squeeze", "Identity", "Reshape"}
 BATCH_NORMS = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
 
 
-def _const(node):
-    from tensorflow.python.framework import tensor_util  # TensorFlow only when building
+def _const(node: Any) -> Any:
+    from tensorflow.python.framework import tensor_util  # noqa: PLC0415 - TensorFlow only when building
 
     return tensor_util.MakeNdarray(node.attr["value"].tensor)
 
 
-def _set_const(node, value) -> None:
-    from tensorflow.python.framework import tensor_util
+def _set_const(node: Any, value: Any) -> None:
+    from tensorflow.python.framework import tensor_util  # noqa: PLC0415 - TensorFlow only when building
 
     node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value.astype("float32")))
 
 
-def fold_batch_norms(graph_def) -> list[str]:
+def fold_batch_norms(graph_def: Any) -> list[str]:
     """Fold each inference batch norm that feeds a 1x1 convolution with a bias into that convolution.
 
     optimize_for_inference folds a batch norm into the convolution before it; one that follows a pooling
@@ -124,7 +136,7 @@ def fold_batch_norms(graph_def) -> list[str]:
     return edits
 
 
-def _drop(graph_def, names: set[str], op: str | None = None) -> None:
+def _drop(graph_def: Any, names: set[str], op: str | None = None) -> None:
     """Remove the named nodes (of `op` only, if given) and the constants only they used."""
     gone = [n for n in graph_def.node if n.name in names and op in (None, n.op)]
     inputs = {_base(i) for n in gone for i in n.input}
@@ -135,7 +147,7 @@ def _drop(graph_def, names: set[str], op: str | None = None) -> None:
     graph_def.node.extend(keep)
 
 
-def simplify(graph_def) -> list[str]:
+def simplify(graph_def: Any) -> list[str]:
     """Edits that leave the class map as it is: argmax of the logits (no softmax in front), int32 ids
     (through what follows the argmax, such as the Squeeze to [H, W]), every batch norm folded.
 
