@@ -94,8 +94,8 @@ def _through(tensor: Any) -> Any:
     return op
 
 
-def random_values(tf: Any, np: Any, graph: Any, seed: int) -> dict[Any, Any]:
-    """A value for every float variable of `graph` (the same for the same seed): batch-norm inputs by the
+def random_values(tf: Any, np: Any, graph: Any, seed: int) -> dict[str, Any]:
+    """A value for every float variable of `graph`, by the variable's op name (the same for the same seed): batch-norm inputs by the
     role the batch norm gives them (gamma 0.8..1.2, beta and mean N(0, 0.1), variance 0.5..1.5); any other
     variable of rank 2 or more N(0, 1) / sqrt(fan-in) (fan-in: the product of all but the last dimension);
     any other, biases included, N(0, 0.1): a zero bias would let TensorFlow's constant folding drop the
@@ -123,18 +123,24 @@ def random_values(tf: Any, np: Any, graph: Any, seed: int) -> dict[Any, Any]:
             value = rng.normal(0.0, 0.1, shape)
         else:
             value = rng.standard_normal(shape) / np.sqrt(max(1, int(np.prod(shape[:-1]))))
-        values[var] = value.astype(var.dtype.base_dtype.as_numpy_dtype)
+        values[name] = value.astype(var.dtype.base_dtype.as_numpy_dtype)
     return values
 
 
-def initialize(tf: Any, sess: Any, values: Mapping[Any, Any]) -> None:
-    """Run every initializer, with `values` fed in place of those variables' initial values."""
+def initialize(tf: Any, sess: Any, values: Mapping[str, Any]) -> None:
+    """Run every initializer of the session's graph, with `values` (by variable op name) fed in place of
+    those variables' initial values."""
+    tf1 = tf.compat.v1
+    with sess.graph.as_default():
+        variables = {v.op.name: v for v in tf1.global_variables()}
     feed = {}
-    for var, value in values.items():
+    for name, value in values.items():
+        var = variables[name]
         if var.initializer.inputs[1].name != var.initial_value.name:  # (feeding it would change nothing)
             raise RuntimeError(f"{var.op.name}: its initializer does not read its initial value")
         feed[var.initial_value] = value
-    sess.run(tf.compat.v1.global_variables_initializer(), feed)
+    with sess.graph.as_default():
+        sess.run(tf1.global_variables_initializer(), feed)
 
 
 def checkpoint(tf: Any, np: Any, spec: Mapping[str, Any], args: argparse.Namespace) -> None:
