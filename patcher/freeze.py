@@ -36,6 +36,27 @@ BATCH_NORMS = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
 PASS_THROUGH = {"Identity", "ReadVariableOp"}
 
 
+RESTORE = {"scope": str, "trainable": bool, "variables": list, "moving_average": float}
+
+
+def parse_restore(raw: object) -> dict[str, Any]:
+    """A recipe's `restore` table with its defaults (patcher/kinds/__init__.py gives the schema);
+    ValueError with one line when it is not one."""
+    shape = ('field \'restore\' must be {scope = "...", trainable = true|false, variables = [...], '
+             'moving_average = 0.999...}')
+    if not isinstance(raw, dict) or not set(raw) <= set(RESTORE):
+        raise ValueError(shape)
+    for key, kind in RESTORE.items():
+        if key in raw and (not isinstance(raw[key], kind) or (kind is float and not 0 < raw[key] < 1)):
+            raise ValueError(shape)
+    if not all(isinstance(v, str) and v for v in raw.get("variables", [])):
+        raise ValueError(shape)
+    if raw.get("scope") and raw.get("variables"):
+        raise ValueError("field 'restore' names both 'scope' and 'variables': pick one")
+    return {"scope": raw.get("scope", ""), "trainable": raw.get("trainable", False),
+            "variables": list(raw.get("variables", [])), "moving_average": raw.get("moving_average")}
+
+
 def namespace(spec: Mapping[str, Any], root: str = ".") -> dict[str, Any]:
     """The modules of spec['graph_imports'], imported from root/spec['graph_path'] (first on sys.path)."""
     folder = os.path.abspath(os.path.join(root, spec.get("graph_path") or "."))

@@ -176,3 +176,18 @@ def test_a_missing_or_other_version_names_the_pip_install():
         packages.require(["patcher-no-such-package==1.0.0"])
     assert caught.value.code == 21 and "\n" not in str(caught.value)
     packages.require([f"numpy=={numpy}"])
+
+
+def test_the_restore_field():
+    from patcher import freeze
+
+    assert freeze.parse_restore({"scope": "generator", "trainable": True}) == {
+        "scope": "generator", "trainable": True, "variables": [], "moving_average": None}
+    assert freeze.parse_restore({"variables": ["a/w"], "moving_average": 0.9995})["moving_average"] == 0.9995
+    shape = "field 'restore' must be {scope = \"...\", trainable = true|false, variables = [...], moving_average = 0.999...}"
+    for bad in ("generator", {"scopes": "g"}, {"trainable": 1}, {"moving_average": 1.5}, {"variables": [""]}):
+        with pytest.raises(ValueError) as caught:
+            freeze.parse_restore(bad)
+        assert str(caught.value) == shape
+    with pytest.raises(ValueError, match="^field 'restore' names both 'scope' and 'variables': pick one$"):
+        freeze.parse_restore({"scope": "g", "variables": ["g/w"]})

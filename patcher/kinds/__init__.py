@@ -2,7 +2,7 @@
 
 One module per kind (`labels`: class maps; `image`: pictures), each an object with the interface `Kind`
 below; `kind(name)` finds one. A stage asks the kind and never tests the kind's name, so adding a kind is a
-module here and a line in KINDS:
+module here and its name in `_registry`:
 
 - verify: `summary` (in the child process, from one run's output array) and `verify` (the static shape and
   dtype, and every run's record; VerifyError, exit 8, with one line);
@@ -18,7 +18,7 @@ Recipe fields (additions to a model table; patcher/recipe.py calls `parse_output
 
 `outputs` (table, required). Each entry is KEY = { kind = "...", node = "...", ...the kind's fields }:
 
-    kind      string, required: a name in KINDS ("labels", "image")
+    kind      string, required: a kind's name ("labels", "image"; `names()`)
     node      string, required: the output's node name in the frozen graph (when patcher freezes from the
               `graph` expression itself, the name it gives the expression's result)
     labels:   probabilities  string, required: the node of the class probabilities (check reads it in
@@ -44,30 +44,39 @@ recipe file and the model as today):
     field 'outputs' must have exactly one output with a kind, not N
 
 `restore` (table, optional; with it `freeze_script`, `freeze_args` and `convert` may be omitted, and
-patcher freezes from `graph` itself: patcher/freeze.py):
+patcher freezes from `graph` itself: patcher/freeze.py, `restore_map`):
 
-    scope          string, default "": restore the variables under this scope ("" : all)
+    scope          string, default "": restore the variables under this scope ("": all of them)
     trainable      bool, default false: only trainable variables (as `tf.trainable_variables()`)
     variables      list of strings, default []: these variables by name instead of a scope
-    moving_average float, default absent: restore each from its ExponentialMovingAverage shadow
-                   (the decay; the shadows' scope is the model's `moving_average.scope` when given)
-    errors:  field 'restore' must be {scope = "...", trainable = true|false, variables = [...],
-             moving_average = 0.999...}
+    moving_average float, optional: restore each from its ExponentialMovingAverage shadow of this decay
+                   (the checkpoint's names are then `<variable>/ExponentialMovingAverage`)
+    errors (recipe, exit 13):
+             field 'restore' must be {scope = "...", trainable = true|false, variables = [...], moving_average = 0.999...}
              field 'restore' names both 'scope' and 'variables': pick one
              a model needs either 'freeze_script' (with 'freeze_args' and 'convert') or 'restore'
+    and when it runs (freeze.restore_map, in the child: VerifyError exit 8 in verify, BuildError exit 15
+    in build): "restore selects no variable (scope 'S', N variables in the graph)", "restore names V,
+    which the graph has no variable of (N missing)"; a checkpoint that lacks a restored name or has another
+    shape: "checkpoint P does not fit the graph: N of M variables missing, K of another shape: NAMES"
+    (CheckpointError, exit 14, when the parent maps the child's `checkpoint` stage to it).
 
-`graph_path` (string, optional, default ""): a folder of the checkout put first on sys.path, and the
-working directory, when the graph expression runs (must stay inside the checkout).
-`graph_imports` (list of strings, optional, default []): the upstream modules the expression uses, imported
-from there (without a freeze script there is no script namespace to evaluate it in).
+`graph_path` (string, optional, default ""): a folder of the checkout put first on sys.path when the graph
+expression runs (must stay inside the checkout: "field 'graph_path' must stay inside the checkout").
+`graph_imports` (list of module names, optional, default []): the upstream modules the expression uses,
+imported from there by name (without a freeze script there is no script namespace to evaluate it in):
+"field 'graph_imports' must be a list of module names".
 
 `packages` (list of strings, optional, default []): Python packages the patched upstream needs beyond
-patcher's own, each `NAME==VERSION` (patcher/packages.py); errors:
+patcher's own, each pinned `NAME==VERSION` (patcher/packages.py `parse`); at load:
 
     field 'packages' must be a list of 'NAME==VERSION' strings, not 'ITEM'
-    and, when one is missing (MissingPackage, exit 9 as for TensorFlow, before TensorFlow starts):
-    the upstream needs tf-slim==1.1.0 (not installed); install it with: pip install 'tf-slim==1.1.0'
-    the upstream needs tf-slim==1.1.0 (1.0.0 is installed); install it with: pip install 'tf-slim==1.1.0'
+
+and verify and build, before TensorFlow starts (packages.require: MissingPackage, exit 21, a new code
+for docs/reliability.md):
+
+    the upstream needs tf-slim==1.1.0 (not installed); install it with: pip install tf-slim==1.1.0
+    the upstream needs tf-slim==1.1.0 (1.0.0 is installed); install it with: pip install tf-slim==1.1.0
 """
 from __future__ import annotations
 
