@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from skimage import data
+from tensorflow.python.framework import tensor_util
 
 from patcher import freeze, litert
 from patcher.check import picture_pixels
@@ -40,8 +42,6 @@ HERE = Path(__file__).resolve().parent
 
 def quantized(graph_def: tf.compat.v1.GraphDef, precision: str) -> tf.compat.v1.GraphDef:
     """A copy of `graph_def` with every float constant of more than one value rounded to `precision`."""
-    from tensorflow.python.framework import tensor_util
-
     out = tf.compat.v1.GraphDef()
     out.CopyFrom(graph_def)
     for node in out.node:
@@ -86,8 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     scale, offset = float(model["input"]["scale"]), float(model["input"]["offset"])
     meta = {"input": {"scale": scale, "offset": offset}}
     bgr = model["input"]["color"] == "BGR"
-    from skimage import data
-
     pictures = [resize(p, h, w) for p in (data.coffee(), data.astronaut())] + [picture_pixels(h, w)]
     xs = [((p[..., ::-1] if bgr else p).astype(np.float32) * np.float32(scale) + np.float32(offset))[None] for p in pictures]
 
