@@ -25,9 +25,10 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from patcher.probe import Stage, emit, upstream_line
@@ -36,6 +37,7 @@ BATCH_NORMS = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
 PASS_THROUGH = {"Identity", "ReadVariableOp"}
 
 
+MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 RESTORE = {"scope": str, "trainable": bool, "variables": list, "moving_average": float}
 
 
@@ -55,6 +57,18 @@ def parse_restore(raw: object) -> dict[str, Any]:
         raise ValueError("field 'restore' names both 'scope' and 'variables': pick one")
     return {"scope": raw.get("scope", ""), "trainable": raw.get("trainable", False),
             "variables": list(raw.get("variables", [])), "moving_average": raw.get("moving_average")}
+
+
+def parse_graph(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A model table's `graph_path` and `graph_imports` with their defaults; ValueError with one line."""
+    folder = raw.get("graph_path", "")
+    parts = PurePosixPath(folder).parts if isinstance(folder, str) else ()
+    if not isinstance(folder, str) or PurePosixPath(folder).is_absolute() or ".." in parts or "\\" in folder:
+        raise ValueError("field 'graph_path' must stay inside the checkout (a relative folder, no '..')")
+    imports = raw.get("graph_imports", [])
+    if not isinstance(imports, list) or not all(isinstance(m, str) and MODULE.fullmatch(m) for m in imports):
+        raise ValueError("field 'graph_imports' must be a list of module names")
+    return {"graph_path": folder, "graph_imports": list(imports)}
 
 
 def namespace(spec: Mapping[str, Any], root: str = ".") -> dict[str, Any]:

@@ -267,3 +267,26 @@ def test_image_metadata_says_how_to_make_pixels_and_what_check_fetches():
 
 def test_both_kinds_take_the_same_output_type():
     assert isinstance(IMAGE, Output) and isinstance(LABELS, Output)
+
+
+def test_the_draft_recipes_new_fields_parse():
+    import tomllib
+    from pathlib import Path
+
+    from patcher import freeze, packages
+
+    raw = tomllib.loads((Path(__file__).resolve().parent.parent / "docs/drafts/white-box-cartoonization.toml").read_text())
+    model = raw["models"]["cartoon"]
+    (out,) = parse_outputs(model["outputs"], model)
+    assert (out.kind, out.node, out.options["channels"]) == ("image", "output", 3)
+    assert freeze.parse_restore(model["restore"]) == {"scope": "generator", "trainable": True, "variables": [],
+                                                      "moving_average": None}
+    assert freeze.parse_graph(model) == {"graph_path": "test_code", "graph_imports": ["network", "guided_filter"]}
+    assert packages.parse(model["packages"]) == ("tf-slim==1.1.0",)
+    assert freeze.parse_graph({}) == {"graph_path": "", "graph_imports": []}
+    for bad, message in (({"graph_path": "../x"}, "field 'graph_path' must stay inside the checkout (a relative folder, no '..')"),
+                         ({"graph_path": "/x"}, "field 'graph_path' must stay inside the checkout (a relative folder, no '..')"),
+                         ({"graph_imports": ["a-b"]}, "field 'graph_imports' must be a list of module names")):
+        with pytest.raises(ValueError) as caught:
+            freeze.parse_graph(bad)
+        assert str(caught.value) == message
