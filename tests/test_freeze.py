@@ -191,3 +191,43 @@ def test_the_restore_field():
         assert str(caught.value) == shape
     with pytest.raises(ValueError, match="^field 'restore' names both 'scope' and 'variables': pick one$"):
         freeze.parse_restore({"scope": "g", "variables": ["g/w"]})
+
+
+@pytest.mark.tf
+@needs_slim
+def test_random_biases_or_the_swap_keep_the_converter_from_fusing_the_residual_add(patched, tmp_path):
+    """The cartoon shape's `conv + skip` behind slim's BiasAdd: with every variable random the converter
+    keeps the add; with slim's zero biases it fuses the skip as a bias (the guard reports it) unless
+    graphfix swapped the add's operands first. The generator alone: with the guided filter, the converter
+    also fuses a computed tensor (its `sub_1`) into a depthwise convolution of `mean(guide * guide)` as a
+    bias, an Add that is not in the frozen graph (the converter's own rewrites make it), random weights
+    or not."""
+    import subprocess
+
+    import tensorflow.compat.v1 as tf
+    from tensorflow.python.framework import tensor_util
+
+    from patcher import graphfix
+
+    spec = {**draft()[0], "graph": "network.unet_generator(input)"}
+    prefix, frozen = tmp_path / "random.ckpt", tmp_path / "frozen.pb"
+    child(patched, "checkpoint", "--prefix", str(prefix), spec=spec)
+    child(patched, "freeze", "--checkpoint", str(prefix), "--out", str(frozen), spec=spec)
+    graph_def = tf.GraphDef()
+    graph_def.ParseFromString(frozen.read_bytes())
+
+    def guard(graph_def, name: str) -> list[str]:
+        pb = tmp_path / f"{name}.pb"
+        pb.write_bytes(graph_def.SerializeToString())
+        subprocess.run([sys.executable, "-m", "tensorflowjs.converters.converter", "--input_format=tf_frozen_model",
+                        "--output_node_names=output", str(pb), str(tmp_path / name)], check=True, capture_output=True)
+        return graphfix.unsound_fusions(tmp_path / name / "model.json")
+
+    assert guard(graph_def, "random") == []
+    for node in graph_def.node:
+        if node.op == "Const" and node.name.endswith("/biases"):
+            zeros = np.zeros_like(tensor_util.MakeNdarray(node.attr["value"].tensor))
+            node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(zeros))
+    assert len(guard(graph_def, "zero")) == 1
+    assert graphfix.swap_residual_adds(graph_def) == ["generator/add"]
+    assert guard(graph_def, "swapped") == []
