@@ -52,8 +52,8 @@ import tensorflow as tf
 def _mean(t, r):
     side = 2 * r + 1
     depth = t.get_shape().as_list()[-1]
-    kernel = tf.ones([side, side, depth, 1], tf.float32) / float(side * side)
-    return tf.nn.depthwise_conv2d(t, kernel, [1, 1, 1, 1], 'SAME')
+    kernel = tf.ones([side, side, depth, 1], tf.float32)
+    return tf.nn.depthwise_conv2d(t, kernel, [1, 1, 1, 1], 'SAME') / float(side * side)
 
 
 def guided_filter(guide, y, r, eps=0.01):

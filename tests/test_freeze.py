@@ -198,10 +198,7 @@ def test_the_restore_field():
 def test_random_biases_or_the_swap_keep_the_converter_from_fusing_the_residual_add(patched, tmp_path):
     """The cartoon shape's `conv + skip` behind slim's BiasAdd: with every variable random the converter
     keeps the add; with slim's zero biases it fuses the skip as a bias (the guard reports it) unless
-    graphfix swapped the add's operands first. The generator alone: with the guided filter, the converter
-    also fuses a computed tensor (its `sub_1`) into a depthwise convolution of `mean(guide * guide)` as a
-    bias, an Add that is not in the frozen graph (the converter's own rewrites make it), random weights
-    or not."""
+    graphfix swapped the add's operands first."""
     import subprocess
 
     import tensorflow.compat.v1 as tf
@@ -209,7 +206,7 @@ def test_random_biases_or_the_swap_keep_the_converter_from_fusing_the_residual_a
 
     from patcher import graphfix
 
-    spec = {**draft()[0], "graph": "network.unet_generator(input)"}
+    spec, _ = draft()
     prefix, frozen = tmp_path / "random.ckpt", tmp_path / "frozen.pb"
     child(patched, "checkpoint", "--prefix", str(prefix), spec=spec)
     child(patched, "freeze", "--checkpoint", str(prefix), "--out", str(frozen), spec=spec)
