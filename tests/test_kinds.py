@@ -13,6 +13,7 @@ import pytest
 from patcher import check, litert
 from patcher.errors import ParityError, VerifyError
 from patcher.kinds import Fetches, Kind, Output, kind, names, parse_outputs
+from patcher.kinds import output_of as kinds_output_of
 from patcher.kinds import image as image_kind
 from patcher.recipe import Input
 
@@ -290,3 +291,13 @@ def test_the_draft_recipes_new_fields_parse():
         with pytest.raises(ValueError) as caught:
             freeze.parse_graph(bad)
         assert str(caught.value) == message
+
+
+def test_a_shipped_recipes_model_has_a_labels_output():
+    from patcher import recipe
+
+    model = recipe.load("bisenetv2").model("celebamask")
+    found, out = kinds_output_of(model)
+    assert found is kind("labels") and out.node == model.labels
+    assert out.options["probabilities"] == model.probabilities and len(out.options["classes"]) == 19
+    assert found.metadata(out, model.input)["palette"][1] == [128, 0, 0]

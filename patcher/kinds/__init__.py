@@ -227,6 +227,18 @@ def parse_outputs(raw: Mapping[str, Any], model: Mapping[str, Any]) -> tuple[Out
     return tuple(found)
 
 
+def output_of(model: Any) -> tuple[Kind, Output]:
+    """The kind and output of a loaded recipe model (patcher.recipe.Model): its `outputs` once the recipe
+    carries them, else today's labels fields (labels, probabilities, classes, palette, transparent)."""
+    declared = getattr(model, "outputs", None)
+    if declared:
+        return kind(declared[0].kind), declared[0]
+    raw = {"classes": list(model.classes), "palette": [list(c) for c in model.palette],
+           "transparent": list(model.transparent)}
+    (found,) = parse_outputs({"labels": model.labels, "probabilities": model.probabilities}, raw)
+    return kind(found.kind), found
+
+
 def unknown_fields(key: str, entry: Mapping[str, Any], name: str, takes: Sequence[str]) -> None:
     """ValueError naming the first field of an output table its kind does not take."""
     for item in entry:
