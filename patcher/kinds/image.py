@@ -32,7 +32,8 @@ FLOATS = ("float32", "float16", "float64", "bfloat16")
 #
 # Measured with scripts/image_floors.py (seeded random weights for every variable, biases included; the
 # coffee cup, the astronaut and check's generated picture, BGR as the recipe feeds them), on the real
-# upstream's graph (1,467,075 weights) and on the synthetic cartoon graph, at 256x256 seed 0 / 480x720 seed 1:
+# upstream's graph of the draft picture recipe in docs/drafts (1,467,075 weights) and on the synthetic
+# upstream of its shape, at 256x256 seed 0 / 480x720 seed 1:
 #
 #   precision   real upstream        synthetic            largest level difference
 #   float16     67.5 / 65.7 dB       69.0 / 68.7 dB       1
@@ -43,7 +44,7 @@ FLOATS = ("float32", "float16", "float64", "bfloat16")
 # Floors. A 16-bit weight format only rounds weights: 50 dB (an RMS error of 0.8 levels) is 15 dB under
 # every measurement, so a variant under it is broken, not rounded. 8-bit formats: 40 dB, an RMS error of
 # 2.55 levels, the usual line for 8-bit pictures under which differences show as banding and colour
-# shifts in flat regions, which is what a cartoon is made of. uint8 weights clear it by 9-11 dB; full
+# shifts in flat regions, of which stylised pictures are made. uint8 weights clear it by 9-11 dB; full
 # int8 straddles it (36-46 dB here, 33.5 dB in an earlier measurement by hand), so an int8 model is
 # reported as inaccurate where it falls under the floor, and `auto` keeps to float there.
 FLOORS = {"float16": 50.0, "uint16": 50.0, "uint8": 40.0, "int8": 40.0}
