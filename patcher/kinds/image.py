@@ -37,8 +37,8 @@ FLOATS = ("float32", "float16", "float64", "bfloat16")
 #
 #   precision   real upstream        synthetic            largest level difference
 #   float16     67.5 / 65.7 dB       69.0 / 68.7 dB       1
-#   uint16      74.9 / 74.9 dB       76.9 / 76.5 dB       1
-#   uint8       49.9 / 48.6 dB       50.8 / 50.6 dB       3-4
+#   uint16      74.9 / 74.9 dB       77.0 / 76.5 dB       1
+#   uint8       49.9 / 48.6 dB       50.8 / 50.6 dB       2-4
 #   int8        44.4 / 36.3 dB       46.3 / 37.2 dB       60-111 (local: 62-88 % of values within one level)
 #
 # Floors. A 16-bit weight format only rounds weights: 50 dB (an RMS error of 0.8 levels) is 15 dB under
