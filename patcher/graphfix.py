@@ -30,6 +30,17 @@ def _consumers(graph_def: Any) -> dict[str, list[Any]]:
     return found
 
 
+def _misread(node: Any, nodes: dict, consumers: dict) -> bool:
+    """True when an Add with `node` first is one the converter may read as a bias: `node` is a producer
+    with no other consumer, or a BiasAdd (no other consumer) of one, which TensorFlow's constant folding
+    drops when its bias is zero (as slim's biases start), leaving the producer first."""
+    if node.op == "BiasAdd" and len(consumers.get(node.name, [])) == 1:
+        node = nodes.get(_base(node.input[0]))
+        if node is None:
+            return False
+    return node.op in PRODUCERS and len(consumers.get(node.name, [])) == 1
+
+
 def swap_residual_adds(graph_def: Any) -> list[str]:
     """Put the non-constant operand first in each Add the converter would misread; the names edited."""
     nodes = {n.name: n for n in graph_def.node}
@@ -39,11 +50,11 @@ def swap_residual_adds(graph_def: Any) -> list[str]:
         if node.op not in ("Add", "AddV2") or len(node.input) < 2:
             continue
         first, second = nodes.get(_base(node.input[0])), nodes.get(_base(node.input[1]))
-        if first is None or second is None or first.op not in PRODUCERS or len(consumers.get(first.name, [])) != 1:
+        if first is None or second is None or not _misread(first, nodes, consumers):
             continue
         if second.op == "Const" and len(second.attr["value"].tensor.tensor_shape.dim) == 1:
             continue
-        if second.op in PRODUCERS and len(consumers.get(second.name, [])) == 1:
+        if _misread(second, nodes, consumers):
             continue
         node.input[0], node.input[1] = node.input[1], node.input[0]
         edited.append(node.name)
