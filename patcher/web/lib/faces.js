@@ -127,8 +127,8 @@ export function toSource(faces, side, size) {
   }));
 }
 
-// The pixels of `input` as an int32 [h, w, 3] tensor: a tfjs tensor [h, w, 3|4] or [1, h, w, 3|4] as it
-// is, else anything tf.browser.fromPixels reads ({data, width, height} RGBA, ImageData, a canvas...).
+// The pixels of `input` as an [h, w, 3] tensor: a tfjs tensor [h, w, 3|4] or [1, h, w, 3|4] as it is, an
+// ImageData-like {data: RGBA bytes, width, height} read directly, else anything tf.browser.fromPixels reads.
 function pixelTensor(tf, input) {
   if (input instanceof tf.Tensor) {
     const t = input.rank === 4 ? input.squeeze([0]) : input;
@@ -137,6 +137,11 @@ function pixelTensor(tf, input) {
         'source');
     }
     return t.shape[2] === 4 ? t.slice([0, 0, 0], [-1, -1, 3]) : t;
+  }
+  const {data, width, height} = input || {};
+  if (ArrayBuffer.isView(data) && data.length === width * height * 4 && !(typeof ImageData !== 'undefined' &&
+      input instanceof ImageData)) {
+    return tf.tensor3d(Int32Array.from(data), [height, width, 4], 'int32').slice([0, 0, 0], [-1, -1, 3]);
   }
   return tf.browser.fromPixels(input, 3);
 }
