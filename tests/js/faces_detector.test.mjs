@@ -106,3 +106,20 @@ test('a tensor gives what its pixels give; a missing detector file is a Segmente
   await assert.rejects(createFaceDetector(tf, {model: server.url + path.basename(file), anchors: {strides: [16], perCell: [2]}}),
     {code: 'model'});
 });
+
+test('a face partly outside the frame: found, its box reaching past the edge; its crop padded there', async () => {
+  const astronaut = readRgb(picture('astronaut'));
+  const [whole] = await detector.detect(astronaut);
+  for (const [dx, dy] of [[200, 0], [60, 90]]) {                 // a quarter out on the left; a seventh out at the top
+    const frame = cropPixels(astronaut, [dx, dy, 400, 400], 400, [128, 128, 128, 255]);
+    const faces = await detector.detect(frame);
+    assert.equal(faces.length, 1, `shifted by ${dx}, ${dy}`);
+    const expected = [whole.box[0] - dx, whole.box[1] - dy, whole.box[2], whole.box[3]];
+    assert.ok(near(faces[0].box, expected, 0.1 * whole.box[2]), `${faces[0].box.map(Math.round)} vs ${expected.map(Math.round)}`);
+    assert.ok(faces[0].box[0] < 0 || faces[0].box[1] < 0);
+    const crop = cropFor(faces[0].box);
+    assert.ok(crop[0] < 0 || crop[1] < 0);
+    const pixels = cropPixels(frame, crop, 64, [1, 2, 3, 255]);
+    assert.deepEqual([...pixels.data.slice(0, 4)], [1, 2, 3, 255]);        // the corner outside the frame: padding
+  }
+});
