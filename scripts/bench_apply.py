@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each figure is their median (default: 3)")
     parser.add_argument("--no-synthetic", dest="synthetic", action="store_false", help="only the real upstream")
     args = parser.parse_args(argv)
-    import synthetic  # noqa: PLC0415 - from tests/ (put on sys.path above), needed only once a run starts
+    import synthetic
 
     work = Path(tempfile.mkdtemp(prefix="patcher-bench-apply-"))
     load = os.getloadavg()

@@ -41,10 +41,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from patcher import litert, nodejs, outdir, page  # noqa: E402
-from patcher.check import metadata, run_frozen  # noqa: E402
+from patcher import litert, nodejs, outdir, page
+from patcher.check import metadata, run_frozen
 
 DEFAULT_SIZES = ((288, 288), (448, 448), (1024, 1024))
 TF2ONNX = "tf2onnx"  # the Python module (the `bench` extra)
@@ -67,7 +67,7 @@ def tf_ms(model_dir: Path, meta: dict, sizes, repeat: int, work: Path) -> tuple[
         pattern([1, h, w, 3]).tofile(work / f"x{i}.bin")
         inputs.append({"file": str(work / f"x{i}.bin"), "shape": [1, h, w, 3]})
     records = run_frozen(outdir.graph_path(model_dir), inputs, work, meta, repeat)
-    return ({size: statistics.median(r["ms"]) for size, r in zip(sizes, records)},
+    return ({size: statistics.median(r["ms"]) for size, r in zip(sizes, records, strict=True)},
             {size: np.load(work / f"tf.{i}.0.npy") for i, size in enumerate(sizes)})
 
 
@@ -213,11 +213,11 @@ def browser(base: str, sizes, repeat: int, tfjs_threads, tfjs_bytes, litert_thre
             runs = [[] for _ in jobs]
             for i in range(repeat):
                 print(f"{size[0]}x{size[1]}: round {i + 1} of {repeat}, {len(jobs)} runtimes ...", file=sys.stderr)
-                for times, (_, t, script, arg) in zip(runs, jobs):
+                for times, (_, t, script, arg) in zip(runs, jobs, strict=True):
                     got = t.evaluate(script, arg)
                     times.append((got["ms"] if isinstance(got, dict) else got)[0])
             rows += [{**row, "size": size, "ms": statistics.median(times), "runs": times}
-                     for times, (row, *_) in zip(runs, jobs)]
+                     for times, (row, *_) in zip(runs, jobs, strict=True)]
         for _, t, _ in tabs:
             t.context.close()
         chromium.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from patcher.check import compare  # noqa: E402
+from patcher.check import compare
 
 
 def main(argv: list[str] | None = None) -> int:

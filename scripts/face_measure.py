@@ -32,7 +32,7 @@ ASTRONAUT_FACE = 102         # the detector's box width on the 512 x 512 astrona
 
 def framed(picture: np.ndarray, side: int) -> tuple[np.ndarray, int]:
     """`picture` shrunk to side x side on a grey 640 x 480 frame (centred); the frame and the picture's x."""
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     small = np.asarray(Image.fromarray(picture).resize((side, side), Image.Resampling.BOX))
     frame = np.full((*FRAME, 3), 128, np.uint8)

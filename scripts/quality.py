@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from patcher import check, metrics, pictures, recipe as recipes  # noqa: E402
-from patcher.cli import main as patcher  # noqa: E402
+from patcher import check, metrics, pictures, recipe as recipes
+from patcher.cli import main as patcher
 
 VARIANTS = {"float32": [], "float16": ["--quantize", "float16"], "uint8": ["--quantize", "uint8"]}
 
@@ -36,7 +36,7 @@ def iou_table(reference: list[np.ndarray], maps: list[np.ndarray], classes: list
     n = len(classes)
     inter, union = np.zeros(n), np.zeros(n)
     same = total = same_away = away_total = 0
-    for want, got in zip(reference, maps):
+    for want, got in zip(reference, maps, strict=True):
         same += int(np.sum(want == got))
         total += want.size
         away = ~near_boundary(want)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from patcher.page import CHROMIUM, CHROMIUM_FLAGS, server  # noqa: E402
+from patcher.page import CHROMIUM, CHROMIUM_FLAGS, server
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,8 @@ garbage collection: Chromium runs with --js-flags=--expose-gc and --enable-preci
 After --warmup frames, tfjs's tensor count must stay constant and the page's heap must not grow by more
 than --heap-bound MB (the least reading of the later half of the session against that of the earlier half:
 single readings swing by tens of MB with garbage the runtimes have not yet let go of); the exit code is 1
-otherwise. In worker mode the heap is the page's (Chromium gives a worker no performance.memory). Progress goes to stderr; a table and one JSON line to
-stdout.
+otherwise. In worker mode the heap is the page's (Chromium gives a worker no performance.memory).
+Progress goes to stderr; a table and one JSON line to stdout.
 Usage: python scripts/soak.py --model-dir DIR [--frames 1000] [--every 50] [--warmup 50] [--heap-bound 16]
 """
 from __future__ import annotations
@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from patcher import page  # noqa: E402
-from patcher.check import metadata, picture_pixels  # noqa: E402
+from patcher import page
+from patcher.check import metadata, picture_pixels
 
 PROBE = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body>
 <script type="module">
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = [("tfjs", worker) for worker in (True, False)]
     if lite:
         runs += [("litert", worker) for worker in (True, False)]
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="patcher-soak-"))
     site = work / "site"
