@@ -23,7 +23,7 @@ from patcher import packages
 from patcher.errors import VerifyError
 from patcher.recipe import Step
 from patcher.runner import run_steps
-from patcher.verify import run_child, upstream_env
+from patcher.child import run_child, upstream_env
 
 RECIPE = Path(__file__).resolve().parent.parent / "docs/drafts/white-box-cartoonization.toml"
 needs_slim = pytest.mark.skipif(importlib.util.find_spec("tf_slim") is None,
