@@ -122,11 +122,13 @@ def test_recipes_lists_the_shipped_ones(capsys):
 
 
 def test_no_engine_file_names_a_model():
+    """Facts about one upstream live in its recipe. Face mode is the engine's own (any recipe may name a face
+    detector), so the word "face" is allowed; the upstreams' and the detector's names are not."""
     hits = []
     for path in ENGINE.rglob("*"):
         if path.suffix in (".py", ".js", ".mjs", ".html", ".css") and "codemods" not in path.parts:
             for number, line in enumerate(path.read_text().splitlines(), 1):
-                if re.search(r"bisenet|celebamask|cityscapes|\bfaces?\b", line, re.I):
+                if re.search(r"bisenet|celebamask|cityscapes|cartoon|white.box|blazeface", line, re.I):
                     hits.append(f"{path.relative_to(ENGINE)}:{number}: {line.strip()}")
     assert hits == []
 
