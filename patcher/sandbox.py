@@ -26,7 +26,8 @@ def _exit(status: int = 0) -> NoReturn:
 def guarded(what: str, shipped: bool = False) -> Iterator[None]:
     """Run the block as `what` (the codemod and its module, as the message names them): stdout goes to
     stderr, os._exit raises SystemExit, and any exception but a PatcherError becomes a CodemodError. A
-    `shipped` codemod's KeyboardInterrupt is the user's Ctrl-C and stays one."""
+    `shipped` codemod's KeyboardInterrupt is the user's Ctrl-C and stays one, and its exceptions stay
+    patcher's own (a TypeError for a parameter the recipe loader did not check, say)."""
     try:
         with contained():
             yield
@@ -39,7 +40,9 @@ def guarded(what: str, shipped: bool = False) -> Iterator[None]:
     except SystemExit as exc:
         called = exc.code if str(exc.code).startswith("os._exit(") else f"sys.exit({exc.code!r})"
         raise CodemodError(f"{what}: called {called}; a codemod must not end the run") from None
-    except Exception as exc:  # noqa: BLE001 - any failure of the recipe's code is its one line
+    except Exception as exc:  # any failure of the recipe's code is its one line
+        if shipped:
+            raise
         first = (str(exc).strip().splitlines() or [""])[0]
         raise CodemodError(f"{what}: raised {type(exc).__name__}: {first}") from None
 
