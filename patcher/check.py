@@ -68,8 +68,19 @@ class Row:
 
 
 def metadata(model_dir: Path) -> dict[str, Any]:
-    """model.json's userDefinedMetadata ({} when it has none)."""
-    return json.loads((Path(model_dir) / "model.json").read_text()).get("userDefinedMetadata", {})
+    """model.json's userDefinedMetadata ({} when it has none); ParityError (16) for a folder without a
+    model.json that is a JSON object."""
+    path = Path(model_dir) / "model.json"
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParityError(f"{model_dir} is not a patcher build (no model.json in it)") from None
+    except (OSError, ValueError) as exc:
+        raise ParityError(f"{path} cannot be read as JSON ({type(exc).__name__}: {exc})") from None
+    meta = found.get("userDefinedMetadata", {}) if isinstance(found, dict) else None
+    if not isinstance(meta, dict):
+        raise ParityError(f"{path} is not a TensorFlow.js model.json (no object with userDefinedMetadata)")
+    return meta
 
 
 def quantization(model_dir: Path) -> str:

@@ -83,6 +83,13 @@ class LoadError(PatcherError):
     code = 13
 
 
+class CodemodError(PatcherError):
+    """A recipe's codemod module raised, exited or ended its process while imported or run (exit 13, as a
+    recipe error: the recipe cannot run)."""
+
+    code = 13
+
+
 class CheckpointError(PatcherError):
     """No checkpoint, or one that is unreadable or does not match the graph."""
 

@@ -21,16 +21,18 @@ written.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from patcher.child import Record, graph_args, run_child, upstream_env
-from patcher.errors import WeightsError
+from patcher.errors import OutputError, WeightsError
 from patcher.recipe import Model, Recipe
 from patcher.verify import on_branch
 from patcher.weights import read_model, source
@@ -45,21 +47,43 @@ def recover(spec: Model, dest: Path, folder: Path, prefix: Path) -> Record:
     if not floats:
         raise WeightsError(f"{folder}/model.json holds no float weights")
     prefix = Path(prefix).absolute()
+    made = [p for p in (prefix.parent, *prefix.parent.parents) if not p.exists()]
     work = Path(tempfile.mkdtemp(prefix="patcher-weights-"))
+    staging: Path | None = None
+    moved: list[Path] = []
     try:
-        np.savez(work / "published.npz", **floats)
+        try:
+            np.savez(work / "published.npz", **floats)
+            prefix.parent.mkdir(parents=True, exist_ok=True)
+            # written beside PREFIX (the same filesystem) and renamed into place whole
+            staging = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.partial-", dir=prefix.parent))
+        except OSError as exc:
+            raise OutputError(f"cannot write the checkpoint {prefix}: {exc.strerror or exc}; nothing was written") \
+                from None
         print(f"recovering a checkpoint of the {spec.name} graph from {len(floats)} published weights ...",
               file=sys.stderr)
         record = run_child("patcher.probe", "recover", [*graph_args(spec), "--weights", str(work / "published.npz"),
-                                                        "--prefix", str(work / "ckpt" / prefix.name)],
+                                                        "--prefix", str(staging / prefix.name)],
                            dest, upstream_env(dest, spec), WeightsError, _describe)[-1]
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-        for path in sorted((work / "ckpt").iterdir()):
-            if path.name != "checkpoint":
-                shutil.move(str(path), prefix.parent / path.name)
+        try:
+            for path in sorted(staging.iterdir()):
+                if path.name != "checkpoint":
+                    os.rename(path, prefix.parent / path.name)
+                    moved.append(prefix.parent / path.name)
+        except OSError as exc:
+            raise OutputError(f"cannot write the checkpoint {prefix}: {exc.strerror or exc}; nothing was written") \
+                from None
+        moved = []
         return record
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for path in moved:  # a rename failed after others: none of the checkpoint stays
+            path.unlink(missing_ok=True)
+        for folder in made:  # folders made for PREFIX, when nothing is in them
+            with suppress(OSError):
+                folder.rmdir()
 
 
 def _describe(record: Record) -> str:

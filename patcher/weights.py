@@ -3,7 +3,8 @@
 Published weights come from an npm package pinned by the recipe (`published`: package, exact version,
 folder, the registry's sha512 integrity, licence, terms of the training data). `fetch` downloads the
 tarball once with `npm pack` into the cache (PATCHER_CACHE), checks the integrity before unpacking, and
-unpacks only the model's folder; `read_model` reads its weights. Turning them into a checkpoint:
+unpacks only the model's folder; the tarball is kept, and every use checks it and the unpacked files
+against the integrity again (patcher/cache.py). `read_model` reads its weights. Turning them into a checkpoint:
 patcher/recovery.py.
 """
 from __future__ import annotations
@@ -11,16 +12,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import shutil
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from patcher import nodejs, outdir
+from patcher import cache, nodejs, outdir
 from patcher.child import run_registry
 from patcher.errors import WeightsError
 from patcher.hashing import file_digest
@@ -46,9 +47,12 @@ def read_model(folder: Path) -> dict[str, np.ndarray]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WeightsError(f"{path} is not a TensorFlow.js graph model ({type(exc).__name__}: {exc})") from None
     found: dict[str, np.ndarray] = {}
-    for group in manifest:
+    if not isinstance(manifest, list):
+        raise WeightsError(f"{path}: weightsManifest must be a list of groups, not {type(manifest).__name__}")
+    for number, group in enumerate(manifest):
+        shards, entries = _group(path, number, group)
         data = bytearray()
-        for shard in group.get("paths", []):
+        for shard in shards:
             reason = outdir.unsafe(shard)
             if reason:
                 raise WeightsError(f"{path} names the shard {shard!r}, which {reason}")
@@ -57,15 +61,13 @@ def read_model(folder: Path) -> dict[str, np.ndarray]:
             except OSError:
                 raise WeightsError(f"{path}: the weight shard {shard} is missing from {folder}") from None
         offset = 0
-        for weight in group.get("weights", []):
-            name, shape, dtype = weight["name"], weight["shape"], weight["dtype"]
-            quant = weight.get("quantization")
+        for weight in entries:
+            name, shape, dtype, quant = _entry(path, number, weight)
             stored = QUANTIZED.get(quant["dtype"]) if quant else DTYPES.get(dtype)
             if stored is None:
                 what = f"quantized as {quant['dtype']}" if quant else f"of dtype {dtype}"
                 raise WeightsError(f"{path}: weight {name} is {what}, which patcher cannot read")
-            count = int(np.prod(shape)) if shape else 1
-            size = count * np.dtype(stored).itemsize
+            size = math.prod(shape) * np.dtype(stored).itemsize
             if offset + size > len(data):
                 raise WeightsError(f"{path}: the shards end inside weight {name} (a shard is short or missing)")
             value = np.frombuffer(bytes(data[offset:offset + size]), dtype=stored).reshape(shape)
@@ -76,6 +78,37 @@ def read_model(folder: Path) -> dict[str, np.ndarray]:
         if offset != len(data):
             raise WeightsError(f"{path}: the shards of a group hold {len(data) - offset} bytes more than its weights")
     return found
+
+
+def _group(path: Path, number: int, group: object) -> tuple[list[str], list[Any]]:
+    """A manifest group's shard paths and weight entries; WeightsError when it is not {paths, weights} lists."""
+    where = f"{path}: weightsManifest[{number}]"
+    if not isinstance(group, dict):
+        raise WeightsError(f"{where} must be an object with 'paths' and 'weights', not {type(group).__name__}")
+    shards, entries = group.get("paths"), group.get("weights")
+    if not isinstance(shards, list) or not all(isinstance(p, str) for p in shards):
+        raise WeightsError(f"{where}.paths must be a list of shard file names, not {shards!r:.40}")
+    if not isinstance(entries, list):
+        raise WeightsError(f"{where}.weights must be a list, not {entries!r:.40}")
+    return shards, entries
+
+
+def _entry(path: Path, number: int, weight: object) -> tuple[str, list[int], str, dict[str, Any] | None]:
+    """A weight entry's name, shape, dtype and quantization; WeightsError naming what is malformed."""
+    where = f"{path}: a weight of weightsManifest[{number}]"
+    if not isinstance(weight, dict) or not isinstance(weight.get("name"), str):
+        raise WeightsError(f"{where} has no name ({weight!r:.60})")
+    name, shape, dtype, quant = weight["name"], weight.get("shape"), weight.get("dtype"), weight.get("quantization")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2 ** 31
+                                              for d in shape):
+        raise WeightsError(f"{path}: weight {name} has the shape {shape!r:.40}, not a list of sizes from 0 to 2^31 - 1")
+    if not isinstance(dtype, str):
+        raise WeightsError(f"{path}: weight {name} has no dtype")
+    if quant is not None and not (isinstance(quant, dict) and isinstance(quant.get("dtype"), str) and (
+            quant["dtype"] not in ("uint8", "uint16") or all(isinstance(quant.get(k), (int, float))
+                                                             for k in ("scale", "min")))):
+        raise WeightsError(f"{path}: weight {name} has a malformed quantization {quant!r:.60}")
+    return name, shape, dtype, quant
 
 
 def integrity(path: Path) -> str:
@@ -89,57 +122,73 @@ def describe(published: dict[str, Any]) -> str:
 
 
 def cached(published: dict[str, Any]) -> Path:
-    """Where the model folder of `published` is unpacked in the cache."""
+    """Where the model folder of `published` is unpacked in the cache (beside it, `package.tgz`: the tarball
+    as the registry served it; patcher/cache.py)."""
     key = hashlib.sha256(published["integrity"].encode()).hexdigest()[:16]
     name = published["package"].replace("/", "+").lstrip("@")
-    return nodejs.cache() / "published" / f"{name}-{published['version']}-{key}"
+    return nodejs.cache() / "published" / f"{name}-{published['version']}-{key}" / "model"
 
 
 def fetch(published: dict[str, Any], tarball: Path | None = None) -> Path:
     """The folder of the published graph model, from the cache or (first use) from the npm registry with
     `npm pack` (or from `tarball`, a local .tgz of the package); the tarball's sha512 must equal the
-    recipe's integrity before anything is unpacked. WeightsError otherwise; nothing is cached then."""
-    target = cached(published)
-    if (target / "model.json").is_file():
-        return target
-    work = Path(tempfile.mkdtemp(prefix="patcher-published-"))
-    try:
+    recipe's integrity before anything is unpacked. Each use checks the kept tarball against the integrity
+    and the unpacked files against it (a mismatch is fetched again). WeightsError otherwise; nothing is
+    cached then."""
+    what = describe(published)
+    prefix = f"package/{published['folder'].strip('/')}/"
+
+    def check(folder: Path) -> None:
+        got = cache.digest(folder / "package.tgz", "sha512")
+        if got != published["integrity"]:
+            raise cache.Mismatch(f"the tarball's integrity is {got[:27]}..., the recipe pins "
+                                 f"{published['integrity'][:27]}...")
+        cache.check_unpacked(folder / "package.tgz", prefix, folder / "model")
+
+    def fill(staging: Path) -> None:
+        kept = staging / "package.tgz"
         if tarball is None:
             if shutil.which("npm") is None:
                 raise WeightsError("npm is not on PATH; install Node.js 18 or later (with npm) to fetch published weights")
-            print(f"fetching {describe(published)} from the npm registry ...", file=sys.stderr)
-            proc = run_registry(["npm", "pack", describe(published), "--pack-destination", str(work), "--json",
-                                 "--loglevel=error"], work, f"cannot fetch {describe(published)} with npm", WeightsError)
-            packed = sorted(work.glob("*.tgz"))
-            if proc.returncode != 0 or not packed:
-                lines = [line for line in proc.stderr.splitlines() if line.strip()]
-                raise WeightsError(f"cannot fetch {describe(published)} with npm: "
-                                   f"{(lines or ['npm pack wrote no tarball'])[0].strip()}")
-            tarball = packed[0]
-        got = integrity(tarball)
+            print(f"fetching {what} from the npm registry ...", file=sys.stderr)
+            packs = staging / "npm"
+            packs.mkdir()
+            proc = run_registry(["npm", "pack", what, "--pack-destination", str(packs), "--json", "--loglevel=error"],
+                                packs, f"cannot fetch {what} with npm", WeightsError)
+            failed = cache.registry_error("npm pack", proc)
+            packed = sorted(packs.glob("*.tgz"))
+            if failed or not packed:
+                raise WeightsError(f"cannot fetch {what} with npm: {failed or 'npm pack wrote no tarball'}")
+            packed[0].rename(kept)
+        else:
+            shutil.copyfile(tarball, kept)
+        got = integrity(kept)
         if got != published["integrity"]:
-            raise WeightsError(f"{describe(published)}: the tarball's integrity is {got[:27]}..., the recipe pins "
+            raise WeightsError(f"{what}: the tarball's integrity is {got[:27]}..., the recipe pins "
                                f"{published['integrity'][:27]}...; not using it")
-        unpacked = work / "unpacked"
-        prefix = f"package/{published['folder'].strip('/')}/"
-        with tarfile.open(tarball, "r:gz") as archive:
+        unpacked = staging / "unpacked"
+        with tarfile.open(kept, "r:gz") as archive:
             members = [m for m in archive.getmembers() if m.name.startswith(prefix) and m.isfile()]
             if not members:
-                raise WeightsError(f"{describe(published)} has no folder {published['folder']}")
+                raise WeightsError(f"{what} has no folder {published['folder']}")
             archive.extractall(unpacked, members=members, filter="data")
-        folder = unpacked / prefix
-        if not (folder / "model.json").is_file():
-            raise WeightsError(f"{describe(published)}: {published['folder']} holds no model.json")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            shutil.rmtree(target)
-        folder.rename(target)
-        print(f"cached {describe(published)} ({published['folder']}) in {target}", file=sys.stderr)
-        return target
+        if not (unpacked / prefix / "model.json").is_file():
+            raise WeightsError(f"{what}: {published['folder']} holds no model.json")
+        (unpacked / prefix).rename(staging / "model")
+        shutil.rmtree(unpacked)
+
+    target = cached(published)
+    filled = not (target / "model.json").is_file()
+    try:
+        folder = cache.entry(target.parent, check, fill, what) / "model"
+    except cache.Mismatch as exc:
+        raise WeightsError(f"{what}: the cached package does not match the recipe's integrity ({exc}); "
+                           f"remove {target.parent} and try again") from None
     except (OSError, tarfile.TarError) as exc:
-        raise WeightsError(f"cannot unpack {describe(published)}: {exc}") from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        raise WeightsError(f"cannot fetch or unpack {what}: {exc}") from None
+    if filled:
+        print(f"cached {what} ({published['folder']}) in {folder}", file=sys.stderr)
+    return folder
 
 
 def source(spec: Model, given: str | Path) -> tuple[Path, dict[str, Any] | None]:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from patcher import examples
 from patcher.cli import main
 from patcher.page import CHROMIUM as CHROMIUM_PATH
 
@@ -94,6 +95,72 @@ def one_error(err: str | pytest.CaptureFixture[str], code: int, expected: int, *
     for phrase in phrases:
         assert phrase in lines[0], lines[0]
     return lines[0]
+
+
+# --- codemods from outside patcher (a recipe's module files, installed entry points) -------------------
+
+# A second codemod for the tiny upstream: the freeze script's placeholder name gets a suffix.
+RENAME = '''\
+"""Rename a string literal."""
+from __future__ import annotations
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+
+from patcher.codemods.base import SiteCodemod
+
+
+class RenameString(SiteCodemod):
+    DESCRIPTION = "Rename a string literal."
+
+    def __init__(self, context: CodemodContext, *, old: str, new: str) -> None:
+        super().__init__(context)
+        self.old, self.new = old, new
+
+    def leave_SimpleString(self, original, updated):
+        if updated.evaluated_value != self.old:
+            return updated
+        self.record(original, f"{self.old!r} -> {self.new!r}")
+        return updated.with_changes(value=repr(self.new))
+'''
+
+STEP = '''
+[[step]]
+codemod = "{name}"
+files = ["README.md", "netlib/tinynet.py"]
+sites = {sites}
+params = {{ old = "up", new = "upsampled" }}
+'''
+
+
+def recipe_with(folder: Path, modules: list[str], name: str = "rename_string", sites: int = 1,
+                files: str = '["netlib/tinynet.py"]') -> Path:
+    """The example recipe in `folder`, naming `modules` and ending with a step of codemod `name`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(examples.CODEMOD, folder / examples.CODEMOD.name)
+    text = examples.RECIPE.read_text()
+    listed = ", ".join(f'"{m}"' for m in ["contrib_initializer.py", *modules])
+    text = text.replace('modules = ["contrib_initializer.py"]', f"modules = [{listed}]")
+    text += STEP.format(name=name, sites=sites).replace('["README.md", "netlib/tinynet.py"]', files)
+    path = folder / "tiny.toml"
+    path.write_text(text)
+    return path
+
+
+def dist_info(site: Path, dist: str, entries: dict[str, str], module_code: dict[str, str]) -> None:
+    """An installed distribution on `site`: modules, and a .dist-info declaring `entries` in patcher.codemods."""
+    for dotted, code in module_code.items():
+        path = site.joinpath(*dotted.split(".")).with_suffix(".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for parent in path.relative_to(site).parents:
+            if str(parent) != ".":
+                (site / parent / "__init__.py").touch()
+        path.write_text(code)
+    info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    lines = "".join(f"{name} = {value}\n" for name, value in entries.items())
+    (info / "entry_points.txt").write_text(f"[patcher.codemods]\n{lines}")
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -117,7 +117,7 @@ def test_build_recovers_from_a_package_and_records_provenance(published, checkou
                                             "terms": "test data"}
     assert meta["terms"] == "test data" and meta["patcher"]["weights"] == "recovered from seed@1.0.0"
     cached = list((tmp_path / "cache" / "published").iterdir())
-    assert len(cached) == 1 and (cached[0] / "model.json").is_file()
+    assert len(cached) == 1 and (cached[0] / "model" / "model.json").is_file()
 
 
 def test_bad_integrity_is_refused_and_nothing_cached(published, checkouts, tmp_path, monkeypatch, capsys):

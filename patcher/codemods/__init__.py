@@ -22,6 +22,7 @@ from types import ModuleType
 
 from patcher.codemods.base import SiteCodemod
 from patcher.errors import LoadError
+from patcher.sandbox import contained
 
 GROUP = "patcher.codemods"
 SHIPPED_ORIGIN = "patcher"
@@ -37,6 +38,8 @@ class Codemod:
     cls: type | None = None
     file: Path | None = None
     entry: importlib.metadata.EntryPoint | None = None
+    # why an installed entry point cannot be loaded: raised by resolve(), so only recipes naming it fail
+    problem: str | None = None
 
 
 def codemod_class(module: ModuleType, where: str) -> type:
@@ -80,9 +83,10 @@ def from_module(name: str) -> Codemod:
     """The codemod of the importable module `name` (dotted), named by its last name."""
     where = f"codemod module {name!r}"
     try:
-        module = importlib.import_module(name)
-    except Exception as exc:  # noqa: BLE001 - any failure of the module's own code is one load error
-        raise LoadError(f"{where}: cannot import it: {type(exc).__name__}: {_first_line(exc)}") from None
+        with contained():
+            module = importlib.import_module(name)
+    except BaseException as exc:  # noqa: BLE001 - any failure of the module's own code, exits too, is one load error
+        raise LoadError(f"{where}: cannot import it: {_why(exc)}") from None
     return Codemod(name.rpartition(".")[2], f"module {name}", codemod_class(module, where), _file_of(module))
 
 
@@ -107,10 +111,11 @@ def from_file(path: Path, shown: str | None = None) -> Codemod:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - any failure of the file's own code is one load error
+            with contained():
+                spec.loader.exec_module(module)
+        except BaseException as exc:  # noqa: BLE001 - any failure of the file's own code, exits too, is one load error
             del sys.modules[module_name]
-            raise LoadError(f"{where}: cannot import it: {type(exc).__name__}: {_first_line(exc)}") from None
+            raise LoadError(f"{where}: cannot import it: {_why(exc)}") from None
     return Codemod(path.stem, f"recipe file {shown or path}", codemod_class(module, where), path.resolve())
 
 
@@ -121,15 +126,39 @@ def installed() -> dict[str, Codemod]:
     declaring one name is a LoadError naming both.
     """
     found: dict[str, Codemod] = {}
-    for entry in importlib.metadata.entry_points(group=GROUP):
+    for entry in _entry_points():
         dist = getattr(entry, "dist", None)
         origin = f"entry point {entry.name} = {entry.value}" + (f" ({dist.name} {dist.version})" if dist else "")
-        if entry.attr or entry.module.rpartition(".")[2] != entry.name:
-            raise LoadError(f"{origin}: a codemod entry point names a module whose last name is the entry "
-                            f"point's name, such as {entry.name} = \"package.{entry.name}\"")
+        problem = None
+        try:
+            module, attr = entry.module, entry.attr
+        except (AttributeError, ValueError, AssertionError):  # not `package.module` (Python says how variously)
+            problem = f"{origin}: the value is not a module name such as {entry.name} = \"package.{entry.name}\""
+        else:
+            if attr or module.rpartition(".")[2] != entry.name:
+                problem = (f"{origin}: a codemod entry point names a module whose last name is the entry "
+                           f"point's name, such as {entry.name} = \"package.{entry.name}\"")
         if entry.name in found:
             raise LoadError(f"codemod {entry.name!r} is defined twice: by {found[entry.name].origin} and by {origin}")
-        found[entry.name] = Codemod(entry.name, origin, entry=entry)
+        found[entry.name] = Codemod(entry.name, origin, entry=entry, problem=problem)
+    return found
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The group's entry points, one distribution of a name (the first on the path) each. A distribution whose
+    entry points cannot be read is skipped with one line on stderr naming it."""
+    found: list[importlib.metadata.EntryPoint] = []
+    seen: set[str] = set()
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            found.extend(dist.entry_points.select(group=GROUP))
+        except Exception as exc:  # noqa: BLE001 - a damaged installation is one line, not every command broken
+            print(f"patcher: warning: skipping the codemod entry points of {name or dist}: cannot read them "
+                  f"({type(exc).__name__}: {_first_line(exc)})", file=sys.stderr)
     return found
 
 
@@ -137,6 +166,8 @@ def resolve(codemod: Codemod) -> Codemod:
     """`codemod` with its class: an entry point's module is imported now."""
     if codemod.cls is not None or codemod.entry is None:
         return codemod
+    if codemod.problem:
+        raise LoadError(codemod.problem)
     loaded = from_module(codemod.entry.module)
     return Codemod(codemod.name, codemod.origin, loaded.cls, loaded.file)
 
@@ -165,3 +196,9 @@ def catalog(modules: Sequence[str] = (), folder: Path | None = None) -> dict[str
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0]
+
+
+def _why(exc: BaseException) -> str:
+    """`Type: first line` of an exception, or its type alone when it says nothing."""
+    first = _first_line(exc)
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

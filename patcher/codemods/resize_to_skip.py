@@ -30,7 +30,7 @@ class ResizeToSkip(SiteCodemod):
     """
 
     DESCRIPTION = "Resize an up-sampled tensor to the run-time size of the skip tensor it is added to."
-    METADATA_DEPENDENCIES = (ScopeProvider,)  # type: ignore[assignment]  # tf_names()
+    METADATA_DEPENDENCIES = (ScopeProvider,)  # tf_names()
 
     def __init__(self, context: CodemodContext, *, scope: str, functions: Sequence[str]) -> None:
         super().__init__(context)

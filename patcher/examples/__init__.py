@@ -119,8 +119,12 @@ def write(dest: Path) -> tuple[Path, Path]:
     if os.path.lexists(real) and not (real.is_dir() and not any(real.iterdir())):
         raise OutputError(f"refusing {dest}: it exists and is not an empty folder; nothing was touched; "
                           "give a new folder for the example")
+    if os.path.ismount(real):
+        raise OutputError(f"refusing {dest}: it is a mount point, which patcher cannot rename a complete example "
+                          "into; give a new folder inside it")
     partial = real.parent / f".{real.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
+    emptied = False
     try:
         _, commits = make_upstream(partial / "upstream")
         recipe = RECIPE.read_text(encoding="utf-8")
@@ -129,7 +133,15 @@ def write(dest: Path) -> tuple[Path, Path]:
         shutil.copy2(CODEMOD, partial / CODEMOD.name)
         if real.exists():
             real.rmdir()
+            emptied = True
         partial.rename(real)
+    except (OSError, UpstreamError) as exc:
+        if emptied and not os.path.lexists(real):
+            real.mkdir()  # the empty folder it was
+        if isinstance(exc, UpstreamError) and shutil.which("git") is None:
+            raise
+        why = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+        raise OutputError(f"cannot write the example into {dest}: {why}; nothing was left there") from None
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return upstream, real / RECIPE.name

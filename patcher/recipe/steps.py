@@ -36,6 +36,10 @@ def catalog(raw: object, folder: Path, fail: Fail) -> dict[str, Codemod]:
                 fail(where, f"module file {item!r} must be a path relative to the recipe")
             if not (folder / item).is_file():
                 fail(where, f"module file {item!r} is not a file next to the recipe ({folder / item})")
+            found = (folder / item).resolve()
+            if not found.is_relative_to(folder.resolve()):
+                fail(where, f"module file {item!r} leaves the recipe's folder (it resolves to {found}); module "
+                            "files are relative to the recipe and stay inside its folder")
         elif not MODULE_NAME.fullmatch(item):
             fail(where, f"{item!r} is neither an importable module name (such as mypkg.codemods.fix) nor a .py file")
     try:

@@ -9,9 +9,11 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from patcher.codemods.base import Site
 from patcher.errors import PatcherError
+from patcher.sandbox import broken
 from patcher.recipe import Step
 from patcher.runner.layout import unsited
 from patcher.runner.state import FileState
@@ -69,17 +71,23 @@ class Pipeline:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
             running: dict[Future[tuple[str, list[Site]]], tuple[str, str, int, str]] = {}
-            while self.ready or running:
-                while self.ready and len(running) < jobs:
-                    _, _, kind, path, pos, text = heapq.heappop(self.ready)
-                    index, step = self.chains[path][pos]
-                    if not self.moot(path, index):
-                        running[pool.submit(_task, step, path, text)] = (kind, path, pos, text)
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    self.finish(*running.pop(future), future)
+            try:
+                while self.ready or running:
+                    while self.ready and len(running) < jobs:
+                        _, _, kind, path, pos, text = heapq.heappop(self.ready)
+                        index, step = self.chains[path][pos]
+                        if not self.moot(path, index):
+                            running[pool.submit(_task, step, path, text)] = (kind, path, pos, text)
+                    if not running:
+                        break
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                        raise BrokenProcessPool
+                    for future in finished:
+                        self.finish(*running.pop(future), future)
+            except BrokenProcessPool:
+                raise broken(f"{self.chains[p][pos][1].codemod} (from {self.chains[p][pos][1].origin}) on {p}"
+                             for _, p, pos, _ in running.values()) from None
         if self.errors:
             raise min(self.errors, key=lambda e: e[:2])[2]
         return self.done

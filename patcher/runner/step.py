@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from libcst.codemod import CodemodContext
 
+from patcher import sandbox
+from patcher.codemods import SHIPPED_ORIGIN
 from patcher.codemods.base import Site
 from patcher.errors import DriftError, PatcherError
 from patcher.recipe import Step
@@ -26,8 +28,11 @@ class Outcome:
 
 def run(step: Step, state: FileState) -> tuple[str, list[Site]]:
     """One codemod on one file state: the new text and the sites it changed."""
-    codemod = step.cls(CodemodContext(filename=state.path), **step.params)
-    code = codemod.transform_wrapped(state.wrapper).code
+    wrapper = state.wrapper  # a parse error is the upstream's (SourceError), not the codemod's
+    with sandbox.guarded(f"codemod {step.codemod} (from {step.origin}) on {state.path}",
+                         shipped=step.origin == SHIPPED_ORIGIN):
+        codemod = step.cls(CodemodContext(filename=state.path), **step.params)
+        code = codemod.transform_wrapped(wrapper).code
     return code, codemod.sites
 
 
