@@ -287,7 +287,7 @@ def test_the_draft_recipes_new_fields_parse():
 
     from patcher import freeze, packages
 
-    raw = tomllib.loads((Path(__file__).resolve().parent.parent / "docs/drafts/white-box-cartoonization.toml").read_text())
+    raw = tomllib.loads((Path(__file__).resolve().parent.parent / "patches/white-box-cartoonization.toml").read_text())
     model = raw["models"]["cartoon"]
     (out,) = parse_outputs(model["outputs"], model)
     assert (out.kind, out.node, out.options["channels"]) == ("image", "output", 3)

@@ -1,5 +1,5 @@
 """A picture model end to end through the engine: the synthetic cartoon upstream (tests/synthetic_cartoon.py,
-no freeze script, an `image` output) patched by the draft recipe, verified, built with random weights
+no freeze script, an `image` output) patched by the shipped recipe white-box-cartoonization, verified, built with random weights
 (frozen by patcher from the recipe's graph expression) and checked in tfjs wasm against TensorFlow with the
 image kind's metrics."""
 from __future__ import annotations
@@ -14,19 +14,15 @@ import pytest
 import synthetic_cartoon
 from kit import needs_tf, needs_tfjs, needs_tfjs_node
 from patcher.cli import main
+from patcher.recipe import find
 
-DRAFT = Path(__file__).resolve().parent.parent / "docs/drafts/white-box-cartoonization.toml"
 needs_slim = pytest.mark.skipif(importlib.util.find_spec("tf_slim") is None,
                                 reason="tf_slim is not installed (pip install tf-slim==1.1.0): the patched upstream imports it")
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory) -> Path:
-    # the upstream's own checkpoint path is a field the engine does not take yet
-    text = "\n".join(line for line in DRAFT.read_text().splitlines() if not line.startswith("upstream_checkpoint"))
-    path = tmp_path_factory.mktemp("recipe") / "cartoon-synthetic.toml"
-    path.write_text(text)
-    return path
+def recipe() -> Path:
+    return find("white-box-cartoonization")
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,8 @@
 """A recipe's fields for output kinds, freezing without a freeze script and extra packages: a picture model's
-recipe (the draft for a second real upstream) loads, and each bad value is one line with the field's path."""
+recipe (the shipped white-box-cartoonization) loads, and each bad value is one line with the field's path."""
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,16 +11,11 @@ from patcher import errors, packages
 from patcher import recipe as recipes
 from patcher.cli import main
 
-DRAFT = Path(__file__).resolve().parent.parent / "docs/drafts/white-box-cartoonization.toml"
-
-
-def draft_text() -> str:
-    # the upstream's own checkpoint path is a field the engine does not take yet
-    return "\n".join(line for line in DRAFT.read_text().splitlines() if not line.startswith("upstream_checkpoint"))
+RECIPE = recipes.find("white-box-cartoonization")
 
 
 def edited(tmp_path: Path, old: str = "", new: str = "") -> Path:
-    text = draft_text()
+    text = RECIPE.read_text()
     assert old in text, old
     path = tmp_path / "recipe.toml"
     path.write_text(text.replace(old, new, 1) if old else text)
@@ -29,7 +23,7 @@ def edited(tmp_path: Path, old: str = "", new: str = "") -> Path:
 
 
 def test_a_picture_model_without_a_freeze_script_loads():
-    found = recipes.parse(tomllib.loads(draft_text()), DRAFT).model("cartoon")
+    found = recipes.load("white-box-cartoonization").model("cartoon")
     (out,) = found.outputs
     assert (out.kind, out.node, out.options["channels"], out.options["range"]) == ("image", "output", 3, (-1.0, 1.0))
     assert found.restore == {"scope": "generator", "trainable": True, "variables": [], "moving_average": None}

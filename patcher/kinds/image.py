@@ -32,7 +32,7 @@ FLOATS = ("float32", "float16", "float64", "bfloat16")
 #
 # Measured with scripts/image_floors.py (seeded random weights for every variable, biases included; the
 # coffee cup, the astronaut and check's generated picture, BGR as the recipe feeds them), on the real
-# upstream's graph of the draft picture recipe in docs/drafts (1,467,075 weights) and on the synthetic
+# upstream's graph of the shipped picture recipe in patches/ (1,467,075 weights) and on the synthetic
 # upstream of its shape, at 256x256 seed 0 / 480x720 seed 1:
 #
 #   precision   real upstream        synthetic            largest level difference
