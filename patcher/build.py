@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patcher import graphfix, litert, npm, outdir, page, recovery, weights
+from patcher import freeze, graphfix, litert, npm, outdir, packages, page, recovery, weights
 from patcher.apply import patched
-from patcher.check import QUANTIZED_FLOOR, check
+from patcher.check import check
 from patcher.checkout import locked
 from patcher.child import graph_args, run_probe, run_tool, upstream_env
 from patcher.errors import BuildError, CheckpointError
 from patcher.hashing import file_digest
+from patcher.kinds import output_of
 from patcher.native import tensorflow
 from patcher.pictures import pictures
 from patcher.recipe import Model, Recipe
@@ -68,19 +69,18 @@ def where_from(spec: Model) -> str:
 
 
 def outputs(spec: Model, options: Options) -> list[dict[str, Any]]:
-    """The outputs the web model has, as `model.json`'s metadata describes them."""
-    found: list[dict[str, Any]] = [{"name": spec.labels, "kind": "labels", "shape": ["H", "W"], "dtype": "int32",
-              "description": "class id per pixel"}]
-    if options.with_probabilities:
-        found.append({"name": spec.probabilities, "kind": "probabilities", "shape": [1, "H", "W", len(spec.classes)],
-                      "dtype": "float32", "description": "class probabilities per pixel"})
-    return found
+    """The outputs the web model has, as `model.json`'s metadata describes them (the output kind's)."""
+    kind, output = output_of(spec)
+    return list(kind.metadata(output, spec.input, options.with_probabilities)["outputs"])
 
 
 def metadata(recipe: Recipe, spec: Model, dest: Path, weights: str, options: Options) -> dict[str, Any]:
-    """model.json's userDefinedMetadata: where the build comes from, its input, outputs and classes."""
+    """model.json's userDefinedMetadata: where the build comes from, its input, and the output kind's
+    fields (labels: outputs, classes, palette, transparent; patcher.reference_outputs)."""
     repo, pin, branch = patched(dest, spec.name, recipe)
     inp = spec.input
+    kind, output = output_of(spec)
+    described = kind.metadata(output, inp, options.with_probabilities)
     meta: dict[str, Any] = {
         "patcher": {
             "upstream": recipe.url,
@@ -91,18 +91,15 @@ def metadata(recipe: Recipe, spec: Model, dest: Path, weights: str, options: Opt
             "model": spec.name,
             "weights": weights,
             "quantization": options.quantize or "float32",
-            # what check fetches from the freeze script's graph in TensorFlow
-            "reference_outputs": {"labels": spec.labels, "probabilities": spec.probabilities},
+            # what check fetches from the frozen graph in TensorFlow
+            "reference_outputs": described.pop("reference_outputs"),
         },
         "title": spec.title,
         "about": spec.about,
         "input": {"name": inp.name, "shape": [1, None, None, 3], "layout": inp.layout, "color": inp.color,
                   "scale": inp.scale, "offset": inp.offset, "preprocessing": f"x * {inp.scale!r} + {inp.offset!r}",
                   "default_size": list(inp.default_size)},
-        "outputs": outputs(spec, options),
-        "classes": list(spec.classes),
-        "palette": [list(c) for c in spec.palette],
-        "transparent": list(spec.transparent),
+        **described,
         "sample": page.sample_name(spec.sample),
     }
     if options.random_weights:
@@ -126,6 +123,7 @@ def build(recipe: Recipe, model: str, dest: Path, out: Path, options: Options) -
     out = outdir.guard(out, dest, options.force)
     spec = recipe.model(model)
     on_branch(recipe, model, dest)
+    packages.require(spec.packages)
     if options.checkpoint is None and not options.random_weights and options.published is None:
         raise CheckpointError(f"no weights given (--weights published, --checkpoint or --random-weights); "
                               f"{where_from(spec)}")
@@ -136,7 +134,6 @@ def build(recipe: Recipe, model: str, dest: Path, out: Path, options: Options) -
 
 
 def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options) -> dict[str, Any]:
-    script = spec.freeze_script
     provenance: dict[str, Any] = {}
     outdir.recover(out)
     staged = outdir.stage(out)
@@ -145,8 +142,11 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
         if options.random_weights:
             prefix = work / "random" / "random.ckpt"
             print("writing a checkpoint of random weights ...", file=sys.stderr)
-            run_probe(dest, "checkpoint", *graph_args(spec), "--prefix", str(prefix), "--seed", str(options.seed),
-                      error=BuildError, spec=spec)
+            seeded = ["--prefix", str(prefix), "--seed", str(options.seed)]
+            if spec.restore is not None:  # every variable the recipe restores, biases included
+                freeze.run(dest, "checkpoint", spec, seeded, BuildError)
+            else:
+                run_probe(dest, "checkpoint", *graph_args(spec), *seeded, error=BuildError, spec=spec)
             made = "random weights"
         elif options.published is not None:
             folder, entry = weights.source(spec, options.published)
@@ -159,14 +159,10 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
         else:
             prefix = Path(str(options.checkpoint)).absolute()
             made = f"sha256:{checkpoint_digest(spec, prefix)}"
-            check_fits(spec, dest, prefix)  # (random weights are written from the graph itself: they fit)
-        graphs = {"checkpoint": str(prefix), "frozen": str(work / "frozen.pb"), "optimized": str(work / "optimized.pb")}
+            if spec.restore is None:  # (freezing from `restore` checks the fit itself)
+                check_fits(spec, dest, prefix)  # (random weights are written from the graph itself: they fit)
         env = upstream_env(dest, spec)
-        run_tool([sys.executable, script, *(a.format(**graphs) for a in spec.freeze_args)], dest,
-                 "freezing with the upstream's freeze script", env, BuildError)
-        frozen = Path(graphs[spec.convert])
-        if not frozen.is_file():
-            raise BuildError(f"the freeze script wrote no {spec.convert} graph at {frozen}")
+        frozen = freeze_graph(spec, dest, prefix, work, env)
         shutil.copy2(frozen, outdir.graph_dir(staged) / GRAPH)
         converted = work / "converted.pb"
         edits = prepare_graph(frozen, converted, options.fix_fusions, options.optimize)
@@ -200,13 +196,29 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
         model_json.write_text(json.dumps(content))
         npm.write(staged, meta, options.package_name or spec.package or None, spec.license)
         if options.quick_check:
-            check(staged, QUICK_BACKENDS, QUICK_SIZES,
-                  floor=QUANTIZED_FLOOR if options.quantize else None)
+            check(staged, QUICK_BACKENDS, QUICK_SIZES, floor=output_of(spec)[0].quick(options.quantize or "float32"))
         outdir.commit(staged, out, dest, options.force)
         return meta
     finally:
         shutil.rmtree(work, ignore_errors=True)
         outdir.drop(staged)
+
+
+def freeze_graph(spec: Model, dest: Path, prefix: Path, work: Path, env: dict[str, str]) -> Path:
+    """The frozen graph of the checkpoint `prefix`: by the upstream's freeze script, or (the recipe names
+    what to `restore`) by patcher.freeze from the recipe's graph expression."""
+    if spec.restore is not None:
+        frozen = work / "frozen.pb"
+        print("freezing from the recipe's graph expression ...", file=sys.stderr)
+        freeze.run(dest, "freeze", spec, ["--checkpoint", str(prefix), "--out", str(frozen)], BuildError)
+        return frozen
+    graphs = {"checkpoint": str(prefix), "frozen": str(work / "frozen.pb"), "optimized": str(work / "optimized.pb")}
+    run_tool([sys.executable, spec.freeze_script, *(a.format(**graphs) for a in spec.freeze_args)], dest,
+             "freezing with the upstream's freeze script", env, BuildError)
+    frozen = Path(graphs[spec.convert])
+    if not frozen.is_file():
+        raise BuildError(f"the freeze script wrote no {spec.convert} graph at {frozen}")
+    return frozen
 
 
 def check_fits(spec: Model, dest: Path, prefix: Path) -> None:

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from patcher import graphfix, nodejs, outdir, weights
+from patcher import nodejs, outdir, weights
 from patcher.child import Record, run_node, run_probe
 from patcher.errors import ParityError
-from patcher.metrics import measure, picture_pixels, preprocess, resize, softmax
+from patcher.kinds import Bound, Comparison, Fetches, kind, of_metadata, pct
+from patcher.metrics import picture_pixels, preprocess, resize, softmax
 from patcher.pictures import pictures as recipe_pictures
 
 if TYPE_CHECKING:
@@ -30,41 +31,29 @@ BACKENDS = ("cpu", "wasm")
 # tfjs's cpu backend is plain JavaScript (20 to 30 times slower than wasm here): by default it runs one
 # small size, every size with `check --all-sizes` or when sizes are given
 SLOW = {"cpu": [(288, 288)]}
-MIN_AGREEMENT = 0.999
-MAX_PROB_DIFF = 1e-4
-SAME_WEIGHTS_MAX_PROB_DIFF = 1e-5
-# Quantized weights change the numbers by design: class maps must agree on 99 %, differences are reported.
-QUANTIZED_MIN_AGREEMENT = 0.99
-# build's quick check of a quantized variant only stops below this: under it the conversion is broken,
-# above it a shortfall is how near-tied classes (random weights) meet rounded weights, and is reported.
-QUANTIZED_FLOOR = 0.9
 
 
 @dataclass
 class Row:
+    """One comparison: a tfjs backend at a size against TensorFlow (or a reference model), with the output
+    kind's metrics and bound (`comparison`, patcher/kinds) and the median ms of both."""
+
     backend: str
     size: tuple[int, int]
-    agreement: float
-    prob_diff: float
+    comparison: Comparison
     ms: float
     tf_ms: float
-
-    min_agreement: float = MIN_AGREEMENT
-    max_prob_diff: float | None = MAX_PROB_DIFF
     against: str = "TensorFlow"
     runtime: str = ""
-    # share of pixels whose top two reference probabilities are within 2 * prob_diff: only they can flip
-    could_flip: float = 0.0
-    # share of pixels that differ although they could not flip (a real difference, not a tie)
-    unexplained: float = 0.0
-    # same weights as the reference: the class map must be identical but for ties (unexplained == 0)
-    exact: bool = False
 
     @property
     def ok(self) -> bool:
-        if self.max_prob_diff is not None and self.prob_diff > self.max_prob_diff:
-            return False
-        return self.unexplained == 0 if self.exact else self.agreement >= self.min_agreement
+        return self.comparison.ok
+
+    @property
+    def score(self) -> float:
+        """The metric the bound judges (labels: class-map agreement; image: a share or PSNR)."""
+        return self.comparison.metrics[self.comparison.bound.metric]
 
 
 def metadata(model_dir: Path) -> dict[str, Any]:
@@ -88,33 +77,8 @@ def quantization(model_dir: Path) -> str:
     return metadata(model_dir).get("patcher", {}).get("quantization", "float32")
 
 
-def bounds(model_dir: Path, reference: Path | None = None) -> tuple[float, float | None, bool]:
-    """(least class-map agreement, largest probability difference or None, exact) for the model's weights.
-
-    Against TensorFlow, float32 weights must agree on 99.9 %. Against another web model with the same
-    weights (say, the --no-optimize build) the class maps must be identical (`exact`) except at pixels
-    where the reference's top two probabilities are tied within the measured difference: there, float
-    rounding decides (an argmax of tied softmax outputs takes the first class, of the logits the larger)."""
-    if quantization(model_dir) != (quantization(reference) if reference else "float32"):
-        return QUANTIZED_MIN_AGREEMENT, None, False
-    if reference:
-        return 0.0, SAME_WEIGHTS_MAX_PROB_DIFF, True
-    return MIN_AGREEMENT, MAX_PROB_DIFF, False
-
-
-def web_outputs(model_dir: Path) -> tuple[list[str], bool]:
-    """What check asks the web model for: its class-id output and the tensor its class probabilities come
-    from (the probabilities output if built, else the argmax's input); True when that tensor holds logits."""
-    model = json.loads((Path(model_dir) / "model.json").read_text())
-    meta = model.get("userDefinedMetadata", {})
-    kinds = {o["kind"]: o["name"] for o in meta.get("outputs", [])}
-    if "probabilities" in kinds:
-        return [kinds["labels"], kinds["probabilities"]], False
-    nodes = {n["name"]: (n["op"], n.get("input", [])) for n in model["modelTopology"]["node"]}
-    source = graphfix.argmax_source(nodes, kinds.get("labels", ""))
-    if source is None:
-        raise ParityError(f"{model_dir}/model.json: no ArgMax feeds the class-id output {kinds.get('labels')!r}")
-    return [kinds["labels"], source], nodes.get(source, ("",))[0] != "Softmax"
+def _model_json(model_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((Path(model_dir) / "model.json").read_text()))
 
 
 def node_runner(job: Record, work: Path) -> list[Record]:
@@ -125,10 +89,9 @@ def node_runner(job: Record, work: Path) -> list[Record]:
 
 
 def run_frozen(graph: Path, inputs: list[Record], work: Path, meta: dict[str, Any], repeat: int = 1) -> list[Record]:
-    """Run the frozen graph on raw inputs (class ids and probabilities, named as in the model's
-    metadata `meta`); outputs land in work/tf.I.K.npy, records give ms."""
-    names = meta["patcher"]["reference_outputs"]
-    job = {"graph": str(Path(graph).resolve()), "outputs": [names["labels"], names["probabilities"]],
+    """Run the frozen graph on raw inputs, fetching what the output kind of the model's metadata `meta`
+    compares (labels: class ids and probabilities); outputs land in work/tf.I.K.npy, records give ms."""
+    job = {"graph": str(Path(graph).resolve()), "outputs": list(of_metadata(meta).reference(meta).names),
            "input": meta["input"]["name"], "inputs": inputs, "out": str(work / "tf"), "repeat": repeat}
     (work / "tf.json").write_text(json.dumps(job))
     print("running the frozen graph in TensorFlow ...", file=sys.stderr)
@@ -182,11 +145,15 @@ def validate(model_dir: Path) -> None:
         raise ParityError(f"{path} was not made by patcher build (no userDefinedMetadata.patcher)")
 
 
-def _read(prefix: Path, i: int, shape: tuple[tuple[int, ...], tuple[int, ...]], logits: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Class map and probabilities of input i written by run_model.mjs, in TensorFlow's shapes."""
-    labels = np.fromfile(f"{prefix}.{i}.0.bin", dtype=np.int32)
-    prob = np.fromfile(f"{prefix}.{i}.1.bin", dtype=np.float32).reshape(shape[1])
-    return labels.reshape(shape[0]), softmax(prob) if logits else prob
+def _read(prefix: Path, i: int, record: Record) -> list[np.ndarray]:
+    """The outputs of input i written by run_model.mjs (flat, in the dtypes its record names)."""
+    return [np.fromfile(f"{prefix}.{i}.{k}.bin", dtype=np.dtype(o["dtype"])) for k, o in enumerate(record["outputs"])]
+
+
+def _as_reference(got: list[np.ndarray], want: list[np.ndarray], fetched: Fetches) -> list[np.ndarray]:
+    """A reference web model's outputs in TensorFlow's shapes (`fetched.logits`: the second softmaxed)."""
+    shaped = [g.reshape(w.shape) for g, w in zip(got, want, strict=True)]
+    return [shaped[0], softmax(shaped[1]), *shaped[2:]] if fetched.logits else shaped
 
 
 def plan(backends: Iterable[str], sizes: Sequence[Size] | None = None) -> dict[str, list[Size]]:
@@ -212,31 +179,32 @@ def compare(model_dir: Path, backends: Sequence[str] = BACKENDS, sizes: Sequence
             file = work / f"input{i}.bin"
             preprocess(picture_pixels(h, w), meta).tofile(file)
             inputs.append({"file": str(file), "shape": [1, h, w, 3]})
+        kind = of_metadata(meta)
         tf_records = run_frozen(outdir.graph_path(model_dir), inputs, work, meta, repeat.get("tf", 1))
-        expected = [(np.load(work / f"tf.{i}.0.npy"), np.load(work / f"tf.{i}.1.npy")) for i in range(len(every))]
+        count = len(kind.reference(meta).names)
+        expected = [[np.load(work / f"tf.{i}.{j}.npy") for j in range(count)] for i in range(len(every))]
         rows: list[Row] = []
-        least, largest, exact = bounds(model_dir, reference)
-        fetch, logits = web_outputs(model_dir)
+        bound = kind.bound(quantization(model_dir), quantization(reference) if reference else None)
+        fetched = kind.fetches(_model_json(model_dir))
         if reference:
-            fetch_reference, logits_reference = web_outputs(reference)
+            fetched_reference = kind.fetches(_model_json(reference))
         for backend in backends:
             mine = [i for i, size in enumerate(every) if size in runs[backend]]
             job = {"backend": backend, "inputs": [inputs[i] for i in mine], "repeat": repeat.get(backend, 1),
                    "warmup": backend in repeat}
-            records = node_runner({**job, "outputs": fetch, "model": str(model_dir), "out": str(work / backend)}, work)
+            records = node_runner({**job, "outputs": list(fetched.names), "model": str(model_dir),
+                                   "out": str(work / backend)}, work)
             if reference:
-                node_runner({**job, "outputs": fetch_reference, "model": str(reference),
-                             "out": str(work / f"reference-{backend}")}, work)
+                theirs = node_runner({**job, "outputs": list(fetched_reference.names), "model": str(reference),
+                                      "out": str(work / f"reference-{backend}")}, work)
             for k, i in enumerate(mine):
                 want = expected[i]
-                shapes = (want[0].shape, want[1].shape)
                 if reference:
-                    want = _read(work / f"reference-{backend}", k, shapes, logits_reference)
-                agreement, diff, could_flip, unexplained = measure(*_read(work / backend, k, shapes, logits), *want)
-                rows.append(Row(backend, every[i], agreement, diff, float(np.median(records[k]["ms"])),
-                                float(np.median(tf_records[i]["ms"])), least, largest,
-                                reference.name if reference else "TensorFlow", records[k].get("runtime", backend),
-                                could_flip, unexplained, exact))
+                    want = _as_reference(_read(work / f"reference-{backend}", k, theirs[k]), want, fetched_reference)
+                found = kind.compare(_read(work / backend, k, records[k]), want, bound, meta, fetched)
+                rows.append(Row(backend, every[i], found, float(np.median(records[k]["ms"])),
+                                float(np.median(tf_records[i]["ms"])), reference.name if reference else "TensorFlow",
+                                records[k].get("runtime", backend)))
         return rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -264,6 +232,7 @@ def compare_pictures(model_dir: Path, reference: Path, pictures: Pictures, backe
     model_dir = built(model_dir)
     meta = metadata(model_dir)
     labels = next(o["name"] for o in meta["outputs"] if o["kind"] == "labels")
+    bound = Bound("agreement", kind("labels").bound("float32").least)
     work = Path(tempfile.mkdtemp(prefix="patcher-check-"))
     try:
         inputs: list[Record] = []
@@ -288,57 +257,59 @@ def compare_pictures(model_dir: Path, reference: Path, pictures: Pictures, backe
                                       f"input, the build {mine[k]['outputs'][0]['shape']}: not the same kind of model")
                 same += int(np.sum(a == b))
                 total += a.size
-            rows.append(Row(backend, (h, w), same / total, 0.0, float(np.median([mine[k]["ms"][0] for k in range(
-                s * len(pictures), (s + 1) * len(pictures))])), 0.0, MIN_AGREEMENT, None, against or Path(reference).name,
+            share = same / total
+            ok = share >= bound.least
+            found = Comparison({"agreement": share}, bound, ok, [("agreement", pct(share))],
+                               "" if ok else f"agreement {pct(share)} (>= {100 * bound.least:g}%)")
+            rows.append(Row(backend, (h, w), found, float(np.median([mine[k]["ms"][0] for k in range(
+                s * len(pictures), (s + 1) * len(pictures))])), 0.0, against or Path(reference).name,
                 mine[0].get("runtime", backend)))
         return rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(rows: list[Row]) -> None:
-    """The rows as a table on stdout."""
+def report(rows: list[Row], legend: str = "") -> None:
+    """The rows as a table on stdout: per row the output kind's first two cells, the times, whether it is
+    within its bound, then the kind's further cells."""
     runtimes = sorted({r.runtime for r in rows if r.runtime})
     print(f"against {rows[0].against}" + (f"; tfjs in Node: {', '.join(runtimes)}" if runtimes else ""))
-    print(f"{'backend':>8} {'size (HxW)':>11} {'agreement':>10} {'max |dp|':>9} {'ms':>9} {'TF ms':>8}  ok"
-          f"  could flip")
+    titles = [t for t, _ in rows[0].comparison.cells]
+    print(f"{'backend':>8} {'size (HxW)':>11} " + " ".join(f"{t:>10}" for t in titles[:2])
+          + f" {'ms':>9} {'TF ms':>8}  ok " + " ".join(f"{t:>10}" for t in titles[2:]))
     for r in rows:
-        print(f"{r.backend:>8} {r.size[0]:>5}x{r.size[1]:<5} {100 * r.agreement:>9.3f}% {r.prob_diff:>9.1e} "
-              f"{r.ms:>9.1f} {r.tf_ms:>8.1f}  {'yes' if r.ok else 'NO ':<3}  {100 * r.could_flip:>9.3f}%")
-    print("could flip: pixels whose top two probabilities are within twice max |dp| of each other")
+        values = [v for _, v in r.comparison.cells]
+        print(f"{r.backend:>8} {r.size[0]:>5}x{r.size[1]:<5} " + " ".join(f"{v:>10}" for v in values[:2])
+              + f" {r.ms:>9.1f} {r.tf_ms:>8.1f}  {'yes' if r.ok else 'NO ':<3}" + " ".join(f"{v:>10}" for v in values[2:]))
+    if legend:
+        print(legend)
 
 
 def check(model_dir: Path, backends: Sequence[str] = BACKENDS,
           sizes: Sequence[Size] | dict[str, list[Size]] = SIZES, reference: Path | None = None,
-          floor: float | None = None, pictures: Pictures | None = None, against: str | None = None) -> list[Row]:
-    """Compare and report; ParityError when a row is out of bounds (with `floor`: only below it). With a
-    `reference` patcher did not build: on `pictures` (compare_pictures)."""
+          floor: Bound | None = None, pictures: Pictures | None = None, against: str | None = None) -> list[Row]:
+    """Compare and report; ParityError when a row is out of bounds (with `floor`, the output kind's quick
+    check: only below it). With a `reference` patcher did not build: on `pictures` (compare_pictures)."""
     if reference is not None and foreign(reference):
         if isinstance(sizes, dict):
             raise ValueError("a reference patcher did not build is compared at one list of sizes")
         rows = compare_pictures(model_dir, reference, pictures or [], backends[-1], sizes or PICTURE_SIZES, against)
     else:
         rows = compare(model_dir, backends, sizes, reference=reference)
-    report(rows)
+    report(rows, of_metadata(metadata(model_dir)).legend)
     failed = [r for r in rows if not r.ok]
-    if failed and floor is not None and all(r.agreement >= floor for r in failed):
-        worst = min(r.agreement for r in failed)
-        print(f"warning: class maps agree on {100 * worst:.3f}% at worst, under {100 * failed[0].min_agreement:g}%; "
-              f"'patcher check' judges the model", file=sys.stderr)
+    if failed and floor is not None and all(r.comparison.metrics[floor.metric] >= floor.least for r in failed):
+        print(f"warning: {len(failed)} of {len(rows)} checks under their bound (first: {failed[0].comparison.reason}), "
+              f"above the quick check's floor ({floor.metric} >= {floor.least:g}); 'patcher check' judges the model",
+              file=sys.stderr)
         return rows
     if failed:
         r = failed[0]
-        limit = f" (<= {r.max_prob_diff:.0e})" if r.max_prob_diff is not None else ""
-        if r.exact:
-            raise ParityError(f"{len(failed)} of {len(rows)} checks out of bounds; first: tfjs {r.backend} at "
-                              f"{r.size[0]}x{r.size[1]} against {r.against}: {100 * r.unexplained:.3f}% of the pixels "
-                              f"differ without a tie (identical class maps expected), max |dp| {r.prob_diff:.1e}{limit}")
         raise ParityError(f"{len(failed)} of {len(rows)} checks out of bounds; first: tfjs {r.backend} at "
-                          f"{r.size[0]}x{r.size[1]} against {r.against}: agreement {100 * r.agreement:.3f}% "
-                          f"(>= {100 * r.min_agreement:g}%), max |dp| {r.prob_diff:.1e}{limit}")
-    if rows[0].exact:
-        runs = sum(r.agreement < 1 for r in rows)
-        pixels = sum(round((1 - r.agreement) * r.size[0] * r.size[1]) for r in rows)
+                          f"{r.size[0]}x{r.size[1]} against {r.against}: {r.comparison.reason}")
+    if rows[0].comparison.bound.exact:
+        runs = sum(r.score < 1 for r in rows)
+        pixels = sum(round((1 - r.score) * r.size[0] * r.size[1]) for r in rows)
         print("identical class maps" + (f" but for {pixels} tied pixels in {runs} of {len(rows)} runs" if runs else ""))
     counts = {b: sum(r.backend == b for r in rows) for b in backends}
     print(f"checked: the web model matches {rows[0].against} on "

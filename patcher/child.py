@@ -48,8 +48,12 @@ def upstream_env(dest: Path | None = None, spec: Model | None = None) -> dict[st
 
 def graph_args(spec: Model) -> list[str]:
     """The probe's arguments that tell it how the recipe builds the model's graph."""
-    graph = {"graph": spec.graph, "input": spec.input.name, "moving_average": spec.moving_average}
-    return ["--script", spec.freeze_script, "--spec", json.dumps(graph)]
+    from patcher.kinds import output_of  # noqa: PLC0415 - kinds import the recipe's types lazily
+
+    graph = {"graph": spec.graph, "input": spec.input.name, "moving_average": spec.moving_average,
+             "kind": output_of(spec)[0].name, "graph_path": spec.graph_path, "graph_imports": list(spec.graph_imports)}
+    # without a freeze script the expression runs among the recipe's graph_imports (patcher/freeze.py)
+    return [*(["--script", spec.freeze_script] if spec.freeze_script else []), "--spec", json.dumps(graph)]
 
 
 def run_probe(dest: Path, mode: str, *args: str, error: Error = VerifyError, spec: Model | None = None) -> list[Record]:

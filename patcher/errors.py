@@ -145,3 +145,10 @@ class PicturesError(PatcherError):
     """A recipe's pictures cannot be fetched or read (exit 20, as published weights that cannot be)."""
 
     code = 20
+
+
+class MissingPackage(PatcherError):
+    """A Python package the recipe's upstream needs (its `packages`) is not installed, or not at the
+    recipe's version: the line names the `pip install` that fixes it."""
+
+    code = 21

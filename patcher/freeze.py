@@ -215,6 +215,25 @@ def freeze(tf: Any, np: Any, spec: Mapping[str, Any], args: argparse.Namespace) 
 MODES = {"checkpoint": checkpoint, "freeze": freeze}
 
 
+def spec_of(model: Any) -> dict[str, Any]:
+    """The --spec of a recipe model (patcher.recipe.Model) that names what a checkpoint restores."""
+    from patcher.kinds import output_of  # noqa: PLC0415 - the parent's side only
+
+    return {"graph": model.graph, "input": model.input.name, "outputs": [output_of(model)[1].node],
+            "graph_path": model.graph_path, "graph_imports": list(model.graph_imports),
+            "restore": model.restore or {}}
+
+
+def run(dest: Path, mode: str, model: Any, args: list[str], error: type[Exception]) -> list[dict[str, Any]]:
+    """Run this module's MODE for a recipe model in the checkout `dest` (the model's environment); its
+    records, or `error` with the child's stage, upstream line and message."""
+    from patcher.child import run_child, upstream_env  # noqa: PLC0415 - the parent's side only
+
+    return run_child("patcher.freeze", mode, ["--spec", json.dumps(spec_of(model)), *args], dest,
+                     upstream_env(dest, model), error,  # type: ignore[arg-type]
+                     lambda r: f"{r['stage']}: " + (f"{r['where']}: " if r.get("where") else "") + r["message"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=sorted(MODES))

@@ -1,17 +1,11 @@
 """What `check` and LiteRT measure, and how both feed a model: the test picture, resizing, preprocessing,
-softmax and class-map agreement (numpy; Pillow only to resize)."""
+and softmax (numpy; Pillow only to resize); what a kind of output is compared by: patcher/kinds."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
-# LiteRT's accuracy: pixels within this many of a class boundary of TensorFlow's map, and the top-two
-# probability margin under which a pixel counts as unsure
-BOUNDARY_PX = 2
-MARGIN = 0.05
-
 
 def picture_pixels(height: int, width: int) -> np.ndarray:
     """A deterministic RGB picture (uint8, [H, W, 3]) with smooth regions, edges and a bright ellipse."""
@@ -49,59 +43,3 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def measure(labels: np.ndarray, prob: np.ndarray, want_labels: np.ndarray,
-            want_prob: np.ndarray) -> tuple[float, float, float, float]:
-    """Class-map agreement, largest probability difference, share of pixels that could flip (their top
-    two reference probabilities within twice that difference) and share that differ but could not."""
-    diff = float(np.max(np.abs(prob - want_prob)))
-    top = np.sort(want_prob, axis=-1)
-    near = (top[..., -1] - top[..., -2] <= 2 * diff).reshape(labels.shape)
-    differ = labels != want_labels
-    return float(np.mean(~differ)), diff, float(np.mean(near)), float(np.mean(differ & ~near))
-
-
-def near_boundary(labels: np.ndarray, px: int = BOUNDARY_PX) -> np.ndarray:
-    """True where a pixel of the class map [H, W] has a pixel of another class within `px` pixels
-    (a (2 px + 1) square around it; the image border is not a boundary)."""
-    h, w = labels.shape
-    padded = np.pad(labels, px, mode="edge")
-    near = np.zeros(labels.shape, dtype=bool)
-    for dy in range(-px, px + 1):
-        for dx in range(-px, px + 1):
-            near |= padded[px + dy:px + dy + h, px + dx:px + dx + w] != labels
-    return near
-
-
-def agreement(reference: np.ndarray, probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """How a class map `labels` agrees with TensorFlow's (`reference`, [H, W], with its probabilities
-    [..., H, W, C]): overall, more than BOUNDARY_PX from a reference class boundary, and where the
-    reference's top-two probability margin is at least MARGIN; with the pixels each covers (a share is
-    None where it covers no pixel)."""
-    reference = np.asarray(reference).reshape(labels.shape[-2:])
-    labels = np.asarray(labels).reshape(reference.shape)
-    same = labels == reference
-    away = ~near_boundary(reference)
-    top = np.sort(np.asarray(probabilities, dtype=np.float32).reshape(*reference.shape, -1), axis=-1)
-    confident = top[..., -1] - top[..., -2] >= MARGIN
-
-    def share(mask: np.ndarray) -> tuple[float | None, int]:
-        n = int(mask.sum())
-        return (float(same[mask].mean()) if n else None), n
-
-    overall, pixels = share(np.ones(reference.shape, dtype=bool))
-    away_share, away_pixels = share(away)
-    confident_share, confident_pixels = share(confident)
-    return {"overall": overall, "pixels": pixels, "away_from_boundary": away_share, "away_pixels": away_pixels,
-            "confident": confident_share, "confident_pixels": confident_pixels}
-
-
-def pooled(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """agreement() over several pictures: each share weighted by the pixels it covers."""
-    found: dict[str, Any] = {}
-    for key, count in (("overall", "pixels"), ("away_from_boundary", "away_pixels"), ("confident", "confident_pixels")):
-        n = sum(p[count] for p in parts)
-        found[key] = sum(p[key] * p[count] for p in parts if p[key] is not None) / n if n else None
-        found[count] = n
-    return found

@@ -11,15 +11,9 @@ import re
 import shlex
 from collections.abc import Sequence
 
-from patcher.errors import PatcherError
+from patcher.errors import MissingPackage
 
 PIN = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==([0-9][A-Za-z0-9.+!-]*)")
-
-
-class MissingPackage(PatcherError):
-    """A package the recipe's upstream needs is not installed, or not at the recipe's version."""
-
-    code = 21
 
 
 def parse(raw: object) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from patcher.child import emit
+from patcher.kinds import kind
 
 
 def load_script(path: str) -> ModuleType:
@@ -33,16 +34,20 @@ def load_script(path: str) -> ModuleType:
     return module
 
 
-def build(tf: Any, script: ModuleType, spec: dict[str, Any], seed: int | None = None) -> tuple[Any, Any, Any, dict[str, Any]]:
+def build(tf: Any, script: ModuleType | None, spec: dict[str, Any], seed: int | None = None) -> tuple[Any, Any, Any, dict[str, Any]]:
     """The inference graph as the recipe says the freeze script builds it, with a [1, None, None, 3]
-    input: the recipe's `graph` expression, evaluated in the script's namespace with `input` bound."""
+    input: the recipe's `graph` expression, evaluated in the script's namespace (no script: among the
+    recipe's graph_imports, patcher/freeze.py) with `input` bound."""
+    from patcher.freeze import namespace  # noqa: PLC0415 - patcher.freeze imports this module
+
     tf1 = tf.compat.v1
+    names = dict(vars(script)) if script is not None else namespace(spec)
     graph = tf1.Graph()
     with graph.as_default():
         if seed is not None:
             tf1.set_random_seed(seed)
         image = tf1.placeholder(tf.float32, [1, None, None, 3], name=spec["input"])
-        labels = eval(spec["graph"], dict(vars(script)), {"input": image})  # the recipe's own code
+        labels = eval(spec["graph"], names, {"input": image})  # the recipe's own code
         if labels.shape.rank == 3:
             labels = tf1.squeeze(labels, axis=0)
         ema = spec.get("moving_average")
@@ -58,9 +63,12 @@ def verify(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:
     """Build the graph with unknown height and width; run it at each of --sizes (random input)."""
     tf1 = tf.compat.v1
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    graph, image, labels, _ = build(tf, script, json.loads(args.spec))
+    spec = json.loads(args.spec)
+    summary = kind(spec.get("kind", "labels")).summary
+    graph, image, labels, _ = build(tf, script, spec)
     with graph.as_default():
         emit(stage="build", tensorflow=tf.__version__, static_shape=labels.shape.as_list(),
+             dtype=labels.dtype.base_dtype.name,
              parameters=int(sum(np.prod(v.shape.as_list()) for v in tf1.trainable_variables())))
         with tf1.Session(graph=graph) as sess:
             sess.run(tf1.global_variables_initializer())
@@ -74,8 +82,7 @@ def verify(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:
                 except Exception as exc:
                     raise Stage(f"{height}x{width}", exc) from exc
                 ms = (time.perf_counter() - start) * 1000
-                emit(stage="run", size=[height, width], shape=list(out.shape), ms=round(ms, 1),
-                     low=int(out.min()), high=int(out.max()))
+                emit(stage="run", size=[height, width], ms=round(ms, 1), **summary(out))
 
 
 def checkpoint(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:

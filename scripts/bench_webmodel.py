@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in rows:
                 if r.size == size:
                     print(f"{'':>10} {label:>24} {'tfjs ' + r.backend:>12} {r.ms:>10.1f} {r.ms / r.tf_ms:>7.2f} "
-                          f"{100 * r.agreement:>9.3f}%")
+                          f"{100 * r.score:>9.3f}%")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Apply a picture-output recipe's steps to a checkout and prove its graph runs at any size.
 
-For a recipe whose loader support is still to come (docs/drafts/white-box-cartoonization.toml): reads
+For a picture recipe (patches/white-box-cartoonization.toml): reads
 its `[[step]]` tables and its model's `graph_path`, `graph_imports` and `graph`, applies the steps through
 patcher's runner (site counts and idempotency checked as `apply` checks them) to two copies of the
 checkout, one with every step and one without the steps named by --skip (the graph as the upstream builds
@@ -12,7 +12,7 @@ checkpoint's, or random ones for every variable, biases included) and runs them:
 
 Prints one line per site and per size to stdout; exit 0 when every check holds, 1 otherwise.
 
-    python scripts/cartoon_measure.py --recipe docs/drafts/white-box-cartoonization.toml --checkout /tmp/wbc
+    python scripts/cartoon_measure.py --recipe patches/white-box-cartoonization.toml --checkout /tmp/wbc
 """
 from __future__ import annotations
 

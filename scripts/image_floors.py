@@ -15,7 +15,7 @@ Pictures: scikit-image's coffee and astronaut (public domain) and check's genera
 --size, fed in the recipe's colour order. Prints one line per precision: PSNR (dB), share of pixel values
 equal and within one level, largest level difference (patcher/kinds/image.py metrics, pooled).
 
-    python scripts/image_floors.py --recipe docs/drafts/white-box-cartoonization.toml --checkout /tmp/wbc
+    python scripts/image_floors.py --recipe patches/white-box-cartoonization.toml --checkout /tmp/wbc
 """
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ VARIANTS = {"float32": [], "float16": ["--quantize", "float16"], "uint8": ["--qu
 
 def iou_table(reference: list[np.ndarray], maps: list[np.ndarray], classes: list[str]) -> dict:
     """Agreement, mean IoU over the classes present in `reference`, and the worst class with its IoU."""
-    from patcher.metrics import near_boundary
+    from patcher.kinds.labels import near_boundary
 
     n = len(classes)
     inter, union = np.zeros(n), np.zeros(n)

@@ -1,6 +1,6 @@
 """A synthetic upstream of the picture-to-picture kind: TF1-style code written for these tests.
 
-It has the shape of the cartoonization upstream the draft recipe (docs/drafts/white-box-cartoonization.toml)
+It has the shape of the cartoonization upstream the draft recipe (patches/white-box-cartoonization.toml)
 patches, never its text: the same layout (`test_code/network.py` with `unet_generator`,
 `test_code/guided_filter.py` with `guided_filter(guide, y, r, eps)`), slim imported as an aliased module of
 `tensorflow.contrib` (it runs with `tf_slim` once `replace_module` has replaced it), convolutions with

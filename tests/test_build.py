@@ -11,6 +11,7 @@ from kit import BUILDS, snapshot
 from patcher import graphfix, outdir
 from patcher.build import GRAPH
 from patcher.check import check
+from patcher.kinds import Bound
 from patcher.errors import ParityError
 from patcher.cli import main
 
@@ -226,9 +227,9 @@ def test_check_against_a_different_model_fails_with_the_parity_code(built, check
     assert "against other: " in err and "differ without a tie (identical class maps expected)" in err
     # build's quick check of a quantized variant stops only below its floor, and warns above it
     with pytest.raises(ParityError):
-        check(built, ("wasm",), [(64, 64)], reference=other, floor=0.999)
-    rows = check(built, ("wasm",), [(64, 64)], reference=other, floor=0.0)
-    assert not rows[0].ok and "warning: class maps agree on" in capsys.readouterr().err
+        check(built, ("wasm",), [(64, 64)], reference=other, floor=Bound("agreement", 0.999))
+    rows = check(built, ("wasm",), [(64, 64)], reference=other, floor=Bound("agreement", 0.0))
+    assert not rows[0].ok and "above the quick check's floor (agreement >= 0)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kind", ["float16", "uint8"])

@@ -1,4 +1,4 @@
-"""The cartoonization recipe's steps (docs/drafts/white-box-cartoonization.toml) on a synthetic upstream of
+"""The cartoonization recipe's steps (patches/white-box-cartoonization.toml) on a synthetic upstream of
 its shape (tests/synthetic_cartoon.py), and on the real one when the environment names it.
 
 The patched generator must run at any height and width from 1 and return exactly the input's size; at
@@ -21,7 +21,7 @@ from patcher.recipe import Step
 from patcher.runner import run_steps
 
 ROOT = Path(__file__).resolve().parent.parent
-RECIPE = ROOT / "docs/drafts/white-box-cartoonization.toml"
+RECIPE = ROOT / "patches/white-box-cartoonization.toml"
 SCRIPT = ROOT / "scripts/cartoon_measure.py"
 needs_slim = pytest.mark.skipif(importlib.util.find_spec("tf_slim") is None,
                                 reason="tf_slim is not installed (pip install tf-slim==1.1.0): the patched upstream imports it")

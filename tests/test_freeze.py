@@ -25,7 +25,7 @@ from patcher.recipe import Step
 from patcher.runner import run_steps
 from patcher.child import run_child, upstream_env
 
-RECIPE = Path(__file__).resolve().parent.parent / "docs/drafts/white-box-cartoonization.toml"
+RECIPE = Path(__file__).resolve().parent.parent / "patches/white-box-cartoonization.toml"
 needs_slim = pytest.mark.skipif(importlib.util.find_spec("tf_slim") is None,
                                 reason="tf_slim is not installed (pip install tf-slim==1.1.0): the patched upstream imports it")
 

@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 
 from kit import BUILDS, PROJECT, needs_chromium, needs_tf
-from patcher import litert, metrics, outdir, page
+from patcher import litert, outdir, page
 from patcher.check import preprocess, run_frozen
 from patcher.check import picture_pixels
 from patcher.cli import main
 from patcher.errors import BuildError
+from patcher.kinds.labels import KIND, near_boundary
 
 SIZE = (96, 96)
 # the largest difference between the int8 model's softmax of its logits and TensorFlow's probabilities
@@ -43,9 +44,9 @@ needs_browser = [needs_chromium]
 def test_near_boundary_marks_pixels_within_two_of_another_class():
     labels = np.zeros((10, 12), dtype=np.int32)
     labels[:, 6:] = 1
-    near = metrics.near_boundary(labels)
+    near = near_boundary(labels)
     assert near[:, 4:8].all() and not near[:, :4].any() and not near[:, 8:].any()
-    assert not metrics.near_boundary(np.full((5, 5), 3)).any()  # the image border is no boundary
+    assert not near_boundary(np.full((5, 5), 3)).any()  # the image border is no boundary
 
 
 def test_agreement_counts_pixels_overall_away_from_boundaries_and_confident():
@@ -57,7 +58,7 @@ def test_agreement_counts_pixels_overall_away_from_boundaries_and_confident():
     labels = reference.astype(np.int32).copy()
     labels[0, 5] = 1  # at the boundary, in the confident half
     labels[9, 0] = 1  # away from the boundary, in the unsure half
-    a = metrics.agreement(reference, prob, labels)
+    a = KIND.accuracy([reference, prob], [labels], {})
     assert a["pixels"] == 120 and a["overall"] == pytest.approx(118 / 120)
     assert a["away_pixels"] == 80 and a["away_from_boundary"] == pytest.approx(79 / 80)
     assert a["confident_pixels"] == 60 and a["confident"] == pytest.approx(59 / 60)
@@ -228,7 +229,7 @@ class TestBuilt:
         assert "checked: 2 LiteRT models" in out
 
     def test_check_litert_fails_with_16_when_float32_is_out_of_bounds(self, litert_built, monkeypatch, capsys):
-        monkeypatch.setattr(litert.accuracy, "FLOAT_MIN_AGREEMENT", 1.01)
+        monkeypatch.setattr("patcher.kinds.labels.MIN_AGREEMENT", 1.01)  # the labels kind judges float32
         assert main(["check", "--model-dir", str(litert_built), "--litert"]) == 16
         assert "float32 LiteRT model(s) out of bounds" in capsys.readouterr().err
 

@@ -1,10 +1,12 @@
-"""check's comparison rules on small arrays: ties may flip, anything else is a difference."""
+"""check's comparison rules for class maps (the labels kind) on small arrays: ties may flip, anything else is a
+difference."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from patcher.check import Row, measure
+from patcher.kinds import Bound
+from patcher.kinds.labels import KIND, measure
 
 PROB = np.array([[[0.5, 0.3, 0.2], [0.4, 0.4, 0.2]]], dtype=np.float32)  # 1 x 2 pixels x 3 classes
 LABELS = np.array([[0, 0]])
@@ -30,14 +32,18 @@ def test_a_larger_difference_widens_what_may_flip():
     assert diff == pytest.approx(0.11) and could_flip == 1.0 and unexplained == 0.0 and agreement == 0.5
 
 
-@pytest.mark.parametrize(("row", "ok"), [
-    (Row("wasm", (2, 2), 0.5, 0.0, 1, 1, 0.0, 1e-5, exact=True, unexplained=0.0), True),
-    (Row("wasm", (2, 2), 1.0, 0.0, 1, 1, 0.0, 1e-5, exact=True, unexplained=0.25), False),
-    (Row("wasm", (2, 2), 1.0, 2e-5, 1, 1, 0.0, 1e-5, exact=True), False),
-    (Row("wasm", (2, 2), 0.995, 3e-4, 1, 1, 0.99, None), True),
-    (Row("wasm", (2, 2), 0.985, 3e-4, 1, 1, 0.99, None), False),
-    (Row("wasm", (2, 2), 0.9995, 5e-5, 1, 1), True),
-    (Row("wasm", (2, 2), 0.9995, 2e-4, 1, 1), False),
+MOVED = PROB + np.array([[[0.0, 2e-5, -2e-5], [0.0, 0.0, 0.0]]], dtype=np.float32)
+
+
+@pytest.mark.parametrize(("labels", "prob", "bound", "ok"), [
+    ([[0, 1]], PROB, Bound("agreement", 0.0, 1e-5, exact=True), True),  # a tie flipped
+    ([[1, 0]], PROB, Bound("agreement", 0.0, 1e-5, exact=True), False),  # a clear pixel flipped
+    ([[0, 0]], MOVED, Bound("agreement", 0.0, 1e-5, exact=True), False),  # probabilities too far apart
+    ([[0, 1]], MOVED, Bound("agreement", 0.5), True),
+    ([[0, 1]], MOVED, Bound("agreement", 0.99), False),
+    ([[0, 0]], PROB, Bound("agreement", 0.999, 1e-4), True),
+    ([[0, 0]], PROB + 2e-4, Bound("agreement", 0.999, 1e-4), False),
 ])
-def test_row_bounds(row, ok):
-    assert row.ok is ok
+def test_bounds(labels, prob, bound, ok):
+    found = KIND.compare([np.array(labels), prob], [LABELS, PROB], bound, {})
+    assert found.ok is ok and (found.reason == "") is ok

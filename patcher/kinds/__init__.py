@@ -13,8 +13,8 @@ module here and its name in `_registry`:
 - LiteRT: `litert_outputs` (the nodes to convert), `accuracy`, `pooled` and `accurate` (by precision, with
   the kind's floor for lossy precisions, `floor`).
 
-Recipe fields (additions to a model table; patcher/recipe.py calls `parse_outputs` and `packages.parse`)
-----------------------------------------------------------------------------------------------------
+Recipe fields (a model table's; patcher/recipe/outputs.py calls `parse_outputs` and the parsers named)
+-----------------------------------------------------------------------------------------------------
 
 `outputs` (table, required). Each entry is KEY = { kind = "...", node = "...", ...the kind's fields }:
 
@@ -72,8 +72,7 @@ patcher's own, each pinned `NAME==VERSION` (patcher/packages.py `parse`); at loa
 
     field 'packages' must be a list of 'NAME==VERSION' strings, not 'ITEM'
 
-and verify and build, before TensorFlow starts (packages.require: MissingPackage, exit 21, a new code
-for docs/reliability.md):
+and verify and build, before TensorFlow starts (packages.require: errors.MissingPackage, exit 21):
 
     the upstream needs tf-slim==1.1.0 (not installed); install it with: pip install tf-slim==1.1.0
     the upstream needs tf-slim==1.1.0 (1.0.0 is installed); install it with: pip install tf-slim==1.1.0
@@ -90,10 +89,17 @@ import numpy as np
 class InputLike(Protocol):
     """What a kind reads of the model's input (patcher.recipe.Input)."""
 
-    name: str
-    color: str
-    scale: float
-    offset: float
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def color(self) -> str: ...
+
+    @property
+    def scale(self) -> float: ...
+
+    @property
+    def offset(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,7 @@ class Comparison:
     metrics: dict[str, float]
     bound: Bound
     ok: bool
-    # (column title, formatted value) for check's table, in order
+    # (column title, formatted value) for check's table, in order (the first two before the times, the rest after)
     cells: list[tuple[str, str]] = field(default_factory=list)
     # the reason in one line when not ok ("agreement 98.100% (>= 99.9%)")
     reason: str = ""
@@ -146,6 +152,7 @@ class Kind(Protocol):
 
     name: str
     run_column: str  # verify's table: the title of the column `describe_run` fills
+    legend: str  # check's note under its table ("" for none)
 
     def parse(self, key: str, entry: Mapping[str, Any], model: Mapping[str, Any]) -> Output: ...
 
@@ -237,6 +244,13 @@ def output_of(model: Any) -> tuple[Kind, Output]:
            "transparent": list(model.transparent)}
     (found,) = parse_outputs({"labels": model.labels, "probabilities": model.probabilities}, raw)
     return kind(found.kind), found
+
+
+def of_metadata(meta: Mapping[str, Any]) -> Kind:
+    """The kind of a build from its model.json metadata (userDefinedMetadata): its first output's kind
+    (builds from before kinds describe a labels output first)."""
+    declared = meta.get("outputs") or [{"kind": "labels"}]
+    return kind(declared[0].get("kind", "labels"))
 
 
 def unknown_fields(key: str, entry: Mapping[str, Any], name: str, takes: Sequence[str]) -> None:

@@ -32,7 +32,7 @@ FLOATS = ("float32", "float16", "float64", "bfloat16")
 #
 # Measured with scripts/image_floors.py (seeded random weights for every variable, biases included; the
 # coffee cup, the astronaut and check's generated picture, BGR as the recipe feeds them), on the real
-# upstream's graph of the draft picture recipe in docs/drafts (1,467,075 weights) and on the synthetic
+# upstream's graph of the shipped picture recipe in patches/ (1,467,075 weights) and on the synthetic
 # upstream of its shape, at 256x256 seed 0 / 480x720 seed 1:
 #
 #   precision   real upstream        synthetic            largest level difference
@@ -88,6 +88,7 @@ def _scale(meta: Mapping[str, Any]) -> tuple[float, float]:
 class Image:
     name = "image"
     run_column = "range"
+    legend = "within one: uint8 pixel values at most one level from TensorFlow's"
 
     def parse(self, key: str, entry: Mapping[str, Any], model: Mapping[str, Any]) -> Output:
         unknown_fields(key, entry, self.name, ["channels", "range"])

@@ -17,6 +17,7 @@ import numpy as np
 
 from patcher.errors import ParityError, VerifyError
 from patcher.kinds import Bound, Comparison, Fetches, InputLike, Output, node_name, pct, unknown_fields
+from patcher.metrics import softmax
 
 MIN_AGREEMENT = 0.999
 MAX_PROB_DIFF = 1e-4
@@ -36,12 +37,6 @@ def _argmax_source(nodes: Mapping[str, tuple[str, Sequence[str]]], output: str) 
     from patcher.graphfix import argmax_source  # noqa: PLC0415 - graphfix imports TensorFlow helpers lazily only
 
     return argmax_source(dict(nodes), output)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def measure(labels: np.ndarray, prob: np.ndarray, want_labels: np.ndarray,
@@ -70,6 +65,7 @@ def near_boundary(labels: np.ndarray, px: int = BOUNDARY_PX) -> np.ndarray:
 class Labels:
     name = "labels"
     run_column = "classes"
+    legend = "could flip: pixels whose top two probabilities are within twice max |dp| of each other"
 
     def parse(self, key: str, entry: Mapping[str, Any], model: Mapping[str, Any]) -> Output:
         """Probabilities node from the entry; classes, palette and transparent from the model table (the

@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from patcher.kinds import Kind, of_metadata
 from patcher.litert.options import FLOAT_MIN_AGREEMENT
 
-Accuracy = dict[str, Any]  # metrics.agreement's (or pooled's) record
+Accuracy = dict[str, Any]  # the output kind's accuracy (or pooled) record
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,14 @@ class Timing:
         return asdict(self)
 
 
-def judge(precision: str, accuracy: Accuracy, browser: Accuracy | None, int8_floor: float) -> bool:
+def judge(precision: str, accuracy: Accuracy, browser: Accuracy | None, int8_floor: float,
+          kind: Kind | None = None) -> bool:
     """Whether a model counts as accurate, in the Python interpreter (`accuracy`) and, where it ran, in
-    Chromium (`browser`): float32 by the tfjs bound on all pixels, int8 by agreement away from class
-    boundaries (no such pixels: by all pixels)."""
-    def meets(acc: Accuracy) -> bool:
-        if precision == "float32":
-            return bool(acc["overall"] >= FLOAT_MIN_AGREEMENT)
-        value = acc["away_from_boundary"] if acc["away_from_boundary"] is not None else acc["overall"]
-        return bool(value >= int8_floor)
-
-    return meets(accuracy) and (browser is None or meets(browser))
+    Chromium (`browser`), by the output kind's `accurate` (default: a labels build's; labels: float32 by
+    the tfjs bound on all pixels, int8 by agreement away from class boundaries)."""
+    found = kind or of_metadata({})
+    return found.accurate(precision, accuracy, int8_floor) and (
+        browser is None or found.accurate(precision, browser, int8_floor))
 
 
 def failure(failed: list[Entry]) -> str:

@@ -19,7 +19,7 @@ from patcher.child import Error, emit
 from patcher.litert.accuracy import Timing
 from patcher.litert.options import BROWSER_REPEAT, BROWSER_TIMEOUT, FOLDER
 from patcher.litert.job import run
-from patcher.metrics import agreement
+from patcher.kinds import kind
 
 
 def chromium_missing() -> str | None:
@@ -67,6 +67,7 @@ def child_browser(job: dict[str, Any]) -> None:
             ran = tab.evaluate("harness.init({threads: true})")
             tfjs = tab.evaluate("(n) => harness.tfjsInit(n)", threads)
             models = job["models"]
+            judged = kind(job.get("kind", "labels"))
             for size in sorted({tuple(m["size"]) for m in models}, key=lambda s: s[0] * s[1]):
                 h, w = size
                 stem, shape = saved / f"{h}x{w}", [1, h, w, 3]
@@ -77,7 +78,7 @@ def child_browser(job: dict[str, Any]) -> None:
                     loaded = tab.evaluate("([f, n]) => harness.load('m', f, n)", [Path(m["file"]).name, threads])
                     out = tab.evaluate("([x, s]) => harness.run('m', x, s)", [x, shape])
                     labels = np.frombuffer(base64.b64decode(out["labels"]), dtype=np.int32).reshape(h, w)
-                    emit(stage="browser", file=m["file"], accuracy=agreement(reference, probabilities, labels),
+                    emit(stage="browser", file=m["file"], accuracy=judged.accuracy([reference, probabilities], [labels], job),
                          threads=loaded["threads"], threaded_build=ran["threaded"],
                          fully_accelerated=loaded["fullyAccelerated"])
                     ms[m["precision"]] = statistics.median(

@@ -15,6 +15,7 @@ from patcher import outdir
 from patcher.check import built, metadata
 from patcher.child import Error
 from patcher.errors import BuildError, ParityError
+from patcher.kinds import of_metadata
 from patcher.litert.accuracy import Entry, Timing, failure, judge
 from patcher.litert.calibration import calibration_images
 from patcher.litert.chromium import chromium_missing, in_chromium
@@ -59,6 +60,7 @@ def build(graph: Path, reference: Path, folder: Path, meta: dict[str, Any], opti
         print(f"converting to TFLite for LiteRT.js: {len(models)} models ({', '.join(options.precisions)} at "
               f"{', '.join(f'{h}x{w}' for h, w in options.sizes)}) ...", file=sys.stderr)
         records = run("convert", {"input": inp, "graph": str(graph), "output": labels, "models": models,
+                                  "kind": of_metadata(meta).name,
                                   "calibration": _saved(images, work, "calibration")}, work, BuildError)
         converted = {r["file"]: r["seconds"] for r in records if r.get("stage") == "convert"}
         logits = next(r["logits"] for r in records if r.get("stage") == "outputs")
@@ -103,7 +105,7 @@ def compare_models(reference: Path, folder: Path, meta: dict[str, Any], models: 
                           "measure margins with; build again")
     print("comparing the TFLite models with TensorFlow (Python TFLite interpreter) ...", file=sys.stderr)
     job = {"graph": str(reference), "input": meta["input"], "labels": labels, "probabilities": names["probabilities"],
-           "models": models, "save": str(work),
+           "models": models, "save": str(work), "kind": of_metadata(meta).name,
            "pictures": _saved([p for _, p in pictures or []], work, "picture")}
     records = [r for r in run("compare", job, work, ParityError) if r.get("stage") == "compare"]
     for r in records:
@@ -123,7 +125,8 @@ def compare_models(reference: Path, folder: Path, meta: dict[str, Any], models: 
         entries.append(Entry(size=r["size"], precision=r["precision"], file=r["file"],
                              bytes=(folder.parent / r["file"]).stat().st_size, input_dtype=r["input_dtype"],
                              output_dtype=r["output_dtype"], outputs=r["outputs"], accuracy=r["accuracy"],
-                             accurate=judge(r["precision"], r["accuracy"], seen and seen["accuracy"], int8_floor),
+                             accurate=judge(r["precision"], r["accuracy"], seen and seen["accuracy"], int8_floor,
+                                            of_metadata(meta)),
                              browser=seen, seconds_to_convert=(converted or {}).get(Path(r["file"]).name)))
     return entries, timings
 

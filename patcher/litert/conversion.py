@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from patcher import graphfix
 from patcher.child import emit
 from patcher.litert.options import Size
-from patcher.metrics import agreement, picture_pixels, pooled, preprocess, resize, softmax
+from patcher.kinds import kind
+from patcher.metrics import picture_pixels, preprocess, resize, softmax
 
 
 def child_convert(tf: Any, job: dict[str, Any]) -> None:
@@ -26,16 +26,16 @@ def child_convert(tf: Any, job: dict[str, Any]) -> None:
     images = [np.load(p) for p in job.get("calibration", [])]
     graph_def = tf1.GraphDef()
     graph_def.ParseFromString(Path(job["graph"]).read_bytes())
-    logits = graphfix.argmax_source({n.name: (n.op, list(n.input)) for n in graph_def.node}, job["output"])
-    if logits is None:
-        raise ValueError(f"error: no ArgMax feeds the class-id output {job['output']}")
+    nodes = {n.name: (n.op, list(n.input)) for n in graph_def.node}
+    outputs = kind(job.get("kind", "labels")).litert_outputs(nodes, job["output"])
+    logits = outputs[1] if len(outputs) > 1 else None
     emit(stage="outputs", labels=job["output"], logits=logits)
     name = job["input"]["name"]
     for entry in job["models"]:
         h, w = entry["size"]
         start = time.perf_counter()
         converter = tf1.lite.TFLiteConverter.from_frozen_graph(
-            job["graph"], [name], [job["output"], logits], {name: [1, h, w, 3]})
+            job["graph"], [name], outputs, {name: [1, h, w, 3]})
         if entry["precision"] == "int8":
             def representative(size: Size = (h, w)) -> Iterator[list[np.ndarray]]:
                 for image in images:
@@ -81,16 +81,17 @@ def child_compare(tf: Any, job: dict[str, Any]) -> None:
                 inp = interpreter.get_input_details()[0]
                 out = next(o for o in interpreter.get_output_details() if o["dtype"] in (np.int32, np.int64))
                 scores = next((o for o in interpreter.get_output_details() if len(o["shape"]) == 4), None)
+                judged = kind(job.get("kind", "labels"))
                 parts: list[dict[str, Any]] = []
                 diff: float | None = None
                 for x, reference, probabilities in inputs:
                     interpreter.set_tensor(inp["index"], x)
                     interpreter.invoke()
-                    parts.append(agreement(reference, probabilities, interpreter.get_tensor(out["index"])))
+                    parts.append(judged.accuracy([reference, probabilities], [interpreter.get_tensor(out["index"])], job))
                     if scores is not None:  # the logits output: how far its softmax is from TensorFlow's
                         got = softmax(interpreter.get_tensor(scores["index"]))
                         diff = max(diff or 0.0, float(np.max(np.abs(got - probabilities.reshape(got.shape)))))
-                accuracy = pooled(parts)
+                accuracy = judged.pooled(parts)
                 accuracy["pictures"] = len(parts)
                 if diff is not None:
                     accuracy["probabilities_max_diff"] = diff

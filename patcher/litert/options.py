@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patcher.check import MIN_AGREEMENT
+from patcher.kinds import labels
 
 FOLDER = "litert"
 # the sizes the demo page offers; one model per size (LiteRT.js 2.5.3 takes no dynamic input size)
 SIZES = ((288, 288), (448, 448), (1024, 1024))
 PRECISIONS = ("float32", "int8")
-FLOAT_MIN_AGREEMENT = MIN_AGREEMENT  # the tfjs bound
-INT8_FLOOR = 0.99  # int8 is "accurate" when agreement away from class boundaries reaches this
+FLOAT_MIN_AGREEMENT = labels.MIN_AGREEMENT  # the tfjs bound
+INT8_FLOOR = labels.INT8_FLOOR  # int8 is "accurate" when agreement away from class boundaries reaches this
 CALIBRATION_IMAGES = 20
 RUNTIME_PACKAGE = "@litertjs/core"
 RUNTIME_VERSION = "2.5.3"

@@ -8,6 +8,7 @@ from typing import Any
 from patcher import codemods as registry
 from patcher.codemods import CODEMODS, Codemod
 from patcher.errors import RecipeError
+from patcher.kinds import Output
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,15 @@ class Model:
     # the npm package the build folder is (empty: RECIPE-MODEL) and its licence (an SPDX expression)
     package: str = ""
     license: str = ""  # npm's and the recipe's word
+    # what each output is (patcher/kinds); today's labels fields above mirror a labels output
+    outputs: tuple[Output, ...] = field(default=(), hash=False)
+    # freezing without a freeze script (patcher/freeze.py): what a checkpoint restores (None: the freeze
+    # script does), the checkout's folder put first on sys.path and the modules the graph expression uses
+    restore: dict[str, Any] | None = field(default=None, hash=False)
+    graph_path: str = ""
+    graph_imports: tuple[str, ...] = ()
+    # Python packages the upstream needs beyond patcher's own, each NAME==VERSION (patcher/packages.py)
+    packages: tuple[str, ...] = ()
 
     @property
     def values(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
 from patcher import npm
+from patcher.recipe import outputs as kinds_fields
 from patcher.recipe.data import Input, Model
 
 # a model's published weights: a TensorFlow.js graph model inside an npm package, as the registry serves it
@@ -80,15 +81,6 @@ def _input(inp: dict[str, Any], raw: dict[str, Any], at: Place) -> Input:
                  (size[0], size[1]))
 
 
-def _outputs(outputs: dict[str, Any], raw: dict[str, Any], at: Place) -> dict[str, str]:
-    for key in sorted(set(outputs) - {"labels", "probabilities"}):
-        at.fail(f"unknown field 'outputs.{key}'")
-    for key in ("labels", "probabilities"):
-        if not isinstance(outputs.get(key), str):
-            at.fail(f"missing field 'outputs.{key}' (a node name)")
-    return dict(outputs)
-
-
 def _classes(classes: list[Any], raw: dict[str, Any], at: Place) -> tuple[str, ...]:
     if not classes or not all(isinstance(c, str) for c in classes):
         at.fail("field 'classes' must be a list of names")
@@ -96,16 +88,16 @@ def _classes(classes: list[Any], raw: dict[str, Any], at: Place) -> tuple[str, .
 
 
 def _palette(palette: list[Any], raw: dict[str, Any], at: Place) -> tuple[tuple[int, int, int], ...]:
-    if len(palette) != len(raw["classes"]):
-        at.fail(f"field 'palette' has {len(palette)} colours for {len(raw['classes'])} classes")
+    if len(palette) != len(raw.get("classes", [])):
+        at.fail(f"field 'palette' has {len(palette)} colours for {len(raw.get('classes', []))} classes")
     if not all(isinstance(c, list) and len(c) == 3 and all(whole(v) and 0 <= v <= 255 for v in c) for c in palette):
         at.fail("field 'palette' must be [r, g, b] triples of 0..255")
     return tuple((c[0], c[1], c[2]) for c in palette)
 
 
 def _transparent(ids: list[Any], raw: dict[str, Any], at: Place) -> tuple[int, ...]:
-    if not all(whole(i) and 0 <= i < len(raw["classes"]) for i in ids):
-        at.fail(f"field 'transparent' must list class ids in 0..{len(raw['classes']) - 1}")
+    if not all(whole(i) and 0 <= i < len(raw.get("classes", [])) for i in ids):
+        at.fail(f"field 'transparent' must list class ids in 0..{len(raw.get('classes', [])) - 1}")
     return tuple(ids)
 
 
@@ -221,10 +213,14 @@ Validator = Callable[[Any, dict[str, Any], Place], Any]
 FIELDS: dict[str, tuple[type, bool, Validator]] = {
     "title": (str, True, _text), "about": (str, False, _text), "graph": (str, True, _text),
     "checkpoint_help": (str, False, _text), "license": (str, False, _text),
-    "input": (dict, True, _input), "outputs": (dict, True, _outputs), "classes": (list, True, _classes),
-    "palette": (list, True, _palette), "transparent": (list, False, _transparent),
-    "convert": (str, True, _convert), "freeze_args": (list, True, _freeze_args),
-    "freeze_script": (str, True, _freeze_script), "moving_average": (dict, False, _moving_average),
+    "input": (dict, True, _input), "classes": (list, False, _classes),
+    "palette": (list, False, _palette), "transparent": (list, False, _transparent),
+    "outputs": (dict, True, kinds_fields.outputs),
+    # required unless `restore` is given (kinds_fields.requirements)
+    "convert": (str, False, _convert), "freeze_args": (list, False, _freeze_args),
+    "freeze_script": (str, False, _freeze_script), "moving_average": (dict, False, _moving_average),
+    "restore": (dict, False, kinds_fields.restore), "graph_path": (str, False, kinds_fields.graph_path),
+    "graph_imports": (list, False, kinds_fields.graph_imports), "packages": (list, False, kinds_fields.packages),
     "env": (dict, False, _env), "sample": (str, True, _sample), "published": (dict, False, _published),
     "sample_crop": (list, False, _sample_crop), "pictures": (list, False, _pictures),
     "package": (str, False, _package),
@@ -244,8 +240,12 @@ def model(name: str, raw: dict[str, Any], folder: Path, raise_at: Callable[[str,
                 at.fail(f"missing field {key!r}")
         elif not isinstance(raw[key], kind):
             at.fail(f"field {key!r} must be a {'table' if kind is dict else kind.__name__}")
+    kinds_fields.requirements(raw, at)
     got = {key: check(raw[key], raw, at) for key, (_, _, check) in FIELDS.items() if key in raw}
-    outputs = got.pop("outputs")
-    return Model(name=name, labels=outputs["labels"], probabilities=outputs["probabilities"],
+    labels = next((o for o in got["outputs"] if o.kind == "labels"), None)
+    return Model(name=name, labels=labels.node if labels else "",
+                 probabilities=labels.options["probabilities"] if labels else "",
                  transparent=got.pop("transparent", ()), about=got.pop("about", ""),
-                 checkpoint_help=got.pop("checkpoint_help", ""), **got)
+                 checkpoint_help=got.pop("checkpoint_help", ""), classes=got.pop("classes", ()),
+                 palette=got.pop("palette", ()), freeze_script=got.pop("freeze_script", ""),
+                 freeze_args=got.pop("freeze_args", ()), convert=got.pop("convert", ""), **got)
