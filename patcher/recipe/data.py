@@ -81,6 +81,8 @@ class Model:
     # the npm package the build folder is (empty: RECIPE-MODEL) and its licence (an SPDX expression)
     package: str = ""
     license: str = ""  # npm's and the recipe's word
+    # the face detector run before the model (fields.FACES), or empty: the model parses whole frames
+    faces: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def values(self) -> dict[str, str]:
