@@ -4,7 +4,8 @@ Published weights come from an npm package pinned by the recipe (`published`: pa
 folder, the registry's sha512 integrity, licence, terms of the training data). `fetch` downloads the
 tarball once with `npm pack` into the cache (PATCHER_CACHE), checks the integrity before unpacking, and
 unpacks only the model's folder; `read_model` reads its weights. Turning them into a checkpoint:
-patcher/recovery.py.
+patcher/recovery.py. A recipe's face detector (`faces`: the same fields plus `files`) is fetched the same
+way, only its files unpacked, and `detector` copies it into a web folder.
 """
 from __future__ import annotations
 
@@ -98,9 +99,12 @@ def cached(published: dict[str, Any]) -> Path:
 def fetch(published: dict[str, Any], tarball: Path | None = None) -> Path:
     """The folder of the published graph model, from the cache or (first use) from the npm registry with
     `npm pack` (or from `tarball`, a local .tgz of the package); the tarball's sha512 must equal the
-    recipe's integrity before anything is unpacked. WeightsError otherwise; nothing is cached then."""
+    recipe's integrity before anything is unpacked. With `files` in `published`, only those files of the
+    folder are unpacked (else the whole folder, which must hold model.json). WeightsError otherwise;
+    nothing is cached then."""
     target = cached(published)
-    if (target / "model.json").is_file():
+    wanted = list(published.get("files") or ["model.json"])
+    if all((target / name).is_file() for name in wanted):
         return target
     work = Path(tempfile.mkdtemp(prefix="patcher-published-"))
     try:
@@ -123,13 +127,15 @@ def fetch(published: dict[str, Any], tarball: Path | None = None) -> Path:
         unpacked = work / "unpacked"
         prefix = f"package/{published['folder'].strip('/')}/"
         with tarfile.open(tarball, "r:gz") as archive:
-            members = [m for m in archive.getmembers() if m.name.startswith(prefix) and m.isfile()]
+            members = [m for m in archive.getmembers() if m.isfile() and m.name.startswith(prefix)
+                       and (not published.get("files") or m.name[len(prefix):] in wanted)]
             if not members:
                 raise WeightsError(f"{describe(published)} has no folder {published['folder']}")
             archive.extractall(unpacked, members=members, filter="data")
         folder = unpacked / prefix
-        if not (folder / "model.json").is_file():
-            raise WeightsError(f"{describe(published)}: {published['folder']} holds no model.json")
+        missing = [name for name in wanted if not (folder / name).is_file()]
+        if missing:
+            raise WeightsError(f"{describe(published)}: {published['folder']} holds no {', '.join(missing)}")
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             shutil.rmtree(target)
@@ -155,3 +161,27 @@ def source(spec: Model, given: str | Path) -> tuple[Path, dict[str, Any] | None]
     if (folder / "model.json").is_file():
         return folder, None
     raise WeightsError(f"{given} is not a folder with a model.json, a package .tgz or 'published'")
+
+
+FACES = "faces"  # the face detector's folder inside a web folder
+
+
+def detector(faces: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Copy the recipe's face detector (its `faces` entry, fetched as `fetch` does) into FOLDER/faces/;
+    model.json's `faces` metadata: package, version, integrity, licences, `anchors` ({strides, perCell}),
+    `files` (paths in the web folder) and `detector` (its graph's JSON). When it cannot be fetched (no
+    registry, a wrong integrity), one note on stderr and the same entry with `detector` null, `files`
+    empty and `reason`: the build goes on without face mode."""
+    entry: dict[str, Any] = {k: faces[k] for k in ("package", "version", "integrity", "license", "model_license")}
+    entry["anchors"] = {"strides": list(faces["anchors"]["strides"]), "perCell": list(faces["anchors"]["per_cell"])}
+    try:
+        source = fetch(faces)
+    except WeightsError as exc:
+        print(f"note: this build has no face mode (the face detector {describe(faces)} could not be fetched: "
+              f"{exc})", file=sys.stderr)
+        return {**entry, "detector": None, "files": [], "reason": str(exc)}
+    (folder / FACES).mkdir(exist_ok=True)
+    for name in faces["files"]:
+        shutil.copy2(source / name, folder / FACES / name)
+    graph = next(name for name in faces["files"] if name.endswith(".json"))
+    return {**entry, "detector": f"{FACES}/{graph}", "files": [f"{FACES}/{name}" for name in faces["files"]]}
