@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import test_page
-from test_module import WAIT, attempt, refused, snippet
+from test_module import ATTEMPT, WAIT, attempt, refused, snippet
 from test_page import copy_build, metadata, pytestmark, rewrite_metadata, serving  # noqa: F401
 
 playwright, browser = test_page.playwright, test_page.browser  # the same fixtures, one Chromium per module
@@ -32,15 +32,7 @@ window.picture = async (name) => {
   const data = new Uint8ClampedArray(await (await fetch(name + '.rgba')).arrayBuffer());
   return new ImageData(data, sizes[name][0], sizes[name][1]);
 };
-window.attempt = async (body) => {
-  const hung = new Promise((_, reject) => setTimeout(() => reject(new Error('HUNG: no answer in 90 s')), 90000));
-  try {
-    return {ok: true, value: await Promise.race([body(segmenter), hung])};
-  } catch (err) {
-    return {ok: false, name: err.name, code: err.code, message: err.message, hint: err.hint};
-  }
-};
-window.ready = true;
+%(attempt)swindow.ready = true;
 </script>
 </body></html>
 """
@@ -71,7 +63,7 @@ def folder(built, tmp_path_factory) -> Path:
         rgba = np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=-1)
         (root / f"{name}.rgba").write_bytes(rgba.tobytes())
         sizes[name] = [rgb.shape[1], rgb.shape[0]]
-    (root / "probe.html").write_text(PROBE % {"sizes": json.dumps(sizes)})
+    (root / "probe.html").write_text(PROBE % {"sizes": json.dumps(sizes), "attempt": ATTEMPT})
     # model.json without its detector's files beside it; and one that names no detector
     (root / "nodetector").mkdir()
     (root / "plain").mkdir()

@@ -337,7 +337,7 @@ def test_the_page_takes_its_words_and_transparency_from_the_metadata(browser, bu
     """Title, about line, legend and transparent classes come from model.json; the page names no subject."""
     for name in ("index.html", "app.js", "segmenter.js"):
         # (face mode is the module's, named by its option: `faces`, facemode.js)
-        words = re.sub(r"\bfaces?\b|facemode|face ?(mode|options|settings|detector)", "",
+        words = re.sub(r"_?faces?\b|facemode|face ?(mode|options|settings|detector)", "",
                        (built / name).read_text(), flags=re.IGNORECASE)
         assert "face" not in words.lower(), name
     folder = copy_build(built, tmp_path / "relabelled")
