@@ -214,3 +214,30 @@ def test_the_documented_page_as_printed_parses_in_face_mode(browser, site, folde
     tab.close()
     assert errors == [] and logged, logged
     assert any("face" in line for line in logged), logged
+
+
+def test_fill_frame_keeps_the_whole_frames_parse_outside_the_squares_and_video_holds_the_square(probe):
+    got = attempt(probe, """async (m) => {
+        const image = await picture('astronaut');
+        const seg = await m.createSegmenter({backend: 'wasm'});
+        const framed = await seg.segment(image, {size: [64, 64], faces: {fill: 'frame'}});
+        const whole = await seg.segment(image, {size: [64, 64], faces: false});
+        seg.dispose();
+        const video = await m.createSegmenter({backend: 'wasm', smoothing: true});
+        const first = await video.segment(image, {masks: ['background']});
+        const second = await video.segment(image, {masks: ['background']});
+        video.dispose();
+        return {framed: Array.from(framed.labels), whole: Array.from(whole.labels), crop: framed.faces[0].crop,
+                crops: [first.faces.map((f) => f.crop), second.faces.map((f) => f.crop)],
+                masks: [first.masks.background.length, second.masks.background.length]}; }""")
+    assert got["ok"], got
+    value = got["value"]
+    framed = np.array(value["framed"]).reshape(512, 512)
+    whole = np.array(value["whole"]).reshape(512, 512)
+    x, y, side, _ = value["crop"]
+    outside = np.ones_like(framed, bool)
+    outside[max(0, y):y + side, max(0, x):x + side] = False
+    assert outside.any() and np.array_equal(framed[outside], whole[outside])
+    first, second = value["crops"]
+    assert len(first) == 1 and first == second, "the same picture twice: the steadied square holds still"
+    assert value["masks"] == [512 * 512, 512 * 512]
