@@ -4,11 +4,10 @@
 // class ids at the size asked for: of the whole frame, or (face mode, facemode.js) of a square around each
 // face, pasted back (crop.js).
 import {chooseRuntime, runtimeId} from './choose.js';
-import {cropPixels, paste} from './crop.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
 import {fetchModel} from './model.js';
-import {FaceMode} from './facemode.js';
+import {runFaces} from './facemode.js';
 import {defaultSize} from './options.js';
 import {toMasks} from './masks.js';
 import {Measurer, deviceEnv} from './measure.js';
@@ -74,7 +73,7 @@ export class Engine {
     Object.assign(this, {opts, loaded, make, spec: loaded.spec, meta: loaded.meta, engines: {}, litertFailed: null,
                          prepared: new Set(),   // the runtime ids started here (their files fetched)
                          holder: {}, active: 0, disposed: false, info: null, smoother: null, measurer: null,
-                         faceMode: null, faceSmoothers: new Map()});
+                         faceMode: null, faceSmoothers: new Map()});   // facemode.js's, in face mode
   }
 
   /**
@@ -176,7 +175,7 @@ export class Engine {
     try {
       // a step of measuring under way ends first (and may have picked a faster runtime)
       if (this.measurer && this.measurer.idle()) await this.measurer.idle();
-      if (faces) return await this.runFaces(source, h, w, sh, sw, {masks, smoothing, faces});
+      if (faces) return await runFaces(this, source, h, w, sh, sw, {masks, smoothing, faces});
       return await this.whole(source, h, w, sh, sw, {masks, smoothing});
     } catch (err) {
       throw asSegmenterError(err);
@@ -252,87 +251,6 @@ export class Engine {
     const found = toMasks(probs, ch, cw, classes, sh, sw, masks || [], this.spec.classes, Type);
     this.info = this.measured(size, pixels, choice, info);
     return {labels: found.labels, ...(masks ? {masks: found.masks} : {}), modelMs, size: [ch, cw], info: this.info};
-  }
-
-  /**
-   * Face mode: the faces found in the source, a square around each parsed at `faces.size` and pasted back
-   * into a map of sh x sw; outside every square the background class (its probability 1), or with fill
-   * 'frame' the whole frame's parse at h x w. Where squares overlap, the face nearer its square's centre wins.
-   * @param {any} source
-   * @param {number} h the whole frame's parse size (fill 'frame' only)
-   * @param {number} w
-   * @param {number} sh
-   * @param {number} sw
-   * @param {Wants} wants with faces set
-   * @returns {Promise<RunResult>} with faces (box, score, crop) and times (detect, crop, parse, paste; ms)
-   */
-  async runFaces(source, h, w, sh, sw, {masks = null, smoothing = null, faces}) {
-    if (!this.faceMode) this.faceMode = new FaceMode(this.opts, this.meta);
-    const frame = await this.read(source, sw, sh);
-    let t = performance.now();
-    const found = await this.faceMode.find(frame, faces, Boolean(smoothing));
-    const times = {detectMs: performance.now() - t, cropMs: 0, parseMs: 0, pasteMs: 0};
-    const {engine, info, choice} = await this.start([faces.size, faces.size]);
-    const side = choice.size ? choice.size[0] : faces.size;
-    const names = this.spec.classes;
-    const classes = names.length;
-    const Type = classes > 256 ? Uint16Array : Uint8Array;
-    const background = (this.meta.transparent || [])[0] ?? 0;
-    const wanted = masks || [];
-    const parts = [];
-    const kept = new Set();
-    let pixels = null;
-    for (const face of found) {
-      t = performance.now();
-      const crop = cropPixels(frame, face.crop, side);
-      pixels = typeof ImageData === 'undefined' ? crop : new ImageData(crop.data, side, side);
-      times.cropMs += performance.now() - t;
-      t = performance.now();
-      if (!masks && !smoothing) {
-        const ids = await engine.infer(pixels, side, side, choice, this.spec);
-        if (ids.length !== side * side) {
-          throw new SegmenterError(`the model gave ${ids.length} class ids for ${side} x ${side} pixels`, 'run');
-        }
-        parts.push({crop: face.crop, size: side, labels: Type.from(ids)});
-      } else {
-        let probs = await engine.scores(pixels, side, side, choice, this.spec);
-        if (probs.length !== side * side * classes) {
-          throw new SegmenterError(`the model gave ${probs.length} scores for ${side} x ${side} pixels of ${classes} classes`, 'run');
-        }
-        if (smoothing) {
-          // each face followed has its own past (track.js's ids)
-          let smoother = this.faceSmoothers.get(face.id);
-          if (!smoother || JSON.stringify(smoother.settings) !== JSON.stringify(smoothing)) {
-            smoother = new Smoother(smoothing);
-            this.faceSmoothers.set(face.id, smoother);
-          }
-          kept.add(face.id);
-          probs = smoother.step(probs, pixels.data, side, side, classes);
-        }
-        const got = toMasks(probs, side, side, classes, side, side, wanted, names, Type);
-        parts.push({crop: face.crop, size: side, labels: got.labels, masks: wanted.map((i) => got.masks[names[i]])});
-      }
-      times.parseMs += performance.now() - t;
-    }
-    for (const id of [...this.faceSmoothers.keys()]) if (!kept.has(id)) this.faceSmoothers.delete(id);
-    this.smoother = null;
-    const base = faces.fill === 'frame' ? await this.whole(source, h, w, sh, sw, {masks}) : null;
-    t = performance.now();
-    const pasted = paste(sw, sh, parts, {
-      base: base ? base.labels : null, background,
-      baseMasks: base && masks ? wanted.map((i) => base.masks[names[i]]) : null,
-      outside: wanted.map((i) => (i === background ? 1 : 0)),
-    });
-    const labels = pasted.labels instanceof Type ? pasted.labels : Type.from(pasted.labels);
-    const planes = pasted.masks || wanted.map((i) => (base ? Float32Array.from(base.masks[names[i]])
-      : new Float32Array(sw * sh).fill(i === background ? 1 : 0)));
-    const byName = Object.fromEntries(wanted.map((i, k) => [names[i], planes[k]]));
-    times.pasteMs = performance.now() - t;
-    const ran = pixels ? this.measured([side, side], pixels, choice, info) : info;
-    this.info = {...ran, faces: this.faceMode.describe()};
-    return {labels, ...(masks ? {masks: byName} : {}), modelMs: times.parseMs + (base ? base.modelMs : 0),
-            size: [side, side], info: this.info, times,
-            faces: found.map((f) => ({box: f.box, score: f.score, crop: f.crop}))};
   }
 
   /**

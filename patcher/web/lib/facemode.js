@@ -4,7 +4,9 @@
 // on) the squares are steadied from frame to frame (track.js) and each face's probabilities smoothed apart.
 import {SegmenterError} from './errors.js';
 import {createFaceDetector} from './faces.js';
-import {cropFor} from './crop.js';
+import {cropFor, cropPixels, paste} from './crop.js';
+import {toMasks} from './masks.js';
+import {Smoother} from './smoothing.js';
 import {FaceTracker} from './track.js';
 import {tfjsReady} from './tfjs.js';
 
@@ -127,4 +129,86 @@ export class FaceMode {
     if (this.loading) this.loading.then((d) => d.dispose(), () => {});
     this.loading = null;
   }
+}
+
+/**
+ * Face mode: the faces found in the source, a square around each parsed at `faces.size` and pasted back
+ * into a map of sh x sw; outside every square the background class (its probability 1), or with fill
+ * 'frame' the whole frame's parse at h x w. Where squares overlap, the face nearer its square's centre wins.
+ * @param {import('./engine.js').Engine} owner the segmenter's Engine (its runtimes, its past)
+ * @param {any} source
+ * @param {number} h the whole frame's parse size (fill 'frame' only)
+ * @param {number} w
+ * @param {number} sh
+ * @param {number} sw
+ * @param {import('./engine.js').Wants} wants with faces set
+ * @returns {Promise<import('./engine.js').RunResult>} with faces (box, score, crop) and times (detect, crop, parse, paste; ms)
+ */
+export async function runFaces(owner, source, h, w, sh, sw, {masks = null, smoothing = null, faces}) {
+  if (!owner.faceMode) owner.faceMode = new FaceMode(owner.opts, owner.meta);
+  const frame = await owner.read(source, sw, sh);
+  let t = performance.now();
+  const found = await owner.faceMode.find(frame, faces, Boolean(smoothing));
+  const times = {detectMs: performance.now() - t, cropMs: 0, parseMs: 0, pasteMs: 0};
+  const {engine, info, choice} = await owner.start([faces.size, faces.size]);
+  const side = choice.size ? choice.size[0] : faces.size;
+  const names = owner.spec.classes;
+  const classes = names.length;
+  const Type = classes > 256 ? Uint16Array : Uint8Array;
+  const background = (owner.meta.transparent || [])[0] ?? 0;
+  const wanted = masks || [];
+  const parts = [];
+  const kept = new Set();
+  let pixels = null;
+  for (const face of found) {
+    t = performance.now();
+    const crop = cropPixels(frame, face.crop, side);
+    pixels = typeof ImageData === 'undefined' ? crop : new ImageData(crop.data, side, side);
+    times.cropMs += performance.now() - t;
+    t = performance.now();
+    if (!masks && !smoothing) {
+      const ids = await engine.infer(pixels, side, side, choice, owner.spec);
+      if (ids.length !== side * side) {
+        throw new SegmenterError(`the model gave ${ids.length} class ids for ${side} x ${side} pixels`, 'run');
+      }
+      parts.push({crop: face.crop, size: side, labels: Type.from(ids)});
+    } else {
+      let probs = await engine.scores(pixels, side, side, choice, owner.spec);
+      if (probs.length !== side * side * classes) {
+        throw new SegmenterError(`the model gave ${probs.length} scores for ${side} x ${side} pixels of ${classes} classes`, 'run');
+      }
+      if (smoothing) {
+        // each face followed has its own past (track.js's ids)
+        let smoother = owner.faceSmoothers.get(face.id);
+        if (!smoother || JSON.stringify(smoother.settings) !== JSON.stringify(smoothing)) {
+          smoother = new Smoother(smoothing);
+          owner.faceSmoothers.set(face.id, smoother);
+        }
+        kept.add(face.id);
+        probs = smoother.step(probs, pixels.data, side, side, classes);
+      }
+      const got = toMasks(probs, side, side, classes, side, side, wanted, names, Type);
+      parts.push({crop: face.crop, size: side, labels: got.labels, masks: wanted.map((i) => got.masks[names[i]])});
+    }
+    times.parseMs += performance.now() - t;
+  }
+  for (const id of [...owner.faceSmoothers.keys()]) if (!kept.has(id)) owner.faceSmoothers.delete(id);
+  owner.smoother = null;
+  const base = faces.fill === 'frame' ? await owner.whole(source, h, w, sh, sw, {masks}) : null;
+  t = performance.now();
+  const pasted = paste(sw, sh, parts, {
+    base: base ? base.labels : null, background,
+    baseMasks: base && masks ? wanted.map((i) => base.masks[names[i]]) : null,
+    outside: wanted.map((i) => (i === background ? 1 : 0)),
+  });
+  const labels = pasted.labels instanceof Type ? pasted.labels : Type.from(pasted.labels);
+  const planes = pasted.masks || wanted.map((i) => (base ? Float32Array.from(base.masks[names[i]])
+    : new Float32Array(sw * sh).fill(i === background ? 1 : 0)));
+  const byName = Object.fromEntries(wanted.map((i, k) => [names[i], planes[k]]));
+  times.pasteMs = performance.now() - t;
+  const ran = pixels ? owner.measured([side, side], pixels, choice, info) : info;
+  owner.info = {...ran, faces: owner.faceMode.describe()};
+  return {labels, ...(masks ? {masks: byName} : {}), modelMs: times.parseMs + (base ? base.modelMs : 0),
+          size: [side, side], info: owner.info, times,
+          faces: found.map((f) => ({box: f.box, score: f.score, crop: f.crop}))};
 }
