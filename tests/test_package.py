@@ -37,10 +37,11 @@ import type { Segmenter, SegmentResult, ErrorCode, RuntimeInfo } from '%(name)s'
 async function main(image: HTMLCanvasElement): Promise<number> {
   const seg: Segmenter = await createSegmenter({ runtime: 'auto', precision: 'float32', backend: 'wasm',
                                                  worker: true, threads: 0, size: [448, 448] });
-  const result: SegmentResult = await seg.segment(image, { size: [288, 288] });
+  const result: SegmentResult = await seg.segment(image, { size: [288, 288], faces: { maxFaces: 2, fill: 'frame' } });
+  const crops: number[][] = (result.faces ?? []).map((face) => face.crop);
   const overlay: ImageData = seg.colorize(result.labels, result.width, result.height, { alpha: 0.5, transparent: [0] });
   const info: RuntimeInfo = seg.info;
-  const first: string = seg.classes[result.labels[0]];
+  const first: string = seg.classes[result.labels[0]] + crops.length;
   const choice = chooseRuntime(seg.meta, { runtime: 'litert' }, [448, 448]);
   seg.dispose();
   try {
@@ -76,8 +77,10 @@ try {
   const out = {};
   for (const worker of [true, false]) {
     const seg = await createSegmenter({ worker, size: [%(height)d, %(width)d] });
-    const { labels } = await seg.segment(image);
-    out[worker ? 'worker' : 'main'] = { labels: Array.from(labels), info: seg.info, model: seg.model };
+    const { faces } = await seg.segment(image);            // face mode, the package's detector
+    const faceInfo = seg.info.faces;
+    const { labels } = await seg.segment(image, { faces: false });
+    out[worker ? 'worker' : 'main'] = { labels: Array.from(labels), info: seg.info, model: seg.model, faces, faceInfo };
     seg.dispose();
   }
   window.result = out;
@@ -127,7 +130,7 @@ def test_the_build_is_a_package_named_by_the_recipe(built):
     assert package["exports"]["."] == {"types": "./segmenter.d.ts", "default": "./segmenter.js"}
     listed = set(package["files"])
     assert {"segmenter.js", "segmenter.d.ts", "lib/", "model.json", "tf.min.js", "tf-backend-wasm.min.js", "tf-backend-webgpu.min.js",
-            "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm", "sample.png"} <= listed
+            "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm", "sample.png", "faces/"} <= listed
     assert {p.name for p in built.glob("*.bin")} <= listed
     assert not any(name.startswith(".") for name in listed)
     for name in listed:
@@ -138,6 +141,7 @@ def test_the_build_is_a_package_named_by_the_recipe(built):
     assert f"npm install ./patcher-bisenetv2-celebamask-{package['version']}.tgz\n" in readme, "a tarball, not the registry"
     assert "docs/page.md lists" not in readme
     assert meta["title"] in readme and f"| 1 | {meta['classes'][1]} | #800000 |" in readme and "random weights" in readme
+    assert "Face mode (the default)" in readme and "@vladmandic/human@3.3.6 (MIT; the model itself Apache-2.0)" in readme
 
 
 def test_package_name_overrides_the_recipe_and_bad_names_are_refused(named, checkouts, tmp_path, capsys):
@@ -205,6 +209,7 @@ def test_the_installed_package_runs_from_node_modules_in_a_page_without_a_bundle
         got = result[mode]
         assert got["model"] == f"{url}node_modules/{NAME}/model.json"
         assert got["info"]["worker"] is worker and "fallback" not in got["info"]
+        assert isinstance(got["faces"], list) and got["faceInfo"]["model"] == f"{url}node_modules/{NAME}/faces/blazeface.json"
         agreement = np.mean(np.array(got["labels"]).reshape(HEIGHT, WIDTH) == expected)
         assert agreement >= 0.999, f"{mode}: {agreement:.4%} of pixels agree with TensorFlow"
 

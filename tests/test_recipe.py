@@ -84,6 +84,25 @@ BAD = [
     pytest.param('[upstream]', '[upstream', r"not TOML", id="not-toml"),
     pytest.param('package = "@patcher/bisenetv2-celebamask"', 'package = "Face Parts"',
                  r"model 'celebamask': field 'package': 'Face Parts' is not an npm package name", id="package-not-npm"),
+    pytest.param('model_license = "Apache-2.0"\n', '', r"model 'celebamask': field 'faces.model_license' is missing",
+                 id="faces-field-missing"),
+    pytest.param('model_license = "Apache-2.0"', 'model_license = "Apache-2.0"\nlicence = "MIT"',
+                 r"model 'celebamask': field 'faces.licence' is unknown", id="faces-field-unknown"),
+    pytest.param('version = "3.3.6"', 'version = "^3.3.6"', r"model 'celebamask': field 'faces.version' must be an exact",
+                 id="faces-version-range"),
+    pytest.param('files = ["blazeface.json", "blazeface.bin"]', 'files = ["blazeface.bin"]',
+                 r"model 'celebamask': field 'faces.files' must list file names in the folder, one of them the graph's",
+                 id="faces-files-without-graph"),
+    pytest.param('files = ["blazeface.json", "blazeface.bin"]', 'files = ["../blazeface.json"]',
+                 r"model 'celebamask': field 'faces.files' must list file names", id="faces-file-leaves-folder"),
+    pytest.param('integrity = "sha512-Nr5m', 'integrity = "sha1-Nr5m', r"model 'celebamask': field 'faces.integrity'",
+                 id="faces-integrity-not-sha512"),
+    pytest.param('per_cell = [2, 6]', 'per_cell = [2]', r"model 'celebamask': field 'faces.anchors' must give as many",
+                 id="faces-anchors-unequal"),
+    pytest.param('per_cell = [2, 6]', 'perCell = [2, 6]', r"model 'celebamask': field 'faces.anchors' must be",
+                 id="faces-anchors-misspelled"),
+    pytest.param('[models.celebamask.faces]', '[models.celebamask.face]', r"model 'celebamask': unknown field 'face'",
+                 id="faces-table-misspelled"),
 ]
 
 
@@ -112,6 +131,8 @@ def test_the_shipped_recipe_loads_and_describes_each_model():
     assert city.input.default_size == (512, 1024) and face.input.default_size == (448, 448)
     assert face.moving_average == {"scope": "moving_avg", "decay": 0.9995}
     assert face.env == {"TF_USE_LEGACY_KERAS": "1"}
+    assert face.faces["files"] == ["blazeface.json", "blazeface.bin"] and city.faces == {}, "street scenes: no faces"
+    assert face.faces["anchors"] == {"strides": [16, 32], "per_cell": [2, 6]}
 
 
 def test_recipes_lists_the_shipped_ones(capsys):

@@ -57,7 +57,7 @@ window.failure = async (body) => {
 window.helpers = true;
 </script>
 </body>"""
-PROBE = test_module.PROBE.replace("</body>", HELPERS) % {"width": WIDTH, "height": HEIGHT}
+PROBE = test_module.PROBE.replace("</body>", HELPERS) % {"width": WIDTH, "height": HEIGHT, "attempt": test_module.ATTEMPT}
 
 
 @pytest.fixture(scope="module")

@@ -91,6 +91,8 @@ class Model:
     graph_imports: tuple[str, ...] = ()
     # Python packages the upstream needs beyond patcher's own, each NAME==VERSION (patcher/packages.py)
     packages: tuple[str, ...] = ()
+    # the face detector run before the model (fields.FACES), or empty: the model parses whole frames
+    faces: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def values(self) -> dict[str, str]:

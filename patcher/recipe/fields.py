@@ -24,6 +24,10 @@ from patcher.recipe.data import Input, Model
 
 # a model's published weights: a TensorFlow.js graph model inside an npm package, as the registry serves it
 PUBLISHED = ("package", "version", "folder", "integrity", "license", "terms")
+# a face detector the module runs before the model (face mode): its files inside an npm package, the
+# licences of the package and of the model, and the model's anchor layout (per output layer: stride in
+# input pixels, anchors per grid cell)
+FACES = ("package", "version", "folder", "files", "integrity", "license", "model_license", "anchors")
 FREEZE_PLACEHOLDERS = {"checkpoint", "frozen", "optimized"}
 SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 
@@ -174,6 +178,36 @@ def _published(published: dict[str, Any], raw: dict[str, Any], at: Place) -> dic
     return dict(published)
 
 
+def _faces(faces: dict[str, Any], raw: dict[str, Any], at: Place) -> dict[str, Any]:
+    for key in sorted(set(faces) ^ set(FACES)):
+        at.fail(f"field 'faces.{key}' is {'unknown' if key in faces else 'missing'}")
+    for key in ("package", "version", "folder", "integrity", "license", "model_license"):
+        if not isinstance(faces[key], str) or not faces[key]:
+            at.fail(f"field 'faces.{key}' must be a non-empty string")
+    try:
+        npm.check_name(faces["package"])
+    except ValueError as exc:
+        at.fail(f"field 'faces.package': {exc}")
+    if not re.fullmatch(r"\d+\.\d+\.\d+", faces["version"]):
+        at.fail("field 'faces.version' must be an exact version (1.2.3)")
+    if not inside(faces["folder"]):
+        at.fail("field 'faces.folder' must be a relative path inside the package")
+    if not re.fullmatch(r"sha512-[A-Za-z0-9+/]{86}==", faces["integrity"]):
+        at.fail("field 'faces.integrity' must be the registry's 'sha512-...' (base64) integrity")
+    files = faces["files"]
+    if (not isinstance(files, list) or not all(isinstance(f, str) and inside(f) and "/" not in f for f in files)
+            or len(set(files)) != len(files) or sum(f.endswith(".json") for f in files) != 1):
+        at.fail("field 'faces.files' must list file names in the folder, one of them the graph's .json")
+    anchors = faces["anchors"]
+    if not isinstance(anchors, dict) or set(anchors) != {"strides", "per_cell"}:
+        at.fail("field 'faces.anchors' must be {strides = [...], per_cell = [...]}")
+    strides, per_cell = anchors["strides"], anchors["per_cell"]
+    if (not isinstance(strides, list) or not isinstance(per_cell, list) or not strides
+            or len(strides) != len(per_cell) or not all(whole(v) and v > 0 for v in strides + per_cell)):
+        at.fail("field 'faces.anchors' must give as many strides as per_cell counts, whole numbers above 0")
+    return {**faces, "files": list(files), "anchors": {"strides": list(strides), "per_cell": list(per_cell)}}
+
+
 def _sample_crop(crop: list[Any], raw: dict[str, Any], at: Place) -> tuple[int, ...]:
     if crop and not box(crop):
         at.fail("field 'sample_crop' must be [x, y, width, height] in pixels")
@@ -223,7 +257,7 @@ FIELDS: dict[str, tuple[type, bool, Validator]] = {
     "graph_imports": (list, False, kinds_fields.graph_imports), "packages": (list, False, kinds_fields.packages),
     "env": (dict, False, _env), "sample": (str, True, _sample), "published": (dict, False, _published),
     "sample_crop": (list, False, _sample_crop), "pictures": (list, False, _pictures),
-    "package": (str, False, _package),
+    "package": (str, False, _package), "faces": (dict, False, _faces),
 }
 
 

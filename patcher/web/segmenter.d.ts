@@ -52,6 +52,53 @@ export interface SegmenterOptions {
   assets?: string | URL;
   /** Video mode: blend each call's class probabilities with the earlier calls' (default false). */
   smoothing?: boolean | Partial<SmoothingSettings>;
+  /** Face mode: find the faces, parse a square around each, paste the parses back (docs/page.md, "Face
+   * mode"). Default: on when model.json names a face detector; false parses the whole frame; true or
+   * settings (the rest FACES') turn it on, SegmenterError 'options' for a model without a detector. */
+  faces?: boolean | Partial<FaceSettings>;
+}
+
+/** Face mode's settings (FACES has the defaults). */
+export interface FaceSettings {
+  /** Most faces parsed; the largest are kept (default 4). */
+  maxFaces: number;
+  /** The square's side over the face box's width (default 2.25; 2.0-2.5 parse like portraits). */
+  margin: number;
+  /** The side, in pixels, each square is parsed at (default 320). */
+  size: number;
+  /** The detector's lowest score kept, 0..1 (default 0.5). */
+  minScore: number;
+  /** Outside every square: 'background' (default; the background class, its probability 1) or 'frame' (the
+   * whole frame's parse: one more run of the model). */
+  fill: 'background' | 'frame';
+}
+
+/** A face that face mode parsed. */
+export interface Face {
+  /** [x, y, width, height] in source pixels (steadied from frame to frame with smoothing on). */
+  box: number[];
+  /** The detector's score, 0..1. */
+  score: number;
+  /** [x, y, side, side]: the square parsed, in source pixels (it may reach outside the frame: padded). */
+  crop: number[];
+}
+
+/** Face mode's parts of a call, in milliseconds. */
+export interface FaceTimes {
+  detectMs: number;
+  cropMs: number;
+  parseMs: number;
+  pasteMs: number;
+}
+
+/** The face detector face mode ran. */
+export interface FaceInfo {
+  /** Its npm package and version (model.json's faces entry). */
+  detector: string;
+  /** Its graph's URL. */
+  model: string;
+  runtime: 'tfjs';
+  backend: string;
 }
 
 /** The temporal smoothing's settings (docs/page.md, "Video: temporal smoothing"). */
@@ -92,6 +139,8 @@ export interface RuntimeInfo {
   /** What `auto` measured on this device at this size; null when it measures nothing here (measure: false, a
    * runtime or backend asked for, one candidate only). */
   measure: MeasureInfo | null;
+  /** The face detector that ran, after a call in face mode (absent after a whole-frame call). */
+  faces?: FaceInfo;
 }
 
 /** `auto`'s measuring at one size on this device. */
@@ -124,6 +173,8 @@ export interface SegmentOptions {
   masks?: string[] | 'all';
   /** Overrides createSegmenter's smoothing for this call; false also forgets the past. */
   smoothing?: boolean | Partial<SmoothingSettings>;
+  /** Overrides createSegmenter's faces for this call (false: the whole frame, exactly as without face mode). */
+  faces?: boolean | Partial<FaceSettings>;
 }
 
 /** Class name -> width * height probabilities in [0, 1] (all classes sum to 1; labels is their argmax). */
@@ -145,6 +196,10 @@ export interface SegmentResult {
   reason: string;
   /** With SegmentOptions.masks only. */
   masks?: Masks;
+  /** Face mode only: the faces parsed, largest first ([] when there is none: then the map is background). */
+  faces?: Face[];
+  /** Face mode only: the call's parts. */
+  times?: FaceTimes;
 }
 
 export interface ColorizeOptions {
@@ -244,6 +299,8 @@ export function replaceBackground(source: Picture, result: MaskedResult, options
 export function alphaMask(result: MaskedResult, classes: string | string[], options?: {feather?: number}): ImageData;
 /** `layer` (such as colorize()'s) composited over the picture: opaque. */
 export function overlay(source: Picture, layer: ImageData): ImageData;
+/** Face mode's default settings. */
+export const FACES: Readonly<FaceSettings>;
 /** The smoothing's default settings. */
 export const SMOOTHING: Readonly<SmoothingSettings>;
 /** The most pixels (height * width) the model runs at, 2048 x 2048 (a run's memory grows with its pixels): a

@@ -15,9 +15,11 @@
 // choose.js (which runtime runs a size), model.js (model.json and its shards), pixels.js (reading and
 // painting pixels), tfjs.js and litert.js (the two engines), engine.js (one segmenter's model), measure.js
 // and store.js (auto's measuring on the device, and where it is kept), protocol.js and worker.js (the
-// module worker, importing the same files as the main thread), runners.js (worker or main thread).
+// module worker, importing the same files as the main thread), runners.js (worker or main thread),
+// facemode.js, faces.js, crop.js and track.js (face mode: faces found, cropped, parsed and pasted back).
 
 import {SegmenterError} from './lib/errors.js';
+import {faceOptions} from './lib/facemode.js';
 import {checkSize, defaultSize, options} from './lib/options.js';
 import {paint, sourceSize} from './lib/pixels.js';
 import {classIndices} from './lib/masks.js';
@@ -29,6 +31,7 @@ export {chooseRuntime} from './lib/choose.js';
 export {alphaMask, overlay, recolor, replaceBackground} from './lib/effects.js';
 export {SMOOTHING} from './lib/smoothing.js';
 export {MAX_PIXELS} from './lib/options.js';
+export {FACES} from './lib/facemode.js';
 
 /** @typedef {import('./segmenter.js').SegmenterOptions} SegmenterOptions */
 /** @typedef {import('./segmenter.js').SegmentOptions} SegmentOptions */
@@ -39,6 +42,7 @@ export {MAX_PIXELS} from './lib/options.js';
 /** @typedef {import('./segmenter.js').Source} Source */
 /** @typedef {import('./segmenter.js').Color} Color */
 /** @typedef {import('./segmenter.js').Size} Size */
+/** @typedef {import('./segmenter.js').FaceSettings} FaceSettings */
 /** @typedef {import('./segmenter.js').Segmenter} SegmenterApi */
 
 const HERE = new URL('./', import.meta.url).href;
@@ -80,6 +84,8 @@ class Segmenter {
     this._runner = runner;
     this._size = opts.size;
     this._smoothing = opts.smoothing;
+    /** @type {FaceSettings | false} face mode's settings for calls that do not say (checked now) */
+    this._faces = faceOptions(opts.faces, meta);
     this._disposed = false;
     /** @type {RuntimeInfo} */
     this.info = threadsSaid(info);
@@ -98,12 +104,12 @@ class Segmenter {
   /**
    * The class ids of `source` (and, when asked, class probabilities) at the source's size.
    * @param {Source} source a loaded image, a video with a frame, a canvas, an ImageBitmap, ImageData or a VideoFrame
-   * @param {SegmentOptions} [options] size, masks and smoothing for this call
+   * @param {SegmentOptions} [options] size, masks, smoothing and faces for this call
    * @returns {Promise<SegmentResult>}
-   * @throws {SegmenterError} as a rejection: 'options' (a bad size or class name), 'source', 'disposed',
-   *   'run', or any code of a runtime starting for a new size
+   * @throws {SegmenterError} as a rejection: 'options' (a bad size, class name or faces option), 'source',
+   *   'disposed', 'run', 'not-found' (face mode: the detector's files), or any code of a runtime starting
    */
-  async segment(source, {size, masks, smoothing} = {}) {
+  async segment(source, {size, masks, smoothing, faces} = {}) {
     const start = performance.now();
     if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     const [sw, sh] = sourceSize(source);
@@ -111,12 +117,14 @@ class Segmenter {
     // refused: only a size asked for is checked against MAX_PIXELS, by checkSize here or in options())
     const [h, w] = checkSize(size, 'size') || this._size || defaultSize(this.meta, sh, sw);
     const wants = {masks: masks == null ? null : classIndices(masks, this.classes),
-                   smoothing: smoothing === undefined ? this._smoothing : smoothingOptions(smoothing)};
+                   smoothing: smoothing === undefined ? this._smoothing : smoothingOptions(smoothing),
+                   faces: faces === undefined ? this._faces : faceOptions(faces, this.meta, 'faces')};
     const done = await this._runner.run(source, h, w, sh, sw, wants);
     this.info = threadsSaid({...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})});
     return {labels: done.labels, ...(wants.masks ? {masks: done.masks} : {}), width: sw, height: sh,
             ms: performance.now() - start, modelMs: done.modelMs, size: done.size, runtime: done.info.runtime,
-            precision: done.info.precision, reason: done.info.reason};
+            precision: done.info.precision, reason: done.info.reason,
+            ...(done.faces ? {faces: done.faces, times: done.times} : {})};
   }
 
   /**

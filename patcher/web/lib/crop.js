@@ -92,6 +92,11 @@ export function cropPixels(frame, crop, size = crop[2], fill = [0, 0, 0, 255]) {
 }
 
 /**
+ * paste's options.
+ * @typedef {{base?: ArrayLike<number>, background?: number, baseMasks?: Float32Array[], outside?: number[]}} PasteOptions
+ */
+
+/**
  * The crops' parses pasted into maps of the frame's size. A frame pixel inside several crops takes the
  * parse of the crop whose centre is nearest to it (so the face nearer its crop's centre wins); a pixel
  * inside none keeps `base` (the whole frame's parse) or, without it, `background`.
@@ -100,9 +105,9 @@ export function cropPixels(frame, crop, size = crop[2], fill = [0, 0, 0, 255]) {
  * @param {{crop: number[], size: number, labels: ArrayLike<number>, masks?: Float32Array[]}[]} parts each
  *   crop [x, y, side, side], its parse's side, class ids (size * size) and optional soft masks (one
  *   Float32Array of size * size per mask, the same masks in every part)
- * @param {{base?: ArrayLike<number>, background?: number, baseMasks?: Float32Array[], outside?: number[]}}
- *   [given] base: class ids (width * height) outside every crop; background: the class id there without
- *   base (default 0); baseMasks / outside: each mask's values, or its constant value (default 0), there
+ * @param {PasteOptions} [given] base: class ids (width * height) outside every crop; background: the class
+ *   id there without base (default 0); baseMasks / outside: each mask's values, or its constant value
+ *   (default 0), there
  * @returns {{labels: ArrayLike<number>, owner: Int16Array, masks: Float32Array[]|null}} labels: the typed
  *   array type of `base` or the parts' labels; owner: the index of the part each pixel came from, -1 outside
  *   every crop

@@ -1,11 +1,13 @@
 // engine.js: one segmenter's model where it runs (the worker or the main thread): which runtime runs each
 // size (chooseRuntime, with tfjs taking over under 'auto' where LiteRT.js does not start, and what `auto`
 // measured on this device once measure.js has), the engines started on demand, and a call from pixels to
-// class ids at the size asked for.
+// class ids at the size asked for: of the whole frame, or (face mode, facemode.js) of a square around each
+// face, pasted back (crop.js).
 import {chooseRuntime, runtimeId} from './choose.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
 import {fetchModel} from './model.js';
+import {runFaces} from './facemode.js';
 import {defaultSize} from './options.js';
 import {toMasks} from './masks.js';
 import {Measurer, deviceEnv} from './measure.js';
@@ -25,12 +27,13 @@ import {TfjsEngine} from './tfjs.js';
  */
 /**
  * What a call asks for besides class ids.
- * @typedef {{masks?: number[] | null, smoothing?: import('../segmenter.js').SmoothingSettings | null}} Wants
+ * @typedef {{masks?: number[] | null, smoothing?: import('../segmenter.js').SmoothingSettings | null,
+ *   faces?: import('../segmenter.js').FaceSettings | false | null}} Wants
  */
 /**
  * What a call gives back to the runner.
  * @typedef {{labels: Uint8Array | Uint16Array, masks?: Record<string, Float32Array>, modelMs: number, size: Size,
- *   info: RuntimeInfo}} RunResult
+ *   info: RuntimeInfo, faces?: import('../segmenter.js').Face[], times?: import('../segmenter.js').FaceTimes}} RunResult
  */
 
 // The runtimes' engines: make.tfjs(opts, loaded) with opts.backend the tfjs backend, make.litert(opts, meta).
@@ -69,7 +72,8 @@ export class Engine {
   constructor(opts, loaded, make = MAKE) {
     Object.assign(this, {opts, loaded, make, spec: loaded.spec, meta: loaded.meta, engines: {}, litertFailed: null,
                          prepared: new Set(),   // the runtime ids started here (their files fetched)
-                         holder: {}, active: 0, disposed: false, info: null, smoother: null, measurer: null});
+                         holder: {}, active: 0, disposed: false, info: null, smoother: null, measurer: null,
+                         faceMode: null, faceSmoothers: new Map()});   // facemode.js's, in face mode
   }
 
   /**
@@ -159,57 +163,20 @@ export class Engine {
    * @param {number} sh the source's height
    * @param {number} sw
    * @param {Wants} [wants] masks: class ids whose probabilities to return (result.masks, by class name), or
-   *   null; smoothing: smoothing.js's settings, or null (and the past is forgotten)
+   *   null; smoothing: smoothing.js's settings, or null (and the past is forgotten); faces: face mode's
+   *   settings (facemode.js's faceOptions), or null / false for the whole frame
    * @returns {Promise<RunResult>}
-   * @throws {SegmenterError} 'disposed', 'source', 'run', or any code of starting a runtime
+   * @throws {SegmenterError} 'disposed', 'source', 'run', 'not-found' (face mode: the detector's files), or any
+   *   code of starting a runtime
    */
-  async run(source, h, w, sh, sw, {masks = null, smoothing = null} = {}) {
+  async run(source, h, w, sh, sw, {masks = null, smoothing = null, faces = null} = {}) {
     if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
     this.active += 1;
     try {
       // a step of measuring under way ends first (and may have picked a faster runtime)
       if (this.measurer && this.measurer.idle()) await this.measurer.idle();
-      const {engine, info, choice} = await this.start([h, w]);
-      const size = [h, w];
-      const [ch, cw] = choice.size || [h, w];
-      let pixels;
-      try {
-        pixels = await pixelsOf(source, cw, ch, this.holder);
-      } catch (err) {
-        this.holder = {};   // a picture from another origin taints the canvas it was drawn on for good
-        throw isCrossOrigin(err) ? crossOrigin() : unreadable(source, err, ` at ${ch} x ${cw}`);
-      }
-      if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
-      const start = performance.now();
-      const Type = this.spec.classes.length > 256 ? Uint16Array : Uint8Array;
-      if (!masks && !smoothing) {
-        this.smoother = null;
-        const ids = await engine.infer(pixels, ch, cw, choice, this.spec);
-        if (ids.length !== ch * cw) {
-          throw new SegmenterError(`the model gave ${ids.length} class ids for ${ch} x ${cw} pixels`, 'run');
-        }
-        const modelMs = performance.now() - start;
-        this.info = this.measured(size, pixels, choice, info);
-        return {labels: resizeLabels(Type.from(ids), ch, cw, sh, sw), modelMs, size: [ch, cw], info: this.info};
-      }
-      const classes = this.spec.classes.length;
-      let probs = await engine.scores(pixels, ch, cw, choice, this.spec);
-      if (probs.length !== ch * cw * classes) {
-        throw new SegmenterError(`the model gave ${probs.length} scores for ${ch} x ${cw} pixels of ${classes} classes`, 'run');
-      }
-      const modelMs = performance.now() - start;
-      if (smoothing) {
-        // (settings come by value from the worker's messages: compared by value)
-        if (!this.smoother || JSON.stringify(this.smoother.settings) !== JSON.stringify(smoothing)) {
-          this.smoother = new Smoother(smoothing);
-        }
-        probs = this.smoother.step(probs, pixels.data, ch, cw, classes);
-      } else {
-        this.smoother = null;
-      }
-      const found = toMasks(probs, ch, cw, classes, sh, sw, masks || [], this.spec.classes, Type);
-      this.info = this.measured(size, pixels, choice, info);
-      return {labels: found.labels, ...(masks ? {masks: found.masks} : {}), modelMs, size: [ch, cw], info: this.info};
+      if (faces) return await runFaces(this, source, h, w, sh, sw, {masks, smoothing, faces});
+      return await this.whole(source, h, w, sh, sw, {masks, smoothing});
     } catch (err) {
       throw asSegmenterError(err);
     } finally {
@@ -217,6 +184,73 @@ export class Engine {
       if (this.disposed && !this.active) this.free();
       else if (this.measurer) this.measurer.plan();
     }
+  }
+
+  /**
+   * The source's pixels at w x h (a tainted canvas dropped).
+   * @param {any} source
+   * @param {number} w
+   * @param {number} h
+   * @returns {Promise<ImageData>}
+   * @throws {SegmenterError} 'source', 'disposed'
+   */
+  async read(source, w, h) {
+    let pixels;
+    try {
+      pixels = await pixelsOf(source, w, h, this.holder);
+    } catch (err) {
+      this.holder = {};   // a picture from another origin taints the canvas it was drawn on for good
+      throw isCrossOrigin(err) ? crossOrigin() : unreadable(source, err, ` at ${h} x ${w}`);
+    }
+    if (this.disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
+    return pixels;
+  }
+
+  /**
+   * The whole frame parsed at h x w (Engine.run's arguments, without face mode).
+   * @param {any} source
+   * @param {number} h
+   * @param {number} w
+   * @param {number} sh
+   * @param {number} sw
+   * @param {Wants} wants
+   * @returns {Promise<RunResult>}
+   */
+  async whole(source, h, w, sh, sw, {masks = null, smoothing = null}) {
+    const {engine, info, choice} = await this.start([h, w]);
+    const size = [h, w];
+    const [ch, cw] = choice.size || [h, w];
+    const pixels = await this.read(source, cw, ch);
+    const start = performance.now();
+    const Type = this.spec.classes.length > 256 ? Uint16Array : Uint8Array;
+    if (!masks && !smoothing) {
+      this.smoother = null;
+      const ids = await engine.infer(pixels, ch, cw, choice, this.spec);
+      if (ids.length !== ch * cw) {
+        throw new SegmenterError(`the model gave ${ids.length} class ids for ${ch} x ${cw} pixels`, 'run');
+      }
+      const modelMs = performance.now() - start;
+      this.info = this.measured(size, pixels, choice, info);
+      return {labels: resizeLabels(Type.from(ids), ch, cw, sh, sw), modelMs, size: [ch, cw], info: this.info};
+    }
+    const classes = this.spec.classes.length;
+    let probs = await engine.scores(pixels, ch, cw, choice, this.spec);
+    if (probs.length !== ch * cw * classes) {
+      throw new SegmenterError(`the model gave ${probs.length} scores for ${ch} x ${cw} pixels of ${classes} classes`, 'run');
+    }
+    const modelMs = performance.now() - start;
+    if (smoothing) {
+      // (settings come by value from the worker's messages: compared by value)
+      if (!this.smoother || JSON.stringify(this.smoother.settings) !== JSON.stringify(smoothing)) {
+        this.smoother = new Smoother(smoothing);
+      }
+      probs = this.smoother.step(probs, pixels.data, ch, cw, classes);
+    } else {
+      this.smoother = null;
+    }
+    const found = toMasks(probs, ch, cw, classes, sh, sw, masks || [], this.spec.classes, Type);
+    this.info = this.measured(size, pixels, choice, info);
+    return {labels: found.labels, ...(masks ? {masks: found.masks} : {}), modelMs, size: [ch, cw], info: this.info};
   }
 
   /**
@@ -257,6 +291,7 @@ export class Engine {
   free() {
     for (const made of Object.values(this.engines)) made.then((e) => e.free(), () => {});
     this.engines = {};
+    if (this.faceMode) { this.faceMode.free(); this.faceMode = null; }
   }
 }
 

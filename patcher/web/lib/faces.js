@@ -195,7 +195,10 @@ export class FaceDetector {
     return toSource(found.filter((f) => largest.includes(f)), side, size);
   }
 
-  /** Free the graph's weights; detect() fails with code 'disposed' afterwards. */
+  /**
+   * Free the graph's weights; detect() fails with code 'disposed' afterwards.
+   * @returns {void}
+   */
   dispose() {
     if (this.graph) { this.graph.dispose(); this.graph = null; }
   }
@@ -229,10 +232,15 @@ function outputLayers(json, url) {
 }
 
 /**
+ * createFaceDetector's options.
+ * @typedef {{model: string, anchors: {strides: number[], perCell: number[]}, minScore?: number, iou?: number,
+ *   maxFaces?: number, blend?: boolean, scale?: number, offset?: number}} DetectorOptions
+ */
+
+/**
  * Load a face detector.
  * @param {object} tf the TensorFlow.js namespace (its backend already set)
- * @param {{model: string, anchors: {strides: number[], perCell: number[]}, minScore?: number, iou?: number,
- *   maxFaces?: number, blend?: boolean, scale?: number, offset?: number}} given `model`: the graph model's
+ * @param {DetectorOptions} given `model`: the graph model's
  *   JSON (absolute URL; its .bin shards next to it); `anchors`: the anchor layout, each output layer's
  *   stride and anchors per cell (a fact of the model: the recipe says it); the rest override DETECTOR
  * @returns {Promise<FaceDetector>}

@@ -109,7 +109,8 @@ export function workerRunner(opts) {
         transfer = [bitmap];
       }
       const reply = await call('segment', {...message, h, w, sh, sw, wants}, transfer);
-      return {labels: reply.labels, masks: reply.masks, modelMs: reply.modelMs, size: reply.size, info: reply.info};
+      return {labels: reply.labels, masks: reply.masks, modelMs: reply.modelMs, size: reply.size, info: reply.info,
+              faces: reply.faces, times: reply.times};
     },
     async memory() {
       const {tensors, heap} = await call('memory', {});

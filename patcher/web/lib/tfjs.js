@@ -135,6 +135,20 @@ async function initBackend(tf, backend, threads, assets) {
   };
 }
 
+/**
+ * TensorFlow.js with `backend` started, for a model of its own (the face detector) beside whatever runs
+ * model.json: the bundles loaded and the backend started as TfjsEngine.create does, once per thread.
+ * @param {{backend: string, threads: number, assets: string}} opts
+ * @returns {Promise<any>} the tf namespace
+ * @throws {SegmenterError} 'tfjs', 'backend-unknown' or 'backend'
+ */
+export async function tfjsReady({backend, threads, assets}) {
+  const tf = await loadTfjs(assets, backend);
+  if (!tf.findBackend(backend)) await initBackend(tf, backend, threads, assets);
+  else if (tf.getBackend() !== backend) await tf.setBackend(backend);
+  return tf;
+}
+
 /** TensorFlow.js running model.json on one backend. */
 export class TfjsEngine {
   /**

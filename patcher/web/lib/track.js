@@ -60,7 +60,10 @@ export class FaceTracker {
     this.reset();
   }
 
-  /** Forget every face: the next frame's faces are taken as they are. */
+  /**
+   * Forget every face: the next frame's faces are taken as they are.
+   * @returns {void}
+   */
   reset() {
     this.tracks = [];
     this.time = null;
@@ -108,6 +111,11 @@ export class FaceTracker {
 
 // One face followed: its filters (centre x, centre y, width, height) and its steadied box.
 class Track {
+  /**
+   * @param {number} id the face's id while it is followed
+   * @param {{box: number[]}} face its first detection
+   * @param {object} settings the tracker's (TRACK's fields)
+   */
   constructor(id, face, settings) {
     this.id = id;
     this.filters = [0, 1, 2, 3].map(() => new OneEuro(settings));
@@ -115,6 +123,12 @@ class Track {
     this.update(face, 0);
   }
 
+  /**
+   * The face seen again: its box filtered.
+   * @param {{box: number[]}} face this frame's detection
+   * @param {number} dt seconds since the last frame (0 for the first)
+   * @returns {void}
+   */
   update(face, dt) {
     const [x, y, w, h] = face.box;
     const scale = this.box ? this.box[2] : w;
