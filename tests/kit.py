@@ -76,6 +76,18 @@ def apply(upstream: Path | str, dest: Path | str, *extra: str) -> int:
     return main(["apply", "--upstream", str(upstream), "--dest", str(dest), *extra])
 
 
+def refuses_an_edit(upstream: Path | str, dest: Path, commit: str, capsys: pytest.CaptureFixture[str]) -> Path:
+    """Add a line of the user's to an upstream file of the checkout `dest`; `apply` must refuse (exit 6),
+    name the file and keep the line. The file edited."""
+    edited = dest / "bisenet_model/cnn_basenet.py"
+    edited.write_text(edited.read_text() + "# my note\n")
+    capsys.readouterr()
+    assert apply(upstream, dest, "--commit", commit) == 6
+    assert "bisenet_model/cnn_basenet.py" in capsys.readouterr().err
+    assert edited.read_text().endswith("# my note\n")
+    return edited
+
+
 def patcher(*argv: str, env: dict[str, str] | None = None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """`python -m patcher ARGV` as a user runs it (this project's code, stdout and stderr captured as text);
     `env` adds to this process's environment."""

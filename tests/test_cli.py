@@ -8,7 +8,7 @@ from pathlib import Path
 import git
 import pytest
 
-from kit import apply, cli
+from kit import apply, cli, refuses_an_edit
 import synthetic
 from patcher import recipe as recipes
 from patcher.cli import main
@@ -174,12 +174,7 @@ def test_local_edits_are_refused_then_kept_with_force(synthetic_upstream, tmp_pa
     path, (old, _) = synthetic_upstream
     dest = tmp_path / "checkout"
     assert apply(path, dest, "--commit", old) == 0
-    edited = dest / "bisenet_model/cnn_basenet.py"
-    edited.write_text(edited.read_text() + "# my note\n")
-    capsys.readouterr()
-    assert apply(path, dest, "--commit", old) == 6
-    assert "bisenet_model/cnn_basenet.py" in capsys.readouterr().err
-    assert edited.read_text().endswith("# my note\n")
+    refuses_an_edit(path, dest, old, capsys)
     assert apply(path, dest, "--commit", old, "--force") == 0
     assert "stash" in capsys.readouterr().err
     repo = git.Repo(dest)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from codemod_cases import assert_fix, assert_idempotent, assert_missing_raises, assert_noop, required
+from codemod_cases import CodemodTest
 
 CODEMOD = "resize_to_skip"
 RESIZES = ["tensorflow.image.resize_bilinear", "tensorflow.image.resize"]
@@ -127,25 +127,6 @@ FIX = [
 ]
 
 
-@pytest.mark.parametrize(("params", "source"), NOOP)
-def test_noop(params, source):
-    assert_noop(CODEMOD, params, source)
 
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_fix(params, before, after, sites):
-    assert_fix(CODEMOD, params, before, after, sites)
-
-
-@pytest.mark.parametrize(("params", "before", "after", "sites"), FIX)
-def test_idempotent(params, before, after, sites):
-    assert_idempotent(CODEMOD, params, before)
-
-
-def test_parameters_are_required_keywords():
-    assert required(CODEMOD) == list(PARAMS)
-
-
-@pytest.mark.parametrize("missing", list(PARAMS))
-def test_missing_parameter_is_a_type_error(missing):
-    assert_missing_raises(CODEMOD, PARAMS, missing)
+class TestResizeToSkip(CodemodTest):
+    CODEMOD, PARAMS, NOOP, FIX = CODEMOD, PARAMS, NOOP, FIX
