@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from patcher.probe import Stage, emit, upstream_line
+from patcher.probe import Stage, emit, failed
 
 BATCH_NORMS = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
 PASS_THROUGH = {"Identity", "ReadVariableOp"}
@@ -254,11 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         tf.compat.v1.disable_v2_behavior()
         MODES[args.mode](tf, np, json.loads(args.spec), args)
     except Exception as exc:  # noqa: BLE001 - any failure of the upstream code is reported with its stage
-        if isinstance(exc, Stage):
-            stage, exc = exc.stage, exc.cause
-        lines = str(exc).strip().splitlines() or [""]
-        emit(error="failed", stage=stage, message=f"{type(exc).__name__}: {lines[0]}", where=upstream_line(exc))
-        return 1
+        return failed(exc, stage)
     return 0
 
 

@@ -275,6 +275,16 @@ class Stage(Exception):
 MODES = {"verify": verify, "checkpoint": checkpoint, "match": match, "recover": recover, "frozen": frozen}
 
 
+def failed(exc: BaseException, stage: str) -> int:
+    """Report a failure of the upstream code as one record (its stage, first line and upstream file:line);
+    the child's exit code, 1."""
+    if isinstance(exc, Stage):
+        stage, exc = exc.stage, exc.cause
+    lines = str(exc).strip().splitlines() or [""]
+    emit(error="failed", stage=stage, message=f"{type(exc).__name__}: {lines[0]}", where=upstream_line(exc))
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=sorted(MODES))
@@ -301,11 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         stage = "build"
         MODES[args.mode](tf, np, script, args)
     except Exception as exc:  # noqa: BLE001 - any failure of the upstream code is reported with its stage
-        if isinstance(exc, Stage):
-            stage, exc = exc.stage, exc.cause
-        lines = str(exc).strip().splitlines() or [""]
-        emit(error="failed", stage=stage, message=f"{type(exc).__name__}: {lines[0]}", where=upstream_line(exc))
-        return 1
+        return failed(exc, stage)
     return 0
 
 
