@@ -16,7 +16,7 @@ from test_page import pytestmark, rewrite_metadata, serving  # noqa: F401
 
 from kit import node, url
 
-from patcher.page import PAGE
+from patcher.page import BUNDLES, PAGE
 
 playwright, browser = test_page.playwright, test_page.browser  # one Chromium per module
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "page.md"
@@ -68,6 +68,24 @@ def test_every_code_is_documented_with_its_hint_and_has_a_trigger_here():
     known = codes()
     assert documented() == known
     assert set(TRIGGERS) == set(known)
+
+
+def test_hints_name_only_files_that_ship_with_the_module():
+    """A hint names files the user has (in the build folder, next to segmenter.js), never a document of
+    patcher's that the package lacks: each code's hint, the CORS hint, the size limit's and the detector's."""
+    hints = node(f"import {{CODES, CORS_HINT}} from {url(PAGE / 'lib' / 'errors.js')};"
+                 f"import {{checkPixels}} from {url(PAGE / 'lib' / 'options.js')};"
+                 "let limit; try { checkPixels(4096, 4096, 'size'); } catch (e) { limit = e.hint; }"
+                 "console.log(JSON.stringify([...Object.values(CODES), CORS_HINT, limit]));")
+    hints += re.findall(r'const hint = "([^"]+)"', (PAGE / "lib" / "faces.js").read_text())
+    assert len(hints) == len(codes()) + 3 and all(hints), hints
+    shipped = {p.name for p in PAGE.rglob("*") if p.is_file()} | {n for ns in BUNDLES.values() for n in ns}
+    shipped |= {"model.json", "litert/", "faces/"}   # the build writes these next to the module
+    named = [(hint, name) for hint in hints
+             for name in re.findall(r"[\w.-]*\.(?:js|ts|json|md|html|bin|wasm)\b|[\w-]+/(?=\s|$)", hint)]
+    assert any(name == "segmenter.d.ts" for _, name in named), named   # the one that names the API's reference
+    for hint, name in named:
+        assert name in shipped or name in (".bin", ".wasm"), f"{name!r} in {hint!r} is not in the package"
 
 
 @pytest.fixture(scope="module")
