@@ -12,6 +12,7 @@ import threading
 import urllib.request
 from pathlib import Path
 
+import docs_blocks
 import numpy as np
 import pytest
 import test_page
@@ -285,3 +286,33 @@ def test_a_folder_install_is_served_through_its_link_and_the_readme_snippet_show
         httpd.server_close()
     assert logged["good"] == [], logged
     assert len(logged["bad"]) == 1 and logged["bad"][0].endswith(f"({hint_of('source')})"), logged
+
+
+def test_the_docs_pack_install_and_import_lines_run_as_printed(built, browser, tmp_path):
+    """docs/page.md's `npm pack DIR` / `npm install ./TARBALL` block (the tarball its comment names is the one
+    npm makes of the recipe's default build) and its node_modules snippet, which passes no model."""
+    package = json.loads((built / "package.json").read_text())
+    [commands] = [text for lang, _, text in docs_blocks.blocks("page.md") if lang == "sh" and "npm pack DIR" in text]
+    pack, install = [line for line in commands.splitlines() if line.strip()]
+    assert pack.split("#")[1].strip() == npm.tarball(package), "the tarball name the docs print"
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "package.json").write_text(json.dumps({"name": "consumer", "private": True, "type": "module"}))
+    run(shlex.split(pack.split("#")[0].replace("DIR", str(built))), app)
+    assert (app / npm.tarball(package)).is_file()
+    run([*shlex.split(install), "--offline", "--no-audit", "--no-fund"], app)
+    installed = app / "node_modules" / package["name"]
+    assert not installed.is_symlink() and json.loads((installed / "package.json").read_text())["version"] == package["version"]
+    [snippet] = [text for lang, _, text in docs_blocks.blocks("page.md") if lang == "html" and "node_modules" in text]
+    script = snippet.replace("</script>", "window.done = {model: seg.model, runtime: seg.info.runtime};\n"
+                                          "seg.dispose();\n</script>")
+    (app / "index.html").write_text(f"<!doctype html><html><head><link rel='icon' href='data:,'></head><body>\n"
+                                    f"<script>addEventListener('error', (e) => {{ window.done = {{error: e.message}}; }});"
+                                    f"</script>\n{script}</body></html>")
+    with serving(app) as url:
+        tab = browser.new_page()
+        tab.goto(url + "index.html")
+        tab.wait_for_function("window.done", timeout=WAIT)
+        done = tab.evaluate("window.done")
+        tab.close()
+    assert done == {"model": f"{url}node_modules/{package['name']}/model.json", "runtime": "tfjs"}, done
