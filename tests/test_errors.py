@@ -178,6 +178,31 @@ def test_a_picture_from_another_origin_is_a_source_error_with_a_cors_hint_and_th
         assert "crossOrigin" in hint and "Access-Control-Allow-Origin" in hint
 
 
+@pytest.mark.parametrize("worker", [True, False])
+def test_a_video_before_play_says_it_has_no_frame_yet(worker, probe):
+    """A video element with nothing loaded, and one given a stream but not played (a video
+    before play()): the documented message where there is no frame to read."""
+    got = probe.evaluate(f"""attempt(async (m) => {{
+        const seg = await m.createSegmenter({{worker: {'true' if worker else 'false'}, size: [32, 32]}});
+        const stream = document.createElement('video');
+        stream.muted = true;
+        stream.srcObject = (await picture('canvas')).captureStream();
+        await new Promise((resolve) => {{ stream.onloadedmetadata = resolve; setTimeout(resolve, 3000); }});
+        const out = [];
+        for (const video of [document.createElement('video'), stream]) {{
+          out.push(await seg.segment(video).then(() => 'segmented', (e) => [e.code, e.message]));
+        }}
+        seg.dispose();
+        return {{out, worker: seg.info.worker, state: stream.readyState}}; }})""")
+    assert got["ok"], got
+    assert got["value"]["worker"] is worker
+    empty, stream = got["value"]["out"]
+    assert empty[0] == "source" and empty[1].startswith("the video has no frame yet"), got
+    # a paused stream: whether Chromium has a frame to draw yet varies (on the main thread it had one here);
+    # either it is segmented or the message is the documented one, never "cannot read the source's pixels"
+    assert stream == "segmented" or (stream[0] == "source" and stream[1].startswith("the video has no frame yet")), got
+
+
 def test_a_picture_blocked_by_coep_says_why_and_a_short_shard_is_named(browser, folder):
     """Under `patcher serve` (COEP require-corp) a picture from another origin without CORP or CORS does not
     load: the source error says so. A short shard is named with its expected and actual bytes."""
