@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import test_module
@@ -70,7 +71,7 @@ def test_every_code_is_documented_with_its_hint_and_has_a_trigger_here():
     assert set(TRIGGERS) == set(known)
 
 
-def test_hints_name_only_files_that_ship_with_the_module():
+def test_hints_name_only_files_that_ship_with_the_module() -> None:
     """A hint names files the user has (in the build folder, next to segmenter.js), never a document of
     patcher's that the package lacks: each code's hint, the CORS hint, the size limit's and the detector's."""
     hints = node(f"import {{CODES, CORS_HINT}} from {url(PAGE / 'lib' / 'errors.js')};"
@@ -179,7 +180,7 @@ def test_a_picture_from_another_origin_is_a_source_error_with_a_cors_hint_and_th
 
 
 @pytest.mark.parametrize("worker", [True, False])
-def test_a_video_before_play_says_it_has_no_frame_yet(worker, probe):
+def test_a_video_before_play_says_it_has_no_frame_yet(worker: bool, probe: Any) -> None:
     """A video element with nothing loaded, and one given a stream but not played (a video
     before play()): the documented message where there is no frame to read."""
     got = probe.evaluate(f"""attempt(async (m) => {{

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -399,7 +400,8 @@ class TestSegmenter:
         assert np.mean(np.array(got["labels"]) == reference[0]) >= 0.999
 
     @pytest.mark.parametrize("worker", [True, False], ids=["worker", "main-thread"])
-    def test_litert_start_up_lines_reach_the_console_as_debug_and_info_not_errors(self, chromium, site, worker):
+    def test_litert_start_up_lines_reach_the_console_as_debug_and_info_not_errors(self, chromium: Any, site: str,
+                                                                                 worker: bool) -> None:
         # what Chromium's console shows (CDP Runtime.consoleAPICalled, through Playwright): the page's own
         # messages and its workers', each with the thread it came from
         logged: list[tuple[str, str, bool]] = []

@@ -12,6 +12,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -535,7 +536,7 @@ def counting_server(folder: Path, cacheable: bool) -> tuple[http.server.Threadin
     return http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Counted, directory=str(folder))), counts
 
 
-def test_a_server_that_lets_the_browser_cache_sends_each_file_once(browser, built, tmp_path):
+def test_a_server_that_lets_the_browser_cache_sends_each_file_once(browser: Any, built: Path, tmp_path: Path) -> None:
     """The page's and its worker's fetches of the module, model.json and the shards share Chromium's HTTP
     cache (the module busts no cache): `patcher serve`, which sends no-store, sends them twice; a server
     without it, once each."""
