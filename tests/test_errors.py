@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import test_module
@@ -16,7 +17,7 @@ from test_page import pytestmark, rewrite_metadata, serving  # noqa: F401
 
 from kit import node, url
 
-from patcher.page import PAGE
+from patcher.page import BUNDLES, PAGE
 
 playwright, browser = test_page.playwright, test_page.browser  # one Chromium per module
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "page.md"
@@ -68,6 +69,24 @@ def test_every_code_is_documented_with_its_hint_and_has_a_trigger_here():
     known = codes()
     assert documented() == known
     assert set(TRIGGERS) == set(known)
+
+
+def test_hints_name_only_files_that_ship_with_the_module() -> None:
+    """A hint names files the user has (in the build folder, next to segmenter.js), never a document of
+    patcher's that the package lacks: each code's hint, the CORS hint, the size limit's and the detector's."""
+    hints = node(f"import {{CODES, CORS_HINT}} from {url(PAGE / 'lib' / 'errors.js')};"
+                 f"import {{checkPixels}} from {url(PAGE / 'lib' / 'options.js')};"
+                 "let limit; try { checkPixels(4096, 4096, 'size'); } catch (e) { limit = e.hint; }"
+                 "console.log(JSON.stringify([...Object.values(CODES), CORS_HINT, limit]));")
+    hints += re.findall(r'const hint = "([^"]+)"', (PAGE / "lib" / "faces.js").read_text())
+    assert len(hints) == len(codes()) + 3 and all(hints), hints
+    shipped = {p.name for p in PAGE.rglob("*") if p.is_file()} | {n for ns in BUNDLES.values() for n in ns}
+    shipped |= {"model.json", "litert/", "faces/"}   # the build writes these next to the module
+    named = [(hint, name) for hint in hints
+             for name in re.findall(r"[\w.-]*\.(?:js|ts|json|md|html|bin|wasm)\b|[\w-]+/(?=\s|$)", hint)]
+    assert any(name == "segmenter.d.ts" for _, name in named), named   # the one that names the API's reference
+    for hint, name in named:
+        assert name in shipped or name in (".bin", ".wasm"), f"{name!r} in {hint!r} is not in the package"
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +177,31 @@ def test_a_picture_from_another_origin_is_a_source_error_with_a_cors_hint_and_th
         assert code == "source"
         assert message == "cannot read the source's pixels: it holds a picture from another origin without CORS"
         assert "crossOrigin" in hint and "Access-Control-Allow-Origin" in hint
+
+
+@pytest.mark.parametrize("worker", [True, False])
+def test_a_video_before_play_says_it_has_no_frame_yet(worker: bool, probe: Any) -> None:
+    """A video element with nothing loaded, and one given a stream but not played (a video
+    before play()): the documented message where there is no frame to read."""
+    got = probe.evaluate(f"""attempt(async (m) => {{
+        const seg = await m.createSegmenter({{worker: {'true' if worker else 'false'}, size: [32, 32]}});
+        const stream = document.createElement('video');
+        stream.muted = true;
+        stream.srcObject = (await picture('canvas')).captureStream();
+        await new Promise((resolve) => {{ stream.onloadedmetadata = resolve; setTimeout(resolve, 3000); }});
+        const out = [];
+        for (const video of [document.createElement('video'), stream]) {{
+          out.push(await seg.segment(video).then(() => 'segmented', (e) => [e.code, e.message]));
+        }}
+        seg.dispose();
+        return {{out, worker: seg.info.worker, state: stream.readyState}}; }})""")
+    assert got["ok"], got
+    assert got["value"]["worker"] is worker
+    empty, stream = got["value"]["out"]
+    assert empty[0] == "source" and empty[1].startswith("the video has no frame yet"), got
+    # a paused stream: whether Chromium has a frame to draw yet varies (on the main thread it had one here);
+    # either it is segmented or the message is the documented one, never "cannot read the source's pixels"
+    assert stream == "segmented" or (stream[0] == "source" and stream[1].startswith("the video has no frame yet")), got
 
 
 def test_a_picture_blocked_by_coep_says_why_and_a_short_shard_is_named(browser, folder):

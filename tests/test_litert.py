@@ -6,12 +6,14 @@ import base64
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -396,6 +398,34 @@ class TestSegmenter:
         assert info["threads"] == len(os.sched_getaffinity(0)) and info["version"] == litert.RUNTIME_VERSION
         assert got["runtime"] == "litert" and got["reason"] == "runtime litert, precision float32 were asked for"
         assert np.mean(np.array(got["labels"]) == reference[0]) >= 0.999
+
+    @pytest.mark.parametrize("worker", [True, False], ids=["worker", "main-thread"])
+    def test_litert_start_up_lines_reach_the_console_as_debug_and_info_not_errors(self, chromium: Any, site: str,
+                                                                                 worker: bool) -> None:
+        # what Chromium's console shows (CDP Runtime.consoleAPICalled, through Playwright): the page's own
+        # messages and its workers', each with the thread it came from
+        logged: list[tuple[str, str, bool]] = []
+        tab = chromium.new_page()
+        tab.on("console", lambda msg: logged.append((msg.type, msg.text, msg.worker is not None)))
+        try:
+            tab.goto(site)
+            tab.wait_for_function("window.ready === true", timeout=60_000)
+            rgba = np.concatenate([picture_pixels(*SIZE), np.full((*SIZE, 1), 255, np.uint8)], axis=-1)
+            got = tab.evaluate("([o, p, s]) => segment(o, p, s)",
+                               [{"size": list(SIZE), "runtime": "litert", "precision": "float32", "worker": worker},
+                                base64.b64encode(rgba.tobytes()).decode(), list(SIZE)])
+        finally:
+            tab.close()
+        assert "error" not in got, got
+        assert (got["info"]["runtime"], got["info"]["worker"]) == ("litert", worker)
+        # (LiteRT.js tags each line with its source file: "INFO: [environment.cc:NN] Creating LiteRT environment")
+        start_up = {"debug": r"INFO: .*Creating LiteRT environment", "info": r"WARNING: .*NPU accelerator could not be loaded"}
+        print(f"{'worker' if worker else 'main thread'}:", *logged, sep="\n  ")
+        for kind, line in start_up.items():
+            # LiteRT.js printed the line on the thread it runs on, at the lower level ...
+            assert any(k == kind and re.match(line, text) and w == worker for k, text, w in logged), (line, logged)
+            # ... and no message at error level carries it
+            assert not any(k == "error" and re.search(line, text) for k, text, _ in logged), (line, logged)
 
     @pytest.mark.parametrize(("precision", "worker"), [("float32", True), ("int8", False)])
     def test_masks_from_the_second_output_are_tensorflows_probabilities(self, chromium, site, reference, precision,

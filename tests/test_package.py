@@ -11,7 +11,9 @@ import subprocess
 import threading
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+import docs_blocks
 import numpy as np
 import pytest
 import test_page
@@ -198,12 +200,7 @@ def test_the_installed_package_runs_from_node_modules_in_a_page_without_a_bundle
     (app / "pixels.rgba").write_bytes(rgba.tobytes())
     (app / "index.html").write_text(PAGE_HTML % {"name": NAME, "width": WIDTH, "height": HEIGHT})
     expected = tf_labels(named, pixels)
-    with serving(app) as url:
-        tab = browser.new_page()
-        tab.goto(url + "index.html")
-        tab.wait_for_function("window.result", timeout=WAIT)
-        result = tab.evaluate("window.result")
-        tab.close()
+    url, result = opened(app, browser, "index.html", "result")
     assert "error" not in result, result["error"]
     for mode, worker in (("worker", True), ("main", False)):
         got = result[mode]
@@ -212,6 +209,19 @@ def test_the_installed_package_runs_from_node_modules_in_a_page_without_a_bundle
         assert isinstance(got["faces"], list) and got["faceInfo"]["model"] == f"{url}node_modules/{NAME}/faces/blazeface.json"
         agreement = np.mean(np.array(got["labels"]).reshape(HEIGHT, WIDTH) == expected)
         assert agreement >= 0.999, f"{mode}: {agreement:.4%} of pixels agree with TensorFlow"
+
+
+def opened(app: Path, browser: Any, name: str, variable: str) -> tuple[str, Any]:
+    """`app` served by patcher's server, its page `name` opened in Chromium until `window.VARIABLE` is set: the
+    server's URL and that value."""
+    with serving(app) as url:
+        tab = browser.new_page()
+        try:
+            tab.goto(url + name)
+            tab.wait_for_function(f"window.{variable}", timeout=WAIT)
+            return url, tab.evaluate(f"window.{variable}")
+        finally:
+            tab.close()
 
 
 def hint_of(code: str) -> str:
@@ -285,3 +295,28 @@ def test_a_folder_install_is_served_through_its_link_and_the_readme_snippet_show
         httpd.server_close()
     assert logged["good"] == [], logged
     assert len(logged["bad"]) == 1 and logged["bad"][0].endswith(f"({hint_of('source')})"), logged
+
+
+def test_the_docs_pack_install_and_import_lines_run_as_printed(built: Path, browser: Any, tmp_path: Path) -> None:
+    """docs/page.md's `npm pack DIR` / `npm install ./TARBALL` block (the tarball its comment names is the one
+    npm makes of the recipe's default build) and its node_modules snippet, which passes no model."""
+    package = json.loads((built / "package.json").read_text())
+    [commands] = [text for lang, _, text in docs_blocks.blocks("page.md") if lang == "sh" and "npm pack DIR" in text]
+    pack, install = [line for line in commands.splitlines() if line.strip()]
+    assert pack.split("#")[1].strip() == npm.tarball(package), "the tarball name the docs print"
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "package.json").write_text(json.dumps({"name": "consumer", "private": True, "type": "module"}))
+    run(shlex.split(pack.split("#")[0].replace("DIR", str(built))), app)
+    assert (app / npm.tarball(package)).is_file()
+    run([*shlex.split(install), "--offline", "--no-audit", "--no-fund"], app)
+    installed = app / "node_modules" / package["name"]
+    assert not installed.is_symlink() and json.loads((installed / "package.json").read_text())["version"] == package["version"]
+    [snippet] = [text for lang, _, text in docs_blocks.blocks("page.md") if lang == "html" and "node_modules" in text]
+    script = snippet.replace("</script>", "window.done = {model: seg.model, runtime: seg.info.runtime};\n"
+                                          "seg.dispose();\n</script>")
+    (app / "index.html").write_text(f"<!doctype html><html><head><link rel='icon' href='data:,'></head><body>\n"
+                                    f"<script>addEventListener('error', (e) => {{ window.done = {{error: e.message}}; }});"
+                                    f"</script>\n{script}</body></html>")
+    url, done = opened(app, browser, "index.html", "done")
+    assert done == {"model": f"{url}node_modules/{package['name']}/model.json", "runtime": "tfjs"}, done

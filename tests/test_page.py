@@ -3,6 +3,8 @@
 The page's test hooks (window.patcherState, window.patcherRun) exist only with ?debug in the URL."""
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import re
 import shutil
@@ -10,6 +12,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -492,3 +495,69 @@ def test_the_effects_panel_draws_each_effect_on_the_picture(browser, site):
         tab.screenshot(path=str(ARTIFACTS / "page-effects.png"), full_page=True)
     finally:
         tab.close()
+
+
+CACHE_PAGE = """<!doctype html><html><head><link rel="icon" href="data:,"></head><body><script type="module">
+import {createSegmenter} from './segmenter.js';
+const canvas = document.createElement('canvas');
+canvas.width = 40; canvas.height = 32;
+canvas.getContext('2d').fillRect(8, 8, 16, 16);
+try {
+  for (const worker of [true, false]) {   // the worker and the page each load the module, model.json and shards
+    const seg = await createSegmenter({worker, runtime: 'tfjs', size: [32, 32]});
+    await seg.segment(canvas);
+    seg.dispose();
+  }
+  window.done = 'ok';
+} catch (err) {
+  window.done = `${err.code}: ${err.message}`;
+}
+</script></body></html>"""
+
+
+def counting_server(folder: Path, cacheable: bool) -> tuple[http.server.ThreadingHTTPServer, dict[str, int]]:
+    """`patcher serve`'s server on `folder`, counting the files it sent (status 200) by path; `cacheable`:
+    without its `Cache-Control: no-store`, as a plain static host (the browser may cache)."""
+    counts: dict[str, int] = {}
+
+    class Counted(page.Handler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def send_response(self, code: int, message: str | None = None) -> None:
+            if code == 200:
+                counts[self.path] = counts.get(self.path, 0) + 1
+            super().send_response(code, message)
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if not (cacheable and keyword == "Cache-Control"):
+                super().send_header(keyword, value)
+
+    return http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Counted, directory=str(folder))), counts
+
+
+def test_a_server_that_lets_the_browser_cache_sends_each_file_once(browser: Any, built: Path, tmp_path: Path) -> None:
+    """The page's and its worker's fetches of the module, model.json and the shards share Chromium's HTTP
+    cache (the module busts no cache): `patcher serve`, which sends no-store, sends them twice; a server
+    without it, once each."""
+    folder = copy_build(built, tmp_path / "site")
+    (folder / "cache.html").write_text(CACHE_PAGE)
+    sent: dict[bool, dict[str, int]] = {}
+    for cacheable in (False, True):
+        httpd, sent[cacheable] = counting_server(folder, cacheable)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            context = browser.new_context()   # a fresh profile: an empty HTTP cache
+            tab = context.new_page()
+            tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/cache.html")
+            tab.wait_for_function("window.done", timeout=WAIT)
+            assert tab.evaluate("window.done") == "ok"
+            context.close()
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+    shards = [f"/{p.name}" for p in folder.glob("*.bin")]
+    for path in ["/lib/engine.js", "/model.json", *shards]:
+        assert sent[False][path] >= 2, (path, sent[False])   # no-store: the page's and the worker's, downloaded
+    assert sent[True] and all(n == 1 for n in sent[True].values()), sent[True]
+    assert set(sent[True]) == set(sent[False])
