@@ -492,3 +492,61 @@ def test_the_effects_panel_draws_each_effect_on_the_picture(browser, site):
         tab.screenshot(path=str(ARTIFACTS / "page-effects.png"), full_page=True)
     finally:
         tab.close()
+
+
+def canvas_alpha(tab, name: str) -> np.ndarray:
+    """The alpha channel of the page's canvas #name."""
+    height, width, alpha = tab.evaluate(f"""(() => {{
+        const c = document.getElementById('{name}');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const a = []; for (let i = 3; i < d.length; i += 4) a.push(d[i]);
+        return [c.height, c.width, a]; }})()""")
+    return np.array(alpha).reshape(height, width)
+
+
+def test_the_page_parses_each_face_frames_it_and_says_how_many(browser, built, tmp_path):
+    """Where model.json names a face detector the page runs face mode: on its sample (the astronaut's whole
+    512 x 512 picture) one face, where her head is, framed on the page (its box, and the square parsed) and
+    counted in words; the map outside the square is background. "The whole frame" parses without faces."""
+    if not metadata(built).get("faces", {}).get("detector"):
+        pytest.skip("the build could not fetch the face detector (no npm registry): no face mode to test")
+    folder = copy_build(built, tmp_path / "faces", faces=True)
+    with serving(folder) as url:
+        tab = browser.new_page()
+        try:
+            tab.goto(f"{url}?debug&backend=wasm&mode=worker&size=64x64")
+            state = wait_for_run(tab)
+            assert state["error"] is None and state["lastLabelsSize"] == [512, 512]
+            assert len(state["faces"]) == 1, state["faces"]
+            x, y, w, h = state["faces"][0]["box"]
+            assert 120 <= x + w / 2 <= 360 and 0 <= y + h / 2 <= 240, "her head: the top middle of the picture"
+            assert tab.inner_text("#found").startswith("Face mode: 1 face found")
+            assert tab.input_value("#parse") == "faces" and not tab.is_disabled("#parse")
+            cx, cy, side, _ = (round(v) for v in state["faces"][0]["crop"])
+            labels = last_labels(tab)
+            outside = np.ones_like(labels, bool)
+            outside[max(0, cy):cy + side, max(0, cx):cx + side] = False
+            assert outside.any() and np.all(labels[outside] == 0), "background outside the square parsed"
+            boxes = canvas_alpha(tab, "boxes") > 0
+            rows, cols = np.nonzero(boxes)
+            assert boxes.shape == (512, 512) and 0 < boxes.mean() < 0.2
+            assert cols.min() <= x + 3 and cols.max() >= x + w - 3 and rows.max() >= y + h - 3, "the box framed"
+
+            runs = state["runs"]
+            tab.select_option("#parse", "frame")
+            state = wait_for_run(tab, runs + 1)
+            assert state["error"] is None and state["faces"] is None
+            assert tab.inner_text("#found") == "The whole frame parsed (face mode off)."
+            assert not (canvas_alpha(tab, "boxes") > 0).any()
+        finally:
+            tab.close()
+    # a model.json without a detector: the choice is disabled, whole frames parsed, nothing said of faces
+    tab = browser.new_page()
+    try:
+        with serving(copy_build(built, tmp_path / "plain")) as url:
+            tab.goto(f"{url}?debug&backend=wasm&mode=worker&size=64x64")
+            state = wait_for_run(tab)
+            assert state["error"] is None and state["faces"] is None and state["detector"] is False
+            assert tab.is_disabled("#parse") and tab.inner_text("#found") == ""
+    finally:
+        tab.close()
