@@ -550,3 +550,67 @@ def test_the_page_parses_each_face_frames_it_and_says_how_many(browser, built, t
             assert tab.is_disabled("#parse") and tab.inner_text("#found") == ""
     finally:
         tab.close()
+
+
+def face_video(path: Path, width: int = 320, height: int = 240) -> Path:
+    """A Y4M clip for Chromium's fake camera: the astronaut's whole picture, 240 px high, in the middle of a
+    grey 320 x 240 frame (her face about 48 px wide), with a little noise frame to frame, as a webcam sees."""
+    from PIL import Image
+    from skimage import data
+
+    side = height
+    person = np.asarray(Image.fromarray(data.astronaut()).resize((side, side), Image.Resampling.BOX), np.float32)
+    base = np.full((height, width, 3), 128, np.float32)
+    base[:, (width - side) // 2:(width + side) // 2] = person
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(6):
+            rgb = np.clip(base + rng.normal(0, 3, base.shape), 0, 255)
+            r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+            y = 0.299 * r + 0.587 * g + 0.114 * b
+            u = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+            v = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
+            out.write(b"FRAME\n")
+            out.writelines(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes() for plane in (y, half(u), half(v)))
+    return path
+
+
+def test_the_webcam_runs_in_face_mode_with_its_square_steadied(playwright, built, tmp_path):
+    """The webcam (Chromium's fake camera playing a person on a grey frame) in face mode, smoothing on: the
+    face found on every frame, framed and counted, background outside its square, and the square held still
+    on a still scene with camera noise (the tracker)."""
+    if not metadata(built).get("faces", {}).get("detector"):
+        pytest.skip("the build could not fetch the face detector (no npm registry): no face mode to test")
+    clip = face_video(tmp_path / "person.y4m")
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + FAKE_CAMERA + [
+        f"--use-file-for-fake-video-capture={clip}"])
+    try:
+        with serving(copy_build(built, tmp_path / "faces", faces=True)) as url:
+            tab = chromium.new_page()
+            errors = []
+            tab.on("pageerror", lambda err: errors.append(str(err)))
+            tab.goto(f"{url}?debug&backend=wasm&mode=worker&sample=0")
+            assert wait_ready(tab)["error"] is None
+            tab.click("#webcam")
+            crops = []
+            for runs in range(2, 6):
+                state = wait_for_run(tab, runs)
+                assert state["error"] is None and state["smoothing"] is True
+                assert len(state["faces"]) == 1, state["faces"]
+                crops.append(state["faces"][0]["crop"])
+            assert tab.inner_text("#found").startswith("Face mode: 1 face found")
+            x, y, w, h = state["faces"][0]["box"]
+            assert 80 + 40 <= x + w / 2 <= 80 + 200 and y + h / 2 <= 120, "her head: the top middle of the frame"
+            labels = last_labels(tab)
+            cx, cy, side, _ = (round(v) for v in state["faces"][0]["crop"])
+            outside = np.ones_like(labels, bool)
+            outside[max(0, cy):cy + side, max(0, cx):cx + side] = False
+            assert labels.shape == (240, 320) and outside.any() and np.all(labels[outside] == 0)
+            spread = np.ptp(np.array(crops, float), axis=0)
+            assert np.all(spread <= 2), f"the steadied square moved {spread} px on a still scene"
+            tab.click("#webcam")
+            tab.close()
+            assert errors == []
+    finally:
+        chromium.close()
