@@ -5,7 +5,8 @@
 // `whole` x `whole` (mapped back to the picture's size, nearest) and of face mode at each crop size (each
 // face's square cut by lib/crop.js, parsed, pasted back). Judged by the detector, not by the parser: for
 // each face, whether its eye, eye, nose and mouth keypoints fall on their own classes, the share of hat in
-// its box, and agreement inside its box with face mode at the largest crop size.
+// its box, and agreement inside its box with face mode at the largest crop size; where a picture has a
+// hand-checked crop of the head (`head`, the recipe's), agreement inside the box with that crop's parse.
 import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -86,6 +87,7 @@ function judge(labels, reference, width, height, faces) {
 const sizes = [...job.sizes].sort((a, b) => a - b);
 const methods = [`whole frame ${job.whole}`, ...sizes.map((s) => `face mode ${s}`)];
 const rows = new Map();   // kind -> {pictures, found, per method: [{parts, hat, agree}]}
+const handChecked = [];   // {name, agree: per method, per face}
 for (const p of pictures) {
   const frame = readRgb(p);
   const {width, height} = frame;
@@ -100,6 +102,14 @@ for (const p of pictures) {
     maps.push(paste(width, height, parts, {background: 0}).labels);
   }
   const reference = maps[maps.length - 1];
+  if (p.head) {
+    const side = Math.max(p.head[2], p.head[3]);
+    const head = [p.head[0], p.head[1], side, side];
+    const parts = [{crop: head, size: job.whole, labels: await parse(cropPixels(frame, head, job.whole), job.whole)}];
+    const checked = paste(width, height, parts, {background: 0}).labels;
+    handChecked.push({name: p.name, agree: maps.map((labels) => judge(labels, checked, width, height, faces)
+      .map((f) => f.agree))});
+  }
   const row = rows.get(p.kind) || {pictures: 0, found: 0, judged: methods.map(() => [])};
   row.pictures += 1;
   row.found += Math.min(1, faces.length);
@@ -127,6 +137,11 @@ for (const [kind, row] of [...rows, ['all', all]]) {
       `${(100 * mean(j.map((f) => f.hat))).toFixed(1)} % | ` +
       `${(100 * mean(j.map((f) => f.agree))).toFixed(1)} % |`);
   });
+}
+for (const {name, agree} of handChecked) {
+  console.log(`\n${name}: agreement inside the face box with the parse of its hand-checked head crop at ` +
+    `${job.whole} x ${job.whole}: ` + methods.map((method, m) => `${method} ${(100 * mean(agree[m])).toFixed(1)} %`)
+    .join(', '));
 }
 detector.dispose();
 model.dispose();

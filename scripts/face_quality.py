@@ -6,7 +6,8 @@ Markdown table: per kind of picture, the faces the detector found and, for the w
 448 x 448 and for face mode at each crop size, how many of each face's four keypoints (two eyes, nose,
 mouth: the detector's, independent of the parser) fall on their own classes (within 3 % of the face's
 width), the share of hat inside the face's box, and agreement inside the box with face mode at the largest
-crop size. Counts and pixels, no times.
+crop size; then, for the astronaut, agreement inside the box with the parse of the recipe's hand-checked
+crop of her head. Counts and pixels, no times.
 
     python scripts/face_quality.py --model-dir DIR [--sizes 256,320,448] [--whole 448] [--people 10] [--work DIR]
 
@@ -36,7 +37,8 @@ KINDS = ("amateur_selfie", "studio_posture", "amateur_posture")
 def prepare(work: Path, people: int = len(PEOPLE)) -> Path:
     """The pictures (the astronaut, and the first `people` of openpeople's) as raw RGB files in `work` and their
     manifest (kind: the row they count in)."""
-    entries = [{**faces_data.write_rgb(work, "astronaut", faces_data.astronaut()), "kind": "astronaut"}]
+    entries = [{**faces_data.write_rgb(work, "astronaut", faces_data.astronaut()), "kind": "astronaut",
+                "head": list(faces_data.ASTRONAUT_HEAD)}]
     for kind in KINDS:
         for person in PEOPLE[:people]:
             pixels = faces_data.shrink(faces_data.openpeople(person, kind), 1024)

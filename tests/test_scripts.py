@@ -114,3 +114,5 @@ def test_face_quality_prints_face_mode_against_the_whole_frame(built, capfd):
     for cells in table[2:]:
         assert 0 <= float(cells[3]) <= 4 and 0 <= float(cells[8].strip(" %")) <= 100
     assert table[-1][2].strip() == "face mode 96" and table[-1][8].strip() == "100.0 %"  # itself
+    assert "astronaut: agreement inside the face box with the parse of its hand-checked head crop at 96 x 96: " \
+        "whole frame 96 " in captured.out
