@@ -52,8 +52,13 @@ def fake_video(path: Path, width: int = 320, height: int = 240) -> Path:
     """A Y4M clip for Chromium's fake camera whose six frames all differ (the test picture, inverted,
     shifted, flipped), so a class map drawn over the wrong frame shows."""
     base = sample_pixels(height, width).astype(np.float32)
-    frames = [base, 255 - base, np.roll(base, width // 4, axis=1), 255 - np.flipud(base), np.fliplr(base),
-              np.roll(255 - base, height // 3, axis=0)]
+    return write_y4m(path, [base, 255 - base, np.roll(base, width // 4, axis=1), 255 - np.flipud(base),
+                            np.fliplr(base), np.roll(255 - base, height // 3, axis=0)])
+
+
+def write_y4m(path: Path, frames: list[np.ndarray]) -> Path:
+    """RGB frames (float [H, W, 3], 0..255, all of one size) as a 30 fps Y4M clip (4:2:0) at `path`."""
+    height, width = frames[0].shape[:2]
     with open(path, "wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
         for rgb in frames:
@@ -563,17 +568,7 @@ def face_video(path: Path, width: int = 320, height: int = 240) -> Path:
     base = np.full((height, width, 3), 128, np.float32)
     base[:, (width - side) // 2:(width + side) // 2] = person
     rng = np.random.default_rng(0)
-    with open(path, "wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(6):
-            rgb = np.clip(base + rng.normal(0, 3, base.shape), 0, 255)
-            r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-            y = 0.299 * r + 0.587 * g + 0.114 * b
-            u = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
-            v = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
-            out.write(b"FRAME\n")
-            out.writelines(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes() for plane in (y, half(u), half(v)))
-    return path
+    return write_y4m(path, [np.clip(base + rng.normal(0, 3, base.shape), 0, 255) for _ in range(6)])
 
 
 def test_the_webcam_runs_in_face_mode_with_its_square_steadied(playwright, built, tmp_path):
