@@ -3,7 +3,9 @@
     python scripts/screenshot.py --model-dir webmodel-celebamask --out docs/page.png [--query 'backend=wasm']
 
 Serves the folder on 127.0.0.1 (with the headers wasm threads need), opens the page with `?debug`, waits for
-the first result and writes a PNG of the whole page.
+the first result and writes a PNG of the whole page. Says on stderr what the page showed: the model's
+weights (a build with random weights shows the pipeline, not a parse: refused unless --random-ok) and, in
+face mode, the faces found.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--query", default="backend=wasm&mode=worker", help="page options (default: %(default)s)")
     parser.add_argument("--width", type=int, default=1100)
+    parser.add_argument("--random-ok", action="store_true", help="allow a build with random weights")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -39,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
             if error:
                 print(f"screenshot.py: the page reports an error: {error}", file=sys.stderr)
                 return 1
+            weights = tab.evaluate("patcherState.meta.patcher && patcherState.meta.patcher.weights")
+            if weights == "random weights" and not args.random_ok:
+                print("screenshot.py: this build has random weights; build the trained model (python -m patcher "
+                      "build --weights published) or pass --random-ok", file=sys.stderr)
+                return 1
+            found = tab.inner_text("#found")
+            print(f"screenshot.py: {weights}; {found or 'no face detector in model.json'}", file=sys.stderr)
             tab.wait_for_timeout(500)
             tab.screenshot(path=str(args.out), full_page=True)
             browser.close()

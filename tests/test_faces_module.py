@@ -6,6 +6,7 @@ detector file missing; face mode asked of a model without a detector; the docume
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -211,9 +212,17 @@ def test_the_documented_page_as_printed_parses_in_face_mode(browser, site, folde
         if logged:
             break
         tab.wait_for_timeout(100)
+    drawn = tab.evaluate("""() => { const c = document.getElementById('view');
+        return {w: c.width, h: c.height, data: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)}; }""")
     tab.close()
-    assert errors == [] and logged, logged
-    assert any("face" in line for line in logged), logged
+    assert errors == [] and len(logged) == 1, (errors, logged)
+    found = re.search(r", (\d+) face\(s\);", logged[0])
+    assert found and int(found[1]) >= 1, logged
+    # the snippet frames each face in yellow: yellow pixels in rows and columns of the picture
+    pixels = np.array(drawn["data"]).reshape(drawn["h"], drawn["w"], 4)
+    yellow = np.all(pixels[..., :3] == (255, 255, 0), axis=-1)
+    rows, cols = np.nonzero(yellow)
+    assert yellow.sum() > 100 and np.ptp(rows) > 20 and np.ptp(cols) > 20, yellow.sum()
 
 
 def test_fill_frame_keeps_the_whole_frames_parse_outside_the_squares_and_video_holds_the_square(probe):

@@ -55,8 +55,13 @@ def fake_video(path: Path, width: int = 320, height: int = 240) -> Path:
     """A Y4M clip for Chromium's fake camera whose six frames all differ (the test picture, inverted,
     shifted, flipped), so a class map drawn over the wrong frame shows."""
     base = sample_pixels(height, width).astype(np.float32)
-    frames = [base, 255 - base, np.roll(base, width // 4, axis=1), 255 - np.flipud(base), np.fliplr(base),
-              np.roll(255 - base, height // 3, axis=0)]
+    return write_y4m(path, [base, 255 - base, np.roll(base, width // 4, axis=1), 255 - np.flipud(base),
+                            np.fliplr(base), np.roll(255 - base, height // 3, axis=0)])
+
+
+def write_y4m(path: Path, frames: list[np.ndarray]) -> Path:
+    """RGB frames (float [H, W, 3], 0..255, all of one size) as a 30 fps Y4M clip (4:2:0) at `path`."""
+    height, width = frames[0].shape[:2]
     with open(path, "wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
         for rgb in frames:
@@ -561,3 +566,115 @@ def test_a_server_that_lets_the_browser_cache_sends_each_file_once(browser: Any,
         assert sent[False][path] >= 2, (path, sent[False])   # no-store: the page's and the worker's, downloaded
     assert sent[True] and all(n == 1 for n in sent[True].values()), sent[True]
     assert set(sent[True]) == set(sent[False])
+
+
+def canvas_alpha(tab, name: str) -> np.ndarray:
+    """The alpha channel of the page's canvas #name."""
+    height, width, alpha = tab.evaluate(f"""(() => {{
+        const c = document.getElementById('{name}');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const a = []; for (let i = 3; i < d.length; i += 4) a.push(d[i]);
+        return [c.height, c.width, a]; }})()""")
+    return np.array(alpha).reshape(height, width)
+
+
+def test_the_page_parses_each_face_frames_it_and_says_how_many(browser, built, tmp_path):
+    """Where model.json names a face detector the page runs face mode: on its sample (the astronaut's whole
+    512 x 512 picture) one face, where her head is, framed on the page (its box, and the square parsed) and
+    counted in words; the map outside the square is background. "The whole frame" parses without faces."""
+    if not metadata(built).get("faces", {}).get("detector"):
+        pytest.skip("the build could not fetch the face detector (no npm registry): no face mode to test")
+    folder = copy_build(built, tmp_path / "faces", faces=True)
+    with serving(folder) as url:
+        tab = browser.new_page()
+        try:
+            tab.goto(f"{url}?debug&backend=wasm&mode=worker&size=64x64")
+            state = wait_for_run(tab)
+            assert state["error"] is None and state["lastLabelsSize"] == [512, 512]
+            assert len(state["faces"]) == 1, state["faces"]
+            x, y, w, h = state["faces"][0]["box"]
+            assert 120 <= x + w / 2 <= 360 and 0 <= y + h / 2 <= 240, "her head: the top middle of the picture"
+            assert tab.inner_text("#found").startswith("Face mode: 1 face found")
+            assert tab.input_value("#parse") == "faces" and not tab.is_disabled("#parse")
+            cx, cy, side, _ = (round(v) for v in state["faces"][0]["crop"])
+            labels = last_labels(tab)
+            outside = np.ones_like(labels, bool)
+            outside[max(0, cy):cy + side, max(0, cx):cx + side] = False
+            assert outside.any() and np.all(labels[outside] == 0), "background outside the square parsed"
+            boxes = canvas_alpha(tab, "boxes") > 0
+            rows, cols = np.nonzero(boxes)
+            assert boxes.shape == (512, 512) and 0 < boxes.mean() < 0.2
+            assert cols.min() <= x + 3 and cols.max() >= x + w - 3 and rows.max() >= y + h - 3, "the box framed"
+
+            runs = state["runs"]
+            tab.select_option("#parse", "frame")
+            state = wait_for_run(tab, runs + 1)
+            assert state["error"] is None and state["faces"] is None
+            assert tab.inner_text("#found") == "The whole frame parsed (face mode off)."
+            assert not (canvas_alpha(tab, "boxes") > 0).any()
+        finally:
+            tab.close()
+    # a model.json without a detector: the choice is disabled, whole frames parsed, nothing said of faces
+    tab = browser.new_page()
+    try:
+        with serving(copy_build(built, tmp_path / "plain")) as url:
+            tab.goto(f"{url}?debug&backend=wasm&mode=worker&size=64x64")
+            state = wait_for_run(tab)
+            assert state["error"] is None and state["faces"] is None and state["detector"] is False
+            assert tab.is_disabled("#parse") and tab.inner_text("#found") == ""
+    finally:
+        tab.close()
+
+
+def face_video(path: Path, width: int = 320, height: int = 240) -> Path:
+    """A Y4M clip for Chromium's fake camera: the astronaut's whole picture, 240 px high, in the middle of a
+    grey 320 x 240 frame (her face about 48 px wide), with a little noise frame to frame, as a webcam sees."""
+    from PIL import Image
+    from skimage import data
+
+    side = height
+    person = np.asarray(Image.fromarray(data.astronaut()).resize((side, side), Image.Resampling.BOX), np.float32)
+    base = np.full((height, width, 3), 128, np.float32)
+    base[:, (width - side) // 2:(width + side) // 2] = person
+    rng = np.random.default_rng(0)
+    return write_y4m(path, [np.clip(base + rng.normal(0, 3, base.shape), 0, 255) for _ in range(6)])
+
+
+def test_the_webcam_runs_in_face_mode_with_its_square_steadied(playwright, built, tmp_path):
+    """The webcam (Chromium's fake camera playing a person on a grey frame) in face mode, smoothing on: the
+    face found on every frame, framed and counted, background outside its square, and the square held still
+    on a still scene with camera noise (the tracker)."""
+    if not metadata(built).get("faces", {}).get("detector"):
+        pytest.skip("the build could not fetch the face detector (no npm registry): no face mode to test")
+    clip = face_video(tmp_path / "person.y4m")
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + FAKE_CAMERA + [
+        f"--use-file-for-fake-video-capture={clip}"])
+    try:
+        with serving(copy_build(built, tmp_path / "faces", faces=True)) as url:
+            tab = chromium.new_page()
+            errors = []
+            tab.on("pageerror", lambda err: errors.append(str(err)))
+            tab.goto(f"{url}?debug&backend=wasm&mode=worker&sample=0")
+            assert wait_ready(tab)["error"] is None
+            tab.click("#webcam")
+            crops = []
+            for runs in range(2, 6):
+                state = wait_for_run(tab, runs)
+                assert state["error"] is None and state["smoothing"] is True
+                assert len(state["faces"]) == 1, state["faces"]
+                crops.append(state["faces"][0]["crop"])
+            assert tab.inner_text("#found").startswith("Face mode: 1 face found")
+            x, y, w, h = state["faces"][0]["box"]
+            assert 80 + 40 <= x + w / 2 <= 80 + 200 and y + h / 2 <= 120, "her head: the top middle of the frame"
+            labels = last_labels(tab)
+            cx, cy, side, _ = (round(v) for v in state["faces"][0]["crop"])
+            outside = np.ones_like(labels, bool)
+            outside[max(0, cy):cy + side, max(0, cx):cx + side] = False
+            assert labels.shape == (240, 320) and outside.any() and np.all(labels[outside] == 0)
+            spread = np.ptp(np.array(crops, float), axis=0)
+            assert np.all(spread <= 2), f"the steadied square moved {spread} px on a still scene"
+            tab.click("#webcam")
+            tab.close()
+            assert errors == []
+    finally:
+        chromium.close()

@@ -63,3 +63,56 @@ def test_bench_browser_without_litert_times_tf_and_tfjs_and_says_what_is_absent(
     skipped = [line for line in captured.err.splitlines() if "onnxruntime-web rows skipped" in line]
     assert len(skipped) == 1 and "no_such_tf2onnx_module is not installed (pip install -e '.[bench]')" in skipped[0]
     assert set(result["absent"]) == {"LiteRT.js", "onnxruntime-web"}
+
+
+@needs_chromium
+def test_bench_faces_times_face_mode_and_the_whole_frame_in_one_run(built, capsys):
+    meta = json.loads((built / "model.json").read_text())["userDefinedMetadata"]
+    if not (meta.get("faces") or {}).get("detector"):
+        pytest.skip("the build could not fetch the face detector (no npm registry): no face mode to time")
+    assert load("bench_faces").main(["--model-dir", str(built), "--repeat", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("640 x 480 frames, tfjs wasm in the Web Worker")
+    face = next(line for line in out if line.startswith("| face mode, squares at 320 x 320 (1 face(s))"))
+    whole = next(line for line in out if line.startswith("| whole frame at 448 x 448"))
+    assert len(face.split("|")) == len(whole.split("|")) == 9
+    got = json.loads(out[-1])
+    assert got["faces"]["found"] == [1] and got["repeat"] == 1
+    assert got["faces"]["ms"] >= got["faces"]["parseMs"] > 0 and got["faces"]["detectMs"] > 0
+    assert got["whole"]["ms"] >= got["whole"]["modelMs"] > 0
+    assert got["ratio"] == pytest.approx(got["faces"]["ms"] / got["whole"]["ms"])
+
+
+def test_bench_faces_refuses_a_build_without_a_detector(built, tmp_path, capsys):
+    copy = tmp_path / "plain"
+    copy.mkdir()
+    content = json.loads((built / "model.json").read_text())
+    content["userDefinedMetadata"].pop("faces", None)
+    (copy / "model.json").write_text(json.dumps(content))
+    assert load("bench_faces").main(["--model-dir", str(copy), "--repeat", "1"]) == 2
+    assert "names no face detector" in capsys.readouterr().err
+
+
+def test_face_quality_prints_face_mode_against_the_whole_frame(built, capfd):
+    """On the synthetic model (random weights: the table's shape, not its numbers) with the real detector and
+    one of openpeople's people."""
+    meta = json.loads((built / "model.json").read_text())["userDefinedMetadata"]
+    if not (meta.get("faces") or {}).get("detector"):
+        pytest.skip("the build could not fetch the face detector (no npm registry)")
+    code = load("face_quality").main(["--model-dir", str(built), "--people", "1", "--sizes", "64,96", "--whole", "96"])
+    captured = capfd.readouterr()   # the table comes from the Node child
+    if code == 1 and "openpeople" in captured.err:
+        pytest.skip(f"openpeople's pictures cannot be fetched: {captured.err.strip()}")
+    assert code == 0, captured.err
+    table = [line.split("|")[1:-1] for line in captured.out.splitlines() if line.startswith("|")]
+    assert "eyes, nose, mouth on their class (of 4)" in table[0][3]
+    kinds = [cells[0].strip() for cells in table[2:] if cells[0].strip()]
+    assert kinds == ["astronaut (1)", "amateur_selfie (1)", "studio_posture (1)", "amateur_posture (1)", "all (4)"]
+    assert [cells[2].strip() for cells in table[2:5]] == ["whole frame 96", "face mode 64", "face mode 96"]
+    found = [cells[1].strip() for cells in table[2:] if cells[1].strip()]
+    assert found[-1] == "4/4"
+    for cells in table[2:]:
+        assert 0 <= float(cells[3]) <= 4 and 0 <= float(cells[8].strip(" %")) <= 100
+    assert table[-1][2].strip() == "face mode 96" and table[-1][8].strip() == "100.0 %"  # itself
+    assert "astronaut: agreement inside the face box with the parse of its hand-checked head crop at 96 x 96: " \
+        "whole frame 96 " in captured.out

@@ -1,6 +1,7 @@
 // The demo page, built only on segmenter.js: picks runtime, precision, backend, thread and size, feeds it
 // images or the webcam, draws each frame together with the class map computed for it, and shows what ran
-// it and why.
+// it and why. Where model.json names a face detector it parses in face mode (each face's square, pasted
+// back) unless "the whole frame" is picked, and frames the faces found.
 import { effectsPanel } from './panel.js';
 import { createSegmenter } from './segmenter.js';
 
@@ -13,7 +14,7 @@ const panel = effectsPanel($('effects'), () => run());
 const state = {status: 'loading', mode: null, backend: null, threads: null, threadsRequested: null, simd: null,
                runtime: null, precision: null, reason: null, ranSize: null, litert: false,
                isolated: null, fallback: null, runs: 0, ms: null, error: null, sizeError: null,
-               lastLabels: null, lastLabelsSize: null, lastSize: null, meta: null};
+               lastLabels: null, lastLabelsSize: null, lastSize: null, meta: null, detector: false, faces: null};
 if (params.has('debug')) {
   // Test and benchmark hooks, only with ?debug: the state, and "segment the current image again"
   // (resolves to the frame's time in ms).
@@ -139,6 +140,11 @@ function describe(made) {
     item.append(swatch, document.createTextNode(`${i} ${name}${hidden.has(i) ? ' (transparent)' : ''}`));
     return item;
   }));
+  state.detector = Boolean(made.meta.faces && made.meta.faces.detector);
+  $('parse').disabled = !state.detector;
+  $('parse').title = state.detector ? '' : (made.meta.faces && made.meta.faces.reason) ||
+    'this model.json names no face detector: whole frames are parsed';
+  if (!state.detector) $('parse').value = 'frame';
   const weights = made.meta.patcher && made.meta.patcher.weights;
   $('banner').hidden = weights !== 'random weights';
   $('banner').textContent = 'This model carries RANDOM weights: it shows the pipeline working, not a trained ' +
@@ -204,6 +210,35 @@ function drawPicture(picture, width, height) {
 function clearOverlay() {
   const overlay = $('overlay');
   overlay.getContext('2d').clearRect(0, 0, overlay.width, overlay.height);
+  drawFaces(null, overlay.width, overlay.height);
+}
+
+// Face mode's faces (result.faces): each face's box, and the square parsed around it dashed; null clears.
+function drawFaces(faces, width, height) {
+  const canvas = $('boxes');
+  if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, width, height);
+  ctx.strokeStyle = '#ffd400';
+  ctx.lineWidth = Math.max(2, Math.round(Math.max(width, height) / 256));
+  for (const face of faces || []) {
+    ctx.setLineDash([]);
+    ctx.strokeRect(...face.box);
+    ctx.setLineDash([3 * ctx.lineWidth, 2 * ctx.lineWidth]);
+    ctx.strokeRect(...face.crop);
+  }
+}
+
+// What face mode found, in words (or that the whole frame was parsed).
+function foundLine(result) {
+  if (!result.faces) return state.detector ? 'The whole frame parsed (face mode off).' : '';
+  const n = result.faces.length;
+  if (!n) return 'Face mode: no face found, so the map is all background.';
+  const scores = result.faces.map((f) => f.score.toFixed(2)).join(', ');
+  const t = result.times;
+  return `Face mode: ${n} face${n === 1 ? '' : 's'} found (score ${scores}), each square parsed at ` +
+    `${result.size[0]} x ${result.size[1]}: detect ${t.detectMs.toFixed(1)} ms, crop ${t.cropMs.toFixed(1)} ms, ` +
+    `parse ${t.parseMs.toFixed(1)} ms, paste ${t.pasteMs.toFixed(1)} ms.`;
 }
 
 async function frame() {
@@ -231,7 +266,8 @@ async function frame() {
       return;
     }
     const wants = panel.wants(current, webcamOn);
-    const result = await current.segment(picture, {size, ...wants});
+    const faces = state.detector && $('parse').value === 'faces';
+    const result = await current.segment(picture, {size, ...wants, faces});
     // The picture and the class map computed from it (or the effect made of both) are drawn together.
     drawPicture(picture, result.width, result.height);
     Object.assign(state, {effect: panel.settings().effect, smoothing: wants.smoothing});
@@ -242,8 +278,11 @@ async function frame() {
     }
     if (panel.draw($('image'), picture, result, current)) clearOverlay();
     else overlay.getContext('2d').putImageData(current.colorize(result.labels, result.width, result.height), 0, 0);
+    drawFaces(result.faces, result.width, result.height);
+    $('found').textContent = foundLine(result);
     Object.assign(state, {runs: state.runs + 1, ms: result.ms, lastLabels: result.labels,
-                          lastLabelsSize: [result.height, result.width], lastSize: result.size});
+                          lastLabelsSize: [result.height, result.width], lastSize: result.size,
+                          faces: result.faces || null});
     if (current === seg) showChoice(current.info);
     if (errorFrom === 'run') clearError();
     $('timing').textContent = `${result.size[0]} x ${result.size[1]} on ${result.runtime === 'litert' ?
@@ -310,6 +349,7 @@ $('runtime').value = ['auto', 'tfjs', 'litert'].includes(params.get('runtime')) 
 $('precision').value = ['auto', 'float32', 'int8'].includes(params.get('precision')) ? params.get('precision') : 'auto';
 if ($('runtime').value === 'tfjs' && $('precision').value === 'int8') $('precision').value = 'auto';
 $('mode').value = params.get('mode') === 'main' ? 'main' : 'worker';
+$('parse').value = params.get('faces') === '0' ? 'frame' : 'faces';
 if (params.get('size')) {
   const [h, w] = params.get('size').split('x');
   $('resolution').value = 'custom';
@@ -322,6 +362,7 @@ $('backend').onchange = start;
 $('runtime').onchange = () => { syncPrecision(); start(); };
 $('precision').onchange = start;
 $('mode').onchange = start;
+$('parse').onchange = () => run();
 $('resolution').onchange = () => { $('custom').hidden = $('resolution').value !== 'custom'; run(); };
 $('custom-height').oninput = () => { if (processingSize()) run(); };
 $('custom-width').oninput = () => { if (processingSize()) run(); };
