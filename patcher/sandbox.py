@@ -2,8 +2,8 @@
 
 Whatever such code raises while it is imported or while it runs, `SystemExit` and `KeyboardInterrupt`
 included, becomes one CodemodError (exit 13, as a recipe that cannot run) naming the module and the
-codemod; `os._exit` called by it raises SystemExit instead of ending patcher (or the pool process running
-it). What it prints goes to stderr, never into stdout, where `diff` and `list` write their results.
+codemod; `os._exit` (or `posix._exit`, the same function) called by it raises SystemExit instead of ending
+patcher (or the pool process running it). What it prints goes to stderr, never into stdout, where `diff` and `list` write their results.
 A pool process that ends anyway (a signal, `os._exit` bound before the run) is `broken()`: one line naming
 the codemods it was running.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posix
 import sys
 from collections.abc import Iterable, Iterator
 from typing import NoReturn
@@ -40,23 +41,23 @@ def guarded(what: str, shipped: bool = False) -> Iterator[None]:
     except SystemExit as exc:
         called = exc.code if str(exc.code).startswith("os._exit(") else f"sys.exit({exc.code!r})"
         raise CodemodError(f"{what}: called {called}; a codemod must not end the run") from None
-    except Exception as exc:  # any failure of the recipe's code is its one line
+    except BaseException as exc:  # noqa: BLE001 - any failure of the recipe's code (GeneratorExit too) is its one line
         if shipped:
             raise
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise CodemodError(f"{what}: raised {type(exc).__name__}: {first}") from None
+        raise CodemodError(f"{what}: raised {type(exc).__name__}{': ' + first if first else ''}") from None
 
 
 @contextlib.contextmanager
 def contained() -> Iterator[None]:
-    """Within the block, stdout goes to stderr and os._exit raises SystemExit."""
+    """Within the block, stdout goes to stderr and os._exit (posix._exit) raises SystemExit."""
     real = os._exit
-    os._exit = _exit
+    os._exit = posix._exit = _exit
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
-        os._exit = real
+        os._exit = posix._exit = real
 
 
 def broken(running: Iterable[str]) -> CodemodError:
