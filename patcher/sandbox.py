@@ -41,7 +41,7 @@ def guarded(what: str, shipped: bool = False) -> Iterator[None]:
     except SystemExit as exc:
         called = exc.code if str(exc.code).startswith("os._exit(") else f"sys.exit({exc.code!r})"
         raise CodemodError(f"{what}: called {called}; a codemod must not end the run") from None
-    except BaseException as exc:  # noqa: BLE001 - any failure of the recipe's code (GeneratorExit too) is its one line
+    except BaseException as exc:  # any failure of the recipe's code (GeneratorExit too) is its one line
         if shipped:
             raise
         first = (str(exc).strip().splitlines() or [""])[0]
