@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from kit import one_error
-from patcher import examples, recovery, weights
+from patcher import examples, probe, recovery, weights
 from patcher.cli import main
 from patcher.errors import OutputError, WeightsError
 from patcher.recipe import load
@@ -151,6 +151,21 @@ def test_a_read_only_disk_is_exit_17(fake_probe, tmp_path):
                                               r"written") as caught:
             recovery.recover(MODEL, tmp_path, folder, mount / "model.ckpt")
         assert caught.value.code == 17 and os.listdir(mount) == []
+
+
+# TensorFlow's own error when its saver meets a full disk (a 256 kB tmpfs), as tensorflow 2.19 words it
+FULL = ("Graph execution error:\n\nDetected at node 'save/SaveV2' defined at (most recent call last):\n"
+        '    File "probe.py", line 4, in <module>\nNode: \'save/SaveV2\'\n'
+        "/mnt/.m.ckpt.partial-x/m.ckpt.data-00000-of-00001.tempstate1; No space left on device\n"
+        "\t [[{{node save/SaveV2}}]]\nHint: If you want to see a list of allocated tensors when OOM happens")
+
+
+def test_a_full_disk_under_tensorflow_is_named_in_the_one_line():
+    """The line after "Node: 'NAME'" is the reason; before, the line was "build: ResourceExhaustedError:
+    Graph execution error:" and said nothing of the disk."""
+    assert probe.reason(FULL) == "/mnt/.m.ckpt.partial-x/m.ckpt.data-00000-of-00001.tempstate1; No space left on device"
+    assert probe.reason("Graph execution error:\n\nsomething else") == "Graph execution error:"
+    assert probe.reason("Incompatible shapes: [1,2] vs. [1,3]\nmore") == "Incompatible shapes: [1,2] vs. [1,3]"
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
