@@ -9,12 +9,13 @@ the codemods it was running.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import posix
 import sys
-from collections.abc import Iterable, Iterator
-from typing import NoReturn
+from collections.abc import Callable, Iterable, Iterator
+from typing import NoReturn, ParamSpec, TypeVar
 
 from patcher.errors import CodemodError, PatcherError
 
@@ -48,16 +49,35 @@ def guarded(what: str, shipped: bool = False) -> Iterator[None]:
         raise CodemodError(f"{what}: raised {type(exc).__name__}{': ' + first if first else ''}") from None
 
 
+_register = atexit.register
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _at_exit(func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Callable[P, T]:
+    """atexit.register for a recipe's code: the handler runs contained, and whatever it raises or exits with
+    is dropped (before, an `os._exit` registered this way was a traceback after patcher's own line)."""
+    def run() -> None:
+        with contextlib.suppress(BaseException), contained():
+            func(*args, **kwargs)
+
+    _register(run)
+    return func
+
+
 @contextlib.contextmanager
 def contained() -> Iterator[None]:
-    """Within the block, stdout goes to stderr and os._exit (posix._exit) raises SystemExit."""
+    """Within the block, stdout goes to stderr, os._exit (posix._exit) raises SystemExit and atexit handlers
+    registered are run contained."""
     real = os._exit
     os._exit = posix._exit = _exit
+    atexit.register = _at_exit
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
         os._exit = posix._exit = real
+        atexit.register = _register
 
 
 def broken(running: Iterable[str]) -> CodemodError:

@@ -115,6 +115,18 @@ def test_a_pool_process_killed_by_a_codemod_is_one_line(how, tmp_path, tiny_upst
     assert "rename_string (from recipe file rename_string.py) on netlib/tinynet.py" in line, line
 
 
+@pytest.mark.parametrize("handler", ["os._exit", "sys.exit"])
+def test_an_exit_handler_a_module_registers_cannot_change_the_outcome(handler, tmp_path):
+    """`atexit.register(os._exit, 0)` on import, then a fault: before, a traceback after patcher's line (the
+    handler was the sandbox's os._exit, raising at interpreter exit). In a subprocess: atexit runs at exit."""
+    recipe = with_module(tmp_path / "r", on_import=f"import atexit; atexit.register({handler}, 0)\nraise ValueError('x')")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    proc = subprocess.run([sys.executable, "-m", "patcher", "list", "--recipe", str(recipe), "--dest",
+                           str(tmp_path / "d")], env=env, capture_output=True, text=True, timeout=300)
+    line = one_line(proc.stderr, proc.returncode)
+    assert line.endswith("cannot import it: ValueError: x"), line
+
+
 def test_what_a_module_prints_does_not_reach_stdout(tmp_path, tiny_upstream, capsys, monkeypatch):
     monkeypatch.setenv("PATCHER_JOBS", "1")
     recipe = with_module(tmp_path / "r", on_import="print('IMPORTED')", on_run="print('RAN')")
