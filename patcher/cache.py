@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -41,10 +42,16 @@ class Mismatch(Exception):
 
 def registry_error(what: str, proc: subprocess.CompletedProcess[str]) -> str | None:
     """None when a registry client's run (child.run_registry, which has the timeout) succeeded, else one
-    line saying why: its own last error line, or its exit code."""
+    line saying why: npm's `--json` error summary on stdout, else its own last error line (not npm's
+    "A complete log of this run can be found in: ..."), or its exit code."""
     if proc.returncode == 0:
         return None
-    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip() and "WARN" not in line]
+    with suppress(ValueError, TypeError, KeyError, AttributeError):
+        summary = json.loads(proc.stdout)["error"]["summary"]
+        if isinstance(summary, str) and summary.strip():
+            return summary.strip().splitlines()[0]
+    lines = [line.strip() for line in proc.stderr.splitlines()
+             if line.strip() and "WARN" not in line and "A complete log of this run" not in line]
     return (lines or [f"{what} exited with {proc.returncode}"])[-1]
 
 

@@ -43,9 +43,13 @@ def sample_source(spec: str) -> Path:
         return Path(spec)
     package, _, path = spec.removeprefix("package:").partition("/")
     try:
-        found = Path(str(importlib.resources.files(package) / path))
+        base = Path(str(importlib.resources.files(package)))
     except ModuleNotFoundError:
         raise BuildError(f"the sample image's package {package!r} is not installed (pip install {package})") from None
+    found = base / path
+    if not found.resolve().is_relative_to(base.resolve()):
+        raise BuildError(f"the sample image {path} leaves the installed package {package!r} (it resolves to "
+                         f"{found.resolve()})")
     if not found.is_file():
         raise BuildError(f"the sample image {path} is not in the installed package {package!r}")
     return found

@@ -280,9 +280,19 @@ def failed(exc: BaseException, stage: str) -> int:
     the child's exit code, 1."""
     if isinstance(exc, Stage):
         stage, exc = exc.stage, exc.cause
-    lines = str(exc).strip().splitlines() or [""]
-    emit(error="failed", stage=stage, message=f"{type(exc).__name__}: {lines[0]}", where=upstream_line(exc))
+    emit(error="failed", stage=stage, message=f"{type(exc).__name__}: {reason(str(exc))}", where=upstream_line(exc))
     return 1
+
+
+def reason(text: str) -> str:
+    """The line of an error's text that says why: its first, except in TensorFlow's "Graph execution error:",
+    whose reason is the line after "Node: 'NAME'" (a full disk's "...; No space left on device")."""
+    lines = text.strip().splitlines() or [""]
+    if lines[0] == "Graph execution error:":
+        for line, after in zip(lines, lines[1:], strict=False):
+            if line.startswith("Node: ") and after.strip():
+                return after.strip()
+    return lines[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -102,7 +102,8 @@ def _entry(path: Path, number: int, weight: object) -> tuple[str, list[int], str
     name, shape, dtype, quant = weight["name"], weight.get("shape"), weight.get("dtype"), weight.get("quantization")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2 ** 31
                                               for d in shape):
-        raise WeightsError(f"{path}: weight {name} has the shape {shape!r:.40}, not a list of sizes from 0 to 2^31 - 1")
+        shown = repr(shape) if len(repr(shape)) <= 40 else repr(shape)[:37] + "..."
+        raise WeightsError(f"{path}: weight {name} has the shape {shown}, not a list of sizes from 0 to 2^31 - 1")
     if not isinstance(dtype, str):
         raise WeightsError(f"{path}: weight {name} has no dtype")
     if quant is not None and not (isinstance(quant, dict) and isinstance(quant.get("dtype"), str) and (

@@ -112,6 +112,20 @@ def test_without_a_source_to_fetch_again_a_mismatch_is_one_line(package, monkeyp
     assert not any(folder.parent.parent.iterdir())  # the bad entry was removed, nothing half-made left
 
 
+NPM_OFFLINE = subprocess.CompletedProcess(
+    ["npm"], 1, json.dumps({"error": {"code": "ECONNREFUSED", "summary": "FetchError: request to "
+                           "http://127.0.0.1:9/@test%2ftiny failed, reason: connect ECONNREFUSED 127.0.0.1:9"}}),
+    "npm error code ECONNREFUSED\nnpm error A complete log of this run can be found in: /root/.npm/_logs/x.log\n")
+
+
+def test_npm_says_why_it_failed_not_where_its_log_is():
+    """npm 10 with `--json` (as a registry it cannot reach gives): before, the line quoted its last stderr
+    line, the log file's path."""
+    assert cache.registry_error("npm pack", NPM_OFFLINE).endswith("reason: connect ECONNREFUSED 127.0.0.1:9")
+    plain = subprocess.CompletedProcess(["npm"], 1, "", "npm error code E404\nnpm error A complete log of this run")
+    assert cache.registry_error("npm pack", plain) == "npm error code E404"
+
+
 @pytest.mark.parametrize("where", ["shard", "folder", "entry"])
 def test_links_in_the_cache_are_never_followed_out_of_it(package, tmp_path, where, capsys):
     tarball, published = package

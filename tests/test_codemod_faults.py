@@ -46,6 +46,8 @@ IMPORT_FAULTS = {
     "keyboard-interrupt": ("raise KeyboardInterrupt", "cannot import it: KeyboardInterrupt"),
     "value-error": ("raise ValueError('no good')", "cannot import it: ValueError: no good"),
     "os-exit": ("os._exit(0)", "cannot import it: SystemExit: os._exit(0)"),
+    "posix-exit": ("import posix; posix._exit(0)", "cannot import it: SystemExit: os._exit(0)"),
+    "generator-exit": ("raise GeneratorExit", "cannot import it: GeneratorExit"),
 }
 
 
@@ -70,6 +72,10 @@ RUN_FAULTS = {
     "keyboard-interrupt": ("raise KeyboardInterrupt", "raised KeyboardInterrupt"),
     "value-error": ("raise ValueError('no good')", "raised ValueError: no good"),
     "os-exit": ("os._exit(0)", "called os._exit(0); a codemod must not end the run"),
+    # posix._exit is os._exit under another name: before, in patcher's own process it ended the run with 0
+    "posix-exit": ("import posix; posix._exit(0)", "called os._exit(0); a codemod must not end the run"),
+    # a BaseException that is neither SystemExit nor KeyboardInterrupt: before, a traceback and exit 1
+    "generator-exit": ("raise GeneratorExit", "raised GeneratorExit"),
 }
 
 
@@ -93,12 +99,12 @@ def test_a_codemod_that_exits_or_raises_while_it_runs_is_one_line(fault, jobs, t
         assert head.strip() == tiny_upstream[1][0] and status.stdout == ""
 
 
-@pytest.mark.parametrize("how", ["sigkill", "posix-exit"])
+@pytest.mark.parametrize("how", ["sigkill", "libc-exit"])
 def test_a_pool_process_killed_by_a_codemod_is_one_line(how, tmp_path, tiny_upstream):
     """A pool process that dies (BrokenProcessPool) names the codemods it was running; in a subprocess, as a
     user runs it."""
     on_import, on_run = {"sigkill": ("", "os.kill(os.getpid(), signal.SIGKILL)"),
-                         "posix-exit": ("from posix import _exit as leave", "leave(0)")}[how]
+                         "libc-exit": ("import ctypes; leave = ctypes.CDLL(None)._exit", "leave(0)")}[how]
     recipe = with_module(tmp_path / "r", on_import=on_import, on_run=on_run)
     env = {**os.environ, "PATCHER_JOBS": "2", "PYTHONPATH": str(PROJECT)}
     proc = subprocess.run([sys.executable, "-m", "patcher", "apply", "--recipe", str(recipe), "--upstream",
@@ -107,6 +113,18 @@ def test_a_pool_process_killed_by_a_codemod_is_one_line(how, tmp_path, tiny_upst
     line = one_line(proc.stderr, proc.returncode)
     assert "a process running codemods ended without a result" in line
     assert "rename_string (from recipe file rename_string.py) on netlib/tinynet.py" in line, line
+
+
+@pytest.mark.parametrize("handler", ["os._exit", "sys.exit"])
+def test_an_exit_handler_a_module_registers_cannot_change_the_outcome(handler, tmp_path):
+    """`atexit.register(os._exit, 0)` on import, then a fault: before, a traceback after patcher's line (the
+    handler was the sandbox's os._exit, raising at interpreter exit). In a subprocess: atexit runs at exit."""
+    recipe = with_module(tmp_path / "r", on_import=f"import atexit; atexit.register({handler}, 0)\nraise ValueError('x')")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    proc = subprocess.run([sys.executable, "-m", "patcher", "list", "--recipe", str(recipe), "--dest",
+                           str(tmp_path / "d")], env=env, capture_output=True, text=True, timeout=300)
+    line = one_line(proc.stderr, proc.returncode)
+    assert line.endswith("cannot import it: ValueError: x"), line
 
 
 def test_what_a_module_prints_does_not_reach_stdout(tmp_path, tiny_upstream, capsys, monkeypatch):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from kit import one_error
-from patcher import examples, recovery, weights
+from patcher import examples, probe, recovery, weights
 from patcher.cli import main
 from patcher.errors import OutputError, WeightsError
 from patcher.recipe import load
@@ -62,6 +62,9 @@ MALFORMED = {
                                   "the shards end inside weight w"),
     "shape-of-floats": ([group({**GOOD, "shape": [2.0, 3.0]})], "has the shape [2.0, 3.0]"),
     "shape-of-booleans": ([group({**GOOD, "shape": [True, 6]})], "has the shape [True, 6]"),
+    "shape-nan": ([group({**GOOD, "shape": [float("nan"), 3]})], "has the shape [nan, 3]"),
+    "shape-infinite": ([group({**GOOD, "shape": [float("inf")]})], "has the shape [inf]"),
+    "shape-long-and-huge": ([group({**GOOD, "shape": [2 ** 62] * 4})], "has the shape [4611686018427387904, 461168601842738..., not"),
     "shape-missing": ([group({"name": "w", "dtype": "float32"})], "has the shape None"),
     "dtype-missing": ([group({"name": "w", "shape": [6]})], "weight w has no dtype"),
     "paths-null": ([group(GOOD, paths=None)], "weightsManifest[0].paths must be a list"),
@@ -148,6 +151,21 @@ def test_a_read_only_disk_is_exit_17(fake_probe, tmp_path):
                                               r"written") as caught:
             recovery.recover(MODEL, tmp_path, folder, mount / "model.ckpt")
         assert caught.value.code == 17 and os.listdir(mount) == []
+
+
+# TensorFlow's own error when its saver meets a full disk (a 256 kB tmpfs), as tensorflow 2.19 words it
+FULL = ("Graph execution error:\n\nDetected at node 'save/SaveV2' defined at (most recent call last):\n"
+        '    File "probe.py", line 4, in <module>\nNode: \'save/SaveV2\'\n'
+        "/mnt/.m.ckpt.partial-x/m.ckpt.data-00000-of-00001.tempstate1; No space left on device\n"
+        "\t [[{{node save/SaveV2}}]]\nHint: If you want to see a list of allocated tensors when OOM happens")
+
+
+def test_a_full_disk_under_tensorflow_is_named_in_the_one_line():
+    """The line after "Node: 'NAME'" is the reason; before, the line was "build: ResourceExhaustedError:
+    Graph execution error:" and said nothing of the disk."""
+    assert probe.reason(FULL) == "/mnt/.m.ckpt.partial-x/m.ckpt.data-00000-of-00001.tempstate1; No space left on device"
+    assert probe.reason("Graph execution error:\n\nsomething else") == "Graph execution error:"
+    assert probe.reason("Incompatible shapes: [1,2] vs. [1,3]\nmore") == "Incompatible shapes: [1,2] vs. [1,3]"
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])

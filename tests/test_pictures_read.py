@@ -95,6 +95,39 @@ def test_a_package_picture_that_is_not_installed_is_exit_20(source):
     assert caught.value.code == 20
 
 
+def test_a_package_picture_linked_out_of_its_package_is_refused(tmp_path, monkeypatch):
+    """A file of the package that is a symbolic link to a picture outside it: before, read (and, as a
+    `sample`, copied into the build folder a server sends)."""
+    outside = tmp_path / "outside.png"
+    Image.fromarray(noise(32, 32)).save(outside)
+    package = tmp_path / "site" / "linkpics_zz"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "face.png").symlink_to(outside)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    with pytest.raises(PicturesError, match=r"^picture 'p': the sample image face.png leaves the installed package") \
+            as caught:
+        pictures.read({"name": "p", "source": "package:linkpics_zz/face.png"})
+    assert caught.value.code == 20 and outside.is_file()
+
+
+@pytest.mark.parametrize("field", ["pictures", "sample"])
+def test_a_package_path_that_leaves_its_package_is_a_recipe_error(field, tmp_path, capsys):
+    """`package:skimage/../../../../etc/x.png` named a file outside the package: before, read as a picture
+    (or copied into the build folder as the sample)."""
+    source = "package:skimage/../../../../../../../../../etc/x.png"
+    path = recipe_with_pictures(tmp_path, f'{{ name = "p", source = "{source}" }}' if field == "pictures" else "")
+    if field == "sample":
+        path.write_text(path.read_text().replace('sample = "package:skimage/data/astronaut.png"',
+                                                 f'sample = "{source}"'))
+    capsys.readouterr()
+    code = main(["list", "--recipe", str(path), "--dest", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("patcher: error:")]
+    assert code == 13 and len(lines) == 1 and "Traceback" not in err, err
+    assert ("pictures[0].source" if field == "pictures" else "field 'sample'") in lines[0], lines[0]
+
+
 def recipe_with_pictures(tmp_path: Path, entries: str) -> Path:
     text = recipe.default().read_text()
     start = text.index("pictures = [")

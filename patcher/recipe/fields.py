@@ -144,8 +144,9 @@ def _sample(sample: str, raw: dict[str, Any], at: Place) -> str:
     """`package:PACKAGE/PATH` as it is, or an image file relative to the recipe (inside its folder, links
     resolved) as an absolute path."""
     if sample.startswith("package:"):
-        if sample.count(":") != 1 or "/" not in sample:
-            at.fail("field 'sample' must be 'package:PACKAGE/PATH' (an image shipped in an installed package) "
+        if sample.count(":") != 1 or "/" not in sample or not inside(sample.partition("/")[2]):
+            at.fail("field 'sample' must be 'package:PACKAGE/PATH' (an image shipped in an installed package, PATH "
+                    "inside it) "
                     "or an image file relative to the recipe")
         return sample
     pure = PurePosixPath(sample)
@@ -219,7 +220,7 @@ def _pictures(pictures: list[Any], raw: dict[str, Any], at: Place) -> tuple[dict
         if not isinstance(entry, dict) or not {"name", "source"} <= set(entry) <= {"name", "source", "crop", "sha256"}:
             at.fail(f"pictures[{i}] must be {{name, source, crop (optional), sha256 (for pypi:)}}")
         source = entry["source"]
-        packaged = isinstance(source, str) and source.startswith("package:") and "/" in source
+        packaged = isinstance(source, str) and source.startswith("package:") and inside(source.partition("/")[2])
         pinned = (isinstance(source, str) and source.startswith("pypi:") and "==" in source.split("/")[0]
                   and re.fullmatch(r"[0-9a-f]{64}", str(entry.get("sha256", ""))))
         if not packaged and not pinned:
