@@ -234,7 +234,7 @@ def _weights(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -
     origin = weights.describe(done["package"]) if done["package"] else done["from"]
     print(f"wrote checkpoint {args.out} from {origin}: {done['assigned']} variables assigned "
           f"({done['variables']} names restored), {done['used']} of {done['published']} published float "
-          "weights used")
+          "weights used" + (f", {done['constants']} equal to the graph's own constants" if done.get("constants") else ""))
     return 0
 
 
