@@ -132,3 +132,44 @@ def test_published_quantized_weights_and_the_graph_s_own_constants(recipe, check
         err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("patcher: error: ")]
         assert code == 20 and len(err) == 1 and message in err[0], err
         assert not out.parent.exists()
+
+
+@pytest.mark.tf
+@needs_tf
+@needs_tfjs
+@needs_slim
+def test_build_from_the_upstream_s_own_checkpoint(recipe, checkout, tmp_path, capsys):
+    """`--weights upstream` builds from the checkpoint the recipe names inside the checkout (the synthetic
+    upstream gains one in a commit of its own); a checkout without it is refused in one line (exit 14)."""
+    import hashlib
+
+    from patcher import freeze
+    from patcher.errors import BuildError
+    from patcher.recipe import load
+
+    named = load(recipe).model("cartoon").upstream_checkpoint
+    out = tmp_path / "refused"
+    capsys.readouterr()
+    assert main(["build", "--recipe", str(recipe), "--dest", str(checkout), "--weights", "upstream",
+                 "--out", str(out)]) == 14
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("patcher: error: ")]
+    assert len(err) == 1 and f"lacks the upstream's checkpoint ({named}.index and {named}.data-*" in err[0], err
+    assert not out.exists()
+
+    upstream, _ = synthetic_cartoon.make_upstream(tmp_path / "upstream")
+    prefix = upstream / named
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    freeze.run(checkout, "checkpoint", load(recipe).model("cartoon"), ["--prefix", str(prefix), "--seed", "9"],
+               BuildError)
+    synthetic_cartoon.git(upstream, "add", "-A")
+    synthetic_cartoon.git(upstream, "commit", "-q", "-m", "third: trained weights")
+    pin = synthetic_cartoon.git(upstream, "rev-parse", "HEAD").strip()
+    dest = tmp_path / "checkout"
+    assert main(["apply", "--recipe", str(recipe), "--upstream", str(upstream), "--commit", pin, "--dest", str(dest)]) == 0
+    web = tmp_path / "web"
+    assert main(["build", "--recipe", str(recipe), "--dest", str(dest), "--weights", "upstream", "--no-check",
+                 "--out", str(web)]) == 0
+    meta = json.loads((web / "model.json").read_text())["userDefinedMetadata"]["patcher"]
+    files = [Path(f"{dest / named}.index"), *sorted((dest / named).parent.glob(f"{Path(named).name}.data-*"))]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    assert meta["checkpoint"] == named and meta["weights"] == f"sha256:{digest}"
