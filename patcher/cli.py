@@ -189,8 +189,8 @@ Handler = Callable[[argparse.Namespace, Recipe, str, Path], int]
 
 def upstream_variable(recipe: Recipe) -> str:
     """The environment variable that names a clone of `recipe`'s upstream: PATCHER_UPSTREAM_<NAME>, the
-    recipe's name in upper case with '_' for anything but letters and digits (white-box-cartoonization:
-    PATCHER_UPSTREAM_WHITE_BOX_CARTOONIZATION)."""
+    recipe's name in upper case with '_' for anything but letters and digits (my-net.v2:
+    PATCHER_UPSTREAM_MY_NET_V2)."""
     return "PATCHER_UPSTREAM_" + re.sub(r"[^A-Z0-9]", "_", recipe.name.upper())
 
 
