@@ -227,7 +227,8 @@ def foreign(path: Path) -> bool:
 def compare_pictures(model_dir: Path, reference: Path, pictures: Pictures, backend: str = "wasm",
                      sizes: Sequence[Size] = PICTURE_SIZES, against: str | None = None) -> list[Row]:
     """The build's output and that of `reference` (a graph model of the same network patcher did not build,
-    such as the published one: the same input, its own output names, asked for its default outputs) on
+    such as the published one: the same input; asked for the build's output name when it has a node so
+    named, else for its default outputs) on
     `pictures` ((name, RGB uint8 [H, W, 3]); patcher/pictures.py) at each size, on one tfjs backend in Node;
     one row per size, judged over all pictures by the output kind (`agree`)."""
     model_dir = built(model_dir)
@@ -246,7 +247,11 @@ def compare_pictures(model_dir: Path, reference: Path, pictures: Pictures, backe
         print(f"{len(pictures)} picture{'s' if len(pictures) != 1 else ''} at {len(sizes)} sizes",
               file=sys.stderr)
         mine = node_runner({**job, "outputs": [output], "model": str(model_dir), "out": str(work / "mine")}, work)
-        theirs = node_runner({**job, "model": str(Path(reference).absolute()), "out": str(work / "theirs")}, work)
+        # the reference's node of the build's output name (the published face parser's), else its own outputs
+        nodes = {n.get("name") for n in _model_json(reference).get("modelTopology", {}).get("node", [])}
+        asked = {"outputs": [output]} if output in nodes else {}
+        theirs = node_runner({**job, **asked, "model": str(Path(reference).absolute()), "out": str(work / "theirs")},
+                             work)
         rows = []
         for s, (h, w) in enumerate(sizes):
             got, want = [], []
