@@ -169,8 +169,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path,
                    help="compare with this build on the same backends instead of TensorFlow (say, a "
                         "--no-optimize or float32 build); same weights must give identical class maps. 'published' "
-                        "(or the folder of another graph model of the network): class maps on the recipe's pictures at "
-                        "288x288, 448x448, 448x320 and 1024x1024 on wasm must agree on 99.9 %%")
+                        "(or the folder of another graph model of the network): the recipe's pictures at 288x288, "
+                        "448x448, 448x320 and 1024x1024 (or --sizes) on wasm must agree on 99.9 %% (class maps: the "
+                        "same class; pictures: uint8 values within one level)")
     p.add_argument("--litert", action="store_true",
                    help="only compare the build's LiteRT.js (TFLite) models with TensorFlow (Python interpreter and "
                         "LiteRT.js in Chromium); without it, check does so after the tfjs model when the build has them")
