@@ -3,6 +3,7 @@
 # apply, verify, build and check. Options (or the environment variables in brackets):
 #   --upstream URL_OR_PATH   [PATCHER_UPSTREAM_<RECIPE>, or PATCHER_UPSTREAM for bisenetv2 only; patcher
 #                            apply reads them]   default: the recipe's GitHub URL
+#   --commit SHA             [COMMIT]            default: the recipe's pin (for a copy derived from the upstream)
 #   (default weights: the recipe's published ones, recovered from its npm package: the trained model)
 #   --checkpoint PREFIX      [CHECKPOINT]        a checkpoint instead, e.g. weights/celebamask_hq.ckpt
 #   --random-weights         [RANDOM_WEIGHTS=1]  random weights instead, to try the pipeline
@@ -13,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 upstream=
+commit=${COMMIT:-}
 checkpoint=${CHECKPOINT:-}
 random=${RANDOM_WEIGHTS:-}
 recipe=${RECIPE:-bisenetv2}
@@ -22,6 +24,7 @@ litert=${LITERT:-}
 while [ $# -gt 0 ]; do
   case "$1" in
     --upstream) upstream=$2; shift 2 ;;
+    --commit) commit=$2; shift 2 ;;
     --checkpoint) checkpoint=$2; shift 2 ;;
     --random-weights) random=1; shift ;;
     --recipe) recipe=$2; shift 2 ;;
@@ -46,6 +49,7 @@ out=${out:-webmodel-$model}
 args=(--recipe "$recipe" --model "$model")
 weights=(--weights published)
 [ -n "$upstream" ] && upstream=(--upstream "$upstream") || upstream=()
+[ -n "$commit" ] && upstream+=(--commit "$commit")
 [ -n "$checkpoint" ] && weights=(--checkpoint "$checkpoint")
 [ -n "$random" ] && weights=(--random-weights)
 [ -n "$litert" ] && weights+=(--litert)
