@@ -88,7 +88,7 @@ def _scale(meta: Mapping[str, Any]) -> tuple[float, float]:
 class Image:
     name = "image"
     run_column = "range"
-    legend = "within one: uint8 pixel values at most one level from TensorFlow's"
+    legend = "within one: uint8 pixel values at most one level from those of the model compared against"
 
     def parse(self, key: str, entry: Mapping[str, Any], model: Mapping[str, Any]) -> Output:
         unknown_fields(key, entry, self.name, ["channels", "range"])
