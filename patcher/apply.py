@@ -8,7 +8,7 @@ from pathlib import Path
 import git
 
 from patcher import checkout, outdir, runner
-from patcher.errors import DirtyError, NotApplied
+from patcher.errors import DirtyError, NotApplied, PinError
 from patcher.recipe import Recipe
 from patcher.runner import Outcome
 
@@ -36,9 +36,16 @@ def apply(recipe: Recipe, model: str, dest: Path, upstream: str | None = None, c
     steps = recipe.for_model(model)
     dest = Path(dest).absolute()
     with checkout.locked(dest):
-        repo, fresh = checkout.open_or_clone(source, dest, wanted)  # a new clone is at the pin
-        checkout.recover(repo)
-        pin = checkout.resolve_pin(repo, wanted, source)
+        try:
+            repo, fresh = checkout.open_or_clone(source, dest, wanted)  # a new clone is at the pin
+            checkout.recover(repo)
+            pin = checkout.resolve_pin(repo, wanted, source)
+        except PinError as exc:
+            if commit:
+                raise
+            # the recipe's own pin missing: most likely a clone of another repository, so say whose pin it is
+            raise PinError(f"recipe {recipe.name}: {exc} (its pin); is {source} a clone of {recipe.url}?") \
+                from None
         if fresh:
             checkout.fault("after-clone")
         branch = checkout.branch_name(recipe.name, model)

@@ -10,7 +10,7 @@ import json
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ class Options:
     random_weights: bool = False
     seed: int = 0
     # 'published' (the recipe's npm package) or a folder of a published graph model: weights recovered
-    # from it (patcher/weights.py)
+    # from it (patcher/weights.py); 'upstream': the recipe's upstream_checkpoint in the checkout
     published: str | None = None
     quantize: str | None = None
     optimize: bool = True
@@ -61,6 +61,28 @@ def checkpoint_digest(spec: Model, prefix: Path) -> str:
     if missing:
         raise CheckpointError(f"checkpoint {prefix} lacks {', '.join(missing)}; {where_from(spec)}")
     return file_digest(index, *data).hex()
+
+
+UPSTREAM = "upstream"  # build --weights upstream: the checkpoint the recipe names inside the checkout
+
+
+def upstream_checkpoint(spec: Model, dest: Path) -> Path:
+    """The prefix of the upstream's own checkpoint in the checkout `dest` (the recipe's
+    `upstream_checkpoint`); CheckpointError in one line when the recipe names none or the checkout lacks
+    its index or data file (a copy made without the repository's large files)."""
+    if not spec.upstream_checkpoint:
+        raise CheckpointError(f"model {spec.name} names no checkpoint of the upstream's own (upstream_checkpoint in "
+                              f"the recipe); {where_from(spec)}")
+    prefix = dest / spec.upstream_checkpoint
+    index = Path(f"{prefix}.index")
+    data = sorted(prefix.parent.glob(f"{prefix.name}.data-*")) if prefix.parent.is_dir() else []
+    lacking = [p for p, there in ((f"{spec.upstream_checkpoint}.index", index.is_file()),
+                                  (f"{spec.upstream_checkpoint}.data-*", bool(data))) if not there]
+    if lacking:
+        raise CheckpointError(f"the checkout {dest} lacks the upstream's checkpoint ({' and '.join(lacking)}; a copy "
+                              "without the repository's large files?); clone the upstream whole, or pass --checkpoint "
+                              "PREFIX or --weights published")
+    return prefix
 
 
 def where_from(spec: Model) -> str:
@@ -127,6 +149,8 @@ def build(recipe: Recipe, model: str, dest: Path, out: Path, options: Options) -
     if options.checkpoint is None and not options.random_weights and options.published is None:
         raise CheckpointError(f"no weights given (--weights published, --checkpoint or --random-weights); "
                               f"{where_from(spec)}")
+    if options.published == UPSTREAM:
+        options = replace(options, checkpoint=upstream_checkpoint(spec, dest), published=None)
     if options.published is not None:
         weights.source(spec, options.published)  # fetched (or refused) before any lock or TensorFlow work
     with outdir.output_errors(out), locked(dest), locked(out), locked(outdir.graph_dir(out)):
@@ -159,6 +183,8 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
         else:
             prefix = Path(str(options.checkpoint)).absolute()
             made = f"sha256:{checkpoint_digest(spec, prefix)}"
+            if spec.upstream_checkpoint and prefix == dest / spec.upstream_checkpoint:
+                provenance = {"checkpoint": spec.upstream_checkpoint}  # the upstream's own, from its git tree
             if spec.restore is None:  # (freezing from `restore` checks the fit itself)
                 check_fits(spec, dest, prefix)  # (random weights are written from the graph itself: they fit)
         env = upstream_env(dest, spec)
@@ -181,6 +207,8 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
         meta["patcher"]["graph_edits"] = edits
         if faces is not None:
             meta["faces"] = faces  # the face detector segmenter.js runs first (face mode), or why there is none
+        if "checkpoint" in provenance:
+            meta["patcher"]["checkpoint"] = provenance["checkpoint"]
         if options.published is not None:
             meta["patcher"]["published"] = provenance
             if "terms" in provenance:

@@ -15,7 +15,7 @@ import numpy as np
 from patcher import nodejs, outdir, weights
 from patcher.child import Record, run_node, run_probe
 from patcher.errors import ParityError
-from patcher.kinds import Bound, Comparison, Fetches, kind, of_metadata, pct
+from patcher.kinds import Bound, Comparison, Fetches, of_metadata
 from patcher.metrics import picture_pixels, preprocess, resize, softmax
 from patcher.pictures import pictures as recipe_pictures
 
@@ -226,13 +226,15 @@ def foreign(path: Path) -> bool:
 
 def compare_pictures(model_dir: Path, reference: Path, pictures: Pictures, backend: str = "wasm",
                      sizes: Sequence[Size] = PICTURE_SIZES, against: str | None = None) -> list[Row]:
-    """Class maps of the build and of `reference` (a graph model with the same input and class-id output, such
-    as the published one) on `pictures` ((name, RGB uint8 [H, W, 3]); patcher/pictures.py) at each size, on one
-    tfjs backend in Node; one row per size, with the agreement over all pictures."""
+    """The build's output and that of `reference` (a graph model of the same network patcher did not build,
+    such as the published one: the same input; asked for the build's output name when it has a node so
+    named, else for its default outputs) on
+    `pictures` ((name, RGB uint8 [H, W, 3]); patcher/pictures.py) at each size, on one tfjs backend in Node;
+    one row per size, judged over all pictures by the output kind (`agree`)."""
     model_dir = built(model_dir)
     meta = metadata(model_dir)
-    labels = next(o["name"] for o in meta["outputs"] if o["kind"] == "labels")
-    bound = Bound("agreement", kind("labels").bound("float32").least)
+    kind = of_metadata(meta)
+    output = kind.fetches(_model_json(model_dir)).names[0]
     work = Path(tempfile.mkdtemp(prefix="patcher-check-"))
     try:
         inputs: list[Record] = []
@@ -241,26 +243,26 @@ def compare_pictures(model_dir: Path, reference: Path, pictures: Pictures, backe
                 file = work / f"input{len(inputs)}.bin"
                 preprocess(resize(pixels, h, w), meta).tofile(file)
                 inputs.append({"file": str(file), "shape": [1, h, w, 3]})
-        job = {"backend": backend, "inputs": inputs, "repeat": 1, "warmup": False, "outputs": [labels]}
+        job = {"backend": backend, "inputs": inputs, "repeat": 1, "warmup": False}
         print(f"{len(pictures)} picture{'s' if len(pictures) != 1 else ''} at {len(sizes)} sizes",
               file=sys.stderr)
-        mine = node_runner({**job, "model": str(model_dir), "out": str(work / "mine")}, work)
-        theirs = node_runner({**job, "model": str(Path(reference).absolute()), "out": str(work / "theirs")}, work)
+        mine = node_runner({**job, "outputs": [output], "model": str(model_dir), "out": str(work / "mine")}, work)
+        # the reference's node of the build's output name (the published face parser's), else its own outputs
+        nodes = {n.get("name") for n in _model_json(reference).get("modelTopology", {}).get("node", [])}
+        asked = {"outputs": [output]} if output in nodes else {}
+        theirs = node_runner({**job, **asked, "model": str(Path(reference).absolute()), "out": str(work / "theirs")},
+                             work)
         rows = []
         for s, (h, w) in enumerate(sizes):
-            same = total = 0
+            got, want = [], []
             for k in range(s * len(pictures), (s + 1) * len(pictures)):
-                a = np.fromfile(f"{work / 'mine'}.{k}.0.bin", dtype=np.int32)
-                b = np.fromfile(f"{work / 'theirs'}.{k}.0.bin", dtype=np.int32)
-                if a.shape != b.shape:
-                    raise ParityError(f"{reference} gives {theirs[k]['outputs'][0]['shape']} class ids for a {h}x{w} "
-                                      f"input, the build {mine[k]['outputs'][0]['shape']}: not the same kind of model")
-                same += int(np.sum(a == b))
-                total += a.size
-            share = same / total
-            ok = share >= bound.least
-            found = Comparison({"agreement": share}, bound, ok, [("agreement", pct(share))],
-                               "" if ok else f"agreement {pct(share)} (>= {100 * bound.least:g}%)")
+                a, b = _read(work / "mine", k, mine[k])[0], _read(work / "theirs", k, theirs[k])[0]
+                if a.size != b.size:
+                    raise ParityError(f"{reference} gives {theirs[k]['outputs'][0]['shape']} for a {h}x{w} input, "
+                                      f"the build {mine[k]['outputs'][0]['shape']}: not the same kind of model")
+                got.append(a)
+                want.append(b.astype(a.dtype))
+            found = kind.agree(np.concatenate(got), np.concatenate(want), meta)
             rows.append(Row(backend, (h, w), found, float(np.median([mine[k]["ms"][0] for k in range(
                 s * len(pictures), (s + 1) * len(pictures))])), 0.0, against or Path(reference).name,
                 mine[0].get("runtime", backend)))

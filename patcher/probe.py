@@ -206,6 +206,8 @@ def recover(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:
                 root = np.float32(np.sqrt(1.0 + float(how.split(":")[1])))
                 values[var] = values[var] * root if var in values else np.full(shape, root, np.float32)
         unused = sorted(set(published) - used)
+        constants = [name for name in unused if same_constant(tf, np, graph, name, published[name])]
+        unused = [name for name in unused if name not in constants]
         if unused:
             raise Stage("match", ValueError(f"published weight {unused[0]} matches no variable of the graph "
                                             f"({len(unused)} unused)"))
@@ -220,7 +222,31 @@ def recover(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:
                 feed[var.initial_value] = value.astype(np.float32)
             sess.run(tf1.global_variables_initializer(), feed)
             tf1.train.Saver(restore).save(sess, args.prefix, write_meta_graph=False)
-    emit(stage="recover", variables=len(restore), assigned=len(values), published=len(published), used=len(used))
+    emit(stage="recover", variables=len(restore), assigned=len(values), published=len(published), used=len(used),
+         constants=len(constants))
+
+
+def same_constant(tf: Any, np: Any, graph: Any, name: str, value: Any) -> bool:
+    """Whether the published weight `name` is the graph's own constant of that name (a Const op the
+    converter kept as a weight, such as a fixed filter): False when the graph has no Const op so named;
+    a Stage('match') error when it has one whose shape or float32 value differs from `value`."""
+    try:
+        op = graph.get_operation_by_name(name)
+    except (KeyError, ValueError):
+        return False
+    if op.type != "Const":
+        return False
+    own = tf.make_ndarray(op.get_attr("value"))
+    if own.shape != value.shape or not np.array_equal(own.astype(np.float32), value.astype(np.float32)):
+        if own.shape != value.shape:
+            how = f"has shape {list(value.shape)}, the graph's own constant {list(own.shape)}"
+        elif own.size == 1:
+            how = f"is {float(value.flat[0]):.6g}, the graph's own constant {float(own.flat[0]):.6g}"
+        else:
+            gap = float(np.max(np.abs(own.astype(np.float64) - value.astype(np.float64))))
+            how = f"differs from the graph's own constant by up to {gap:.3g}"
+        raise Stage("match", ValueError(f"published weight {name} {how}; is it a model of another network?"))
+    return True
 
 
 def frozen(tf: Any, np: Any, script: Any, args: argparse.Namespace) -> None:

@@ -16,8 +16,10 @@ weights and its batch norm becomes an identity plus the folded offset (moving me
 gamma sqrt(1 + epsilon), beta the offset); a lone batch norm gets gamma Scaled * sqrt(1 + epsilon) and
 beta Offset. The checkpoint is written under the names the freeze script restores, moving averages
 included. Every variable must be assigned and every published float weight used exactly once, with
-equal shapes; otherwise WeightsError (exit 20) names the first that does not match and nothing is
-written.
+equal shapes, except a published weight that names a constant of the graph (a Const op the converter kept
+as a weight, such as a fixed filter): it is accepted when its shape and float32 value equal the graph's
+own, and refused by name when they differ. Otherwise WeightsError (exit 20) names the first that does not
+match and nothing is written.
 """
 from __future__ import annotations
 

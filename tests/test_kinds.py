@@ -312,3 +312,25 @@ def test_a_shipped_recipes_model_has_a_labels_output():
     assert found is kind("labels") and out.node == model.labels
     assert out.options["probabilities"] == model.probabilities and len(out.options["classes"]) == 19
     assert found.metadata(out, model.input)["palette"][1] == [128, 0, 0]
+
+
+def test_agree_judges_a_build_against_another_graph_model_by_its_kind():
+    """check --reference with a model patcher did not build: pictures within one level on 99.9 % of the
+    values; class maps the same class on 99.9 % of the pixels."""
+    scale = 1 / 127.5
+    want = (np.arange(3000, dtype=np.float32) % 255) * np.float32(scale) - 1
+    near = want + np.float32(scale) * np.where(np.arange(3000) % 2, 1, -1).astype(np.float32)  # one level off
+    found = kind("image").agree(near, want, META)
+    assert found.ok and found.metrics["within_one"] == 1.0 and found.metrics["equal"] < 0.01
+    far = near.copy()
+    far[:4] += 3 * np.float32(scale)  # 4 of 3000 values (0.13 %) two or more levels off
+    found = kind("image").agree(far, want, META)
+    assert not found.ok and "99.867% of pixel values within one level (>= 99.9%)" in found.reason
+    ids = np.arange(2000, dtype=np.int32) % 19
+    assert kind("labels").agree(ids, ids.copy(), META).ok
+    other = ids.copy()
+    other[1:3] = 0  # 2 of 2000 pixels: 99.9 %, just enough
+    assert kind("labels").agree(other, ids, META).ok
+    other[3] = 0  # 3 of 2000
+    found = kind("labels").agree(other, ids, META)
+    assert not found.ok and found.reason == "agreement 99.850% (>= 99.9%)"

@@ -103,6 +103,10 @@ BAD = [
                  id="faces-anchors-misspelled"),
     pytest.param('[models.celebamask.faces]', '[models.celebamask.face]', r"model 'celebamask': unknown field 'face'",
                  id="faces-table-misspelled"),
+    pytest.param('package = "@patcher/bisenetv2-celebamask"',
+                 'package = "@patcher/bisenetv2-celebamask"\nupstream_checkpoint = "../weights/model.ckpt"',
+                 r"model 'celebamask': field 'upstream_checkpoint' must be a checkpoint prefix inside the checkout",
+                 id="upstream-checkpoint-outside"),
 ]
 
 

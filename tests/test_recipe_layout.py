@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tomllib
 import subprocess
 
 import git
@@ -110,16 +111,40 @@ def test_a_copy_of_the_recipe_under_another_name_runs_no_codemod(tiny, tmp_path,
     assert repo.active_branch.name == "patcher/renamed/tiny" and repo.head.commit.hexsha == tip
 
 
-def test_patcher_upstream_is_the_default_of_upstream(tiny, tmp_path, capsys, monkeypatch):
+def test_the_recipe_s_own_variable_is_the_default_of_upstream(tiny, tmp_path, capsys, monkeypatch):
     upstream, folder = tiny
-    monkeypatch.setenv("PATCHER_UPSTREAM", str(upstream))
+    monkeypatch.delenv("PATCHER_UPSTREAM", raising=False)
+    monkeypatch.setenv("PATCHER_UPSTREAM_TINY", str(upstream))
     dest = tmp_path / "checkout"
     assert main(["apply", "--recipe", str(folder / "tiny.toml"), "--dest", str(dest)]) == 0
-    assert f"upstream {upstream} (from PATCHER_UPSTREAM)" in capsys.readouterr().err
-    monkeypatch.setenv("PATCHER_UPSTREAM", str(tmp_path / "nowhere"))
+    assert f"upstream {upstream} (from PATCHER_UPSTREAM_TINY)" in capsys.readouterr().err
+    monkeypatch.setenv("PATCHER_UPSTREAM_TINY", str(tmp_path / "nowhere"))
     assert apply(folder / "tiny.toml", upstream, tmp_path / "second") == 0, "--upstream wins over the variable"
     assert main(["apply", "--recipe", str(folder / "tiny.toml"), "--dest", str(tmp_path / "third")]) == 3
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_patcher_upstream_never_patches_another_recipe_s_repository(tiny, tmp_path, capsys, monkeypatch):
+    """PATCHER_UPSTREAM is the default recipe's: another recipe does not read it (stderr says which variable
+    it reads), and the default recipe refuses a clone that lacks its pin in one line naming the recipe."""
+    from patcher.recipe import default
+
+    upstream, folder = tiny
+    monkeypatch.delenv("PATCHER_UPSTREAM_TINY", raising=False)
+    monkeypatch.setenv("PATCHER_UPSTREAM", str(upstream))
+    capsys.readouterr()
+    assert main(["apply", "--recipe", str(folder / "tiny.toml"), "--dest", str(tmp_path / "tiny")]) != 0
+    err = capsys.readouterr().err
+    assert ("note: PATCHER_UPSTREAM is for the default recipe (bisenetv2) only; recipe tiny reads "
+            "PATCHER_UPSTREAM_TINY, which is unset") in err, err
+    assert "(from PATCHER_UPSTREAM)" not in err and not (tmp_path / "tiny").exists()
+    assert main(["apply", "--dest", str(tmp_path / "default")]) == 4
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("patcher: error: ")]
+    pin = tomllib.loads(default().read_text())["upstream"]["commit"]
+    assert len(lines) == 1 and lines[0].startswith(f"patcher: error: recipe bisenetv2: commit {pin} is not in the "
+                                                   f"upstream {upstream}"), lines
+    assert f"is {upstream} a clone of https://github.com/" in lines[0]
+    assert not (tmp_path / "default").exists()
 
 
 def test_a_sample_next_to_the_recipe(tiny, tmp_path, capsys):

@@ -10,6 +10,7 @@ module here and its name in `_registry`:
   (the bound below which build's quick check stops);
 - check: `fetches` (what to ask the web model for), `reference` (what to ask the frozen graph for),
   `bound` (by the weights' precision) and `compare` (the metrics and whether they are within the bound);
+  `agree` (the main output against a graph model patcher did not build, on pictures: check --reference);
 - LiteRT: `litert_outputs` (the nodes to convert), `accuracy`, `pooled` and `accurate` (by precision, with
   the kind's floor for lossy precisions, `floor`).
 
@@ -175,6 +176,8 @@ class Kind(Protocol):
 
     def compare(self, got: Sequence[np.ndarray], want: Sequence[np.ndarray], bound: Bound,
                 meta: Mapping[str, Any], fetched: Fetches | None = None) -> Comparison: ...
+
+    def agree(self, got: np.ndarray, want: np.ndarray, meta: Mapping[str, Any]) -> Comparison: ...
 
     def litert_outputs(self, nodes: Mapping[str, tuple[str, Sequence[str]]], node: str) -> list[str]: ...
 

@@ -88,7 +88,7 @@ def _scale(meta: Mapping[str, Any]) -> tuple[float, float]:
 class Image:
     name = "image"
     run_column = "range"
-    legend = "within one: uint8 pixel values at most one level from TensorFlow's"
+    legend = "within one: uint8 pixel values at most one level from those of the model compared against"
 
     def parse(self, key: str, entry: Mapping[str, Any], model: Mapping[str, Any]) -> Output:
         unknown_fields(key, entry, self.name, ["channels", "range"])
@@ -173,6 +173,11 @@ class Image:
                   if bound.metric == "within_one" else
                   f"PSNR {found['psnr']:.1f} dB (>= {bound.least:g} dB), {pct(found['within_one'])} within one level")
         return Comparison(found, bound, ok, cells, "" if ok else reason)
+
+    def agree(self, got: np.ndarray, want: np.ndarray, meta: Mapping[str, Any]) -> Comparison:
+        """The build's pictures against another graph model's (flat, every picture at one size): 99.9 % of
+        pixel values within one level, as float32 against TensorFlow."""
+        return self.compare([got], [want], Bound("within_one", MIN_WITHIN_ONE), meta)
 
     def litert_outputs(self, nodes: Mapping[str, tuple[str, Sequence[str]]], node: str) -> list[str]:
         return [node]

@@ -169,6 +169,15 @@ class Labels:
         cells = [("agreement", pct(agreement)), ("max |dp|", f"{diff:.1e}"), ("could flip", pct(could_flip))]
         return Comparison(metrics, bound, ok, cells, "" if ok else reason)
 
+    def agree(self, got: np.ndarray, want: np.ndarray, meta: Mapping[str, Any]) -> Comparison:
+        """The build's class maps against another graph model's (flat, every picture at one size): 99.9 %
+        of the pixels with the same class id."""
+        bound = Bound("agreement", MIN_AGREEMENT)
+        share = float(np.mean(np.asarray(got) == np.asarray(want))) if np.size(want) else 1.0
+        ok = share >= bound.least
+        return Comparison({"agreement": share}, bound, ok, [("agreement", pct(share))],
+                          "" if ok else f"agreement {pct(share)} (>= {100 * bound.least:g}%)")
+
     def litert_outputs(self, nodes: Mapping[str, tuple[str, Sequence[str]]], node: str) -> list[str]:
         """The class ids and, second, the logits they are the argmax of."""
         logits = _argmax_source(nodes, node)

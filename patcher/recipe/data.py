@@ -73,6 +73,8 @@ class Model:
     checkpoint_help: str
     moving_average: dict[str, Any] = field(default_factory=dict, hash=False)
     env: dict[str, str] = field(default_factory=dict, hash=False)
+    # the upstream's own trained checkpoint, a prefix inside the checkout (build --weights upstream), or empty
+    upstream_checkpoint: str = ""
     # where trained weights are published (fields.PUBLISHED), or empty
     published: dict[str, str] = field(default_factory=dict, hash=False)
     # the sample picture's crop box [x, y, width, height] in its pixels, or empty for the whole picture

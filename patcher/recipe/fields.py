@@ -230,6 +230,12 @@ def _pictures(pictures: list[Any], raw: dict[str, Any], at: Place) -> tuple[dict
     return tuple(dict(p) for p in pictures)
 
 
+def _upstream_checkpoint(prefix: str, raw: dict[str, Any], at: Place) -> str:
+    if not prefix or not inside(prefix):
+        at.fail("field 'upstream_checkpoint' must be a checkpoint prefix inside the checkout (relative, no '..')")
+    return prefix
+
+
 def _package(package: str, raw: dict[str, Any], at: Place) -> str:
     try:
         npm.check_name(package)
@@ -259,6 +265,7 @@ FIELDS: dict[str, tuple[type, bool, Validator]] = {
     "env": (dict, False, _env), "sample": (str, True, _sample), "published": (dict, False, _published),
     "sample_crop": (list, False, _sample_crop), "pictures": (list, False, _pictures),
     "package": (str, False, _package), "faces": (dict, False, _faces),
+    "upstream_checkpoint": (str, False, _upstream_checkpoint),
 }
 
 
