@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 
+from patcher.kinds import of_metadata
+
 # npm's rule for package names: lower case, URL-safe, optionally scoped, at most 214 characters
 NAME = re.compile(r"^(?:@[a-z0-9-~][a-z0-9-._~]*/)?[a-z0-9-~][a-z0-9-._~]*$")
 # the files npm always packs, and those it always leaves out; the rest of the folder is listed in `files`
@@ -61,16 +63,18 @@ def manifest(folder: Path, meta: dict, name: str, license: str) -> dict:  # noqa
     files = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir()
                    if not p.name.startswith(".") and p.name not in ALWAYS)
     title = meta.get("title") or name
+    module = of_metadata(meta).module
+    types = f"{module}.d.ts"
     return {
         "name": name,
         "version": version(meta),
         "description": f"{title}: {meta['about']}" if meta.get("about") else title,
         "license": license or "UNLICENSED",
         "type": "module",
-        "main": "./segmenter.js",
-        "types": f"./{TYPES}",
+        "main": f"./{module}.js",
+        "types": f"./{types}",
         "exports": {
-            ".": {"types": f"./{TYPES}", "default": "./segmenter.js"},
+            ".": {"types": f"./{types}", "default": f"./{module}.js"},
             "./model.json": "./model.json",
             "./package.json": "./package.json",
             "./*": "./*",

@@ -220,7 +220,7 @@ export interface ModelMetadata {
   transparent?: number[];
   sample?: string;
   input?: {name?: string; scale: number; offset: number; color?: 'RGB' | 'BGR'; default_size?: Size; [key: string]: unknown};
-  outputs?: {name: string; kind: 'labels' | 'probabilities'; [key: string]: unknown}[];
+  outputs?: {name: string; kind: 'labels' | 'probabilities' | 'image'; [key: string]: unknown}[];
   patcher?: {[key: string]: unknown};
   litert?: {[key: string]: unknown};
   [key: string]: unknown;

@@ -15,7 +15,8 @@
 // choose.js (which runtime runs a size), model.js (model.json and its shards), pixels.js (reading and
 // painting pixels), tfjs.js and litert.js (the two engines), engine.js (one segmenter's model), measure.js
 // and store.js (auto's measuring on the device, and where it is kept), protocol.js and worker.js (the
-// module worker, importing the same files as the main thread), runners.js (worker or main thread),
+// module worker, importing the same files as the main thread), runners.js (worker or main thread), create.js
+// (where the model starts; shared with stylizer.js), labels.js (the class-map kind's call),
 // facemode.js, faces.js, crop.js and track.js (face mode: faces found, cropped, parsed and pasted back).
 
 import {SegmenterError} from './lib/errors.js';
@@ -23,7 +24,7 @@ import {faceOptions} from './lib/facemode.js';
 import {checkSize, defaultSize, options} from './lib/options.js';
 import {paint, sourceSize} from './lib/pixels.js';
 import {classIndices} from './lib/masks.js';
-import {mainRunner, noWorker, workerRunner} from './lib/runners.js';
+import {start, threadsSaid} from './lib/create.js';
 import {smoothingOptions} from './lib/smoothing.js';
 
 export {SegmenterError} from './lib/errors.js';
@@ -46,29 +47,6 @@ export {FACES} from './lib/facemode.js';
 /** @typedef {import('./segmenter.js').Segmenter} SegmenterApi */
 
 const HERE = new URL('./', import.meta.url).href;
-// Errors after which the main thread is worth trying when the worker failed.
-const FALLBACK = new Set(['worker', 'backend', 'tfjs', 'litert']);
-
-// Said once per page in the console: wasm runs one thread because the page is not cross-origin isolated.
-let toldThreads = false;
-
-/**
- * `info` with threadsReason where wasm got one thread of more asked because the page is not cross-origin
- * isolated (said once per page in the console too).
- * @param {RuntimeInfo} info what the runner says runs the size
- * @returns {RuntimeInfo} `info`, or a copy with threadsReason
- */
-function threadsSaid(info) {
-  if (info.isolated !== false || info.threads !== 1 || !(info.threadsRequested > 1)) return info;
-  const threadsReason = `wasm runs 1 thread, not ${info.threadsRequested}: this page is not cross-origin isolated ` +
-    '(serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: ' +
-    'require-corp, as `patcher serve` does)';
-  if (!toldThreads) {
-    toldThreads = true;
-    console.warn(`segmenter.js: ${threadsReason}`);
-  }
-  return {...info, threadsReason};
-}
 
 /**
  * One model, loaded where it runs (see createSegmenter).
@@ -174,29 +152,8 @@ class Segmenter {
  */
 export async function createSegmenter(given = {}) {
   const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location.href;
-  const opts = {...options(given, {base, here: HERE}), smoothing: smoothingOptions(given.smoothing)};
-  let fallback = null;
-  if (opts.worker) {
-    fallback = noWorker();
-    if (!fallback) {
-      let runner = null;
-      try {
-        runner = workerRunner(opts);
-        return new Segmenter(runner, await runner.init(), opts);
-      } catch (err) {
-        if (runner) runner.dispose();
-        if (!FALLBACK.has(err.code)) throw err;
-        fallback = `the Web Worker could not run ${err.code === 'litert' ? 'LiteRT.js' : opts.backend}: ${err.message}`;
-      }
-    }
-  }
-  const runner = mainRunner(opts);
-  try {
-    const seg = new Segmenter(runner, await runner.init(), opts);
-    if (fallback) seg.info = {...seg.info, fallback};
-    return seg;
-  } catch (err) {
-    runner.dispose();
-    throw err;
-  }
+  const opts = {...options(given, {base, here: HERE}), smoothing: smoothingOptions(given.smoothing), kind: 'labels'};
+  const {made, fallback} = await start(/** @type {any} */ (opts), (runner, loaded) => new Segmenter(runner, loaded, opts));
+  if (fallback) made.info = {...made.info, fallback};
+  return made;
 }

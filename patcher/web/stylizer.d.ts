@@ -1,0 +1,68 @@
+// Type declarations for stylizer.js, the ES module patcher builds next to a model whose output is a picture
+// (a recipe output of kind `image`). It shares segmenter.js's engine, and so its types (segmenter.d.ts):
+// tests/test_api_types.py type-checks stylizer.js against this file.
+import type {Backend, ErrorCode, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size, Source,
+  SegmenterOptions} from './segmenter.js';
+
+export type {Backend, ErrorCode, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size, Source};
+
+/** createStylizer's options: createSegmenter's that apply to a picture model, with the same defaults. */
+export type StylizerOptions = Pick<SegmenterOptions, 'model' | 'runtime' | 'precision' | 'backend' | 'measure' |
+  'worker' | 'threads' | 'size' | 'assets'>;
+
+export interface StylizeOptions {
+  /** [height, width] to run the model at (the result comes back at the source's size); default: the
+   * stylizer's `size`, else the model's preferred size, else the source's own (at most 2048 x 2048 pixels). */
+  size?: Size;
+}
+
+export interface StylizeResult {
+  /** The model's picture at the source's size, RGB(A) whatever colour order the model works in. */
+  image: ImageData;
+  width: number;
+  height: number;
+  /** The whole call in milliseconds (reading, running, mapping back). */
+  ms: number;
+  /** The model's run alone. */
+  modelMs: number;
+  /** The size the model ran at. */
+  size: Size;
+  runtime: Runtime;
+  precision: string;
+  /** Why that runtime ran this size. */
+  reason: string;
+}
+
+export interface Stylizer {
+  /** The model's picture of `source`; rejects with a SegmenterError. */
+  stylize(source: Source, options?: StylizeOptions): Promise<StylizeResult>;
+  /** tfjs's live tensors (null before tfjs has run there) and the JS heap in bytes (Chromium; else null) where the model runs. */
+  memory(): Promise<{tensors: number | null; heap: number | null}>;
+  /** Ends the worker (or frees the model); calls still waiting, and every later one, are rejected. */
+  dispose(): void;
+  info: RuntimeInfo;
+  readonly title: string | null;
+  readonly about: string | null;
+  /** URL of the model's sample image, or null. */
+  readonly sample: string | null;
+  /** Where the sample image comes from and its licence, or null. */
+  readonly sampleCredit: string | null;
+  readonly meta: ModelMetadata;
+  /** model.json's absolute URL. */
+  readonly model: string;
+}
+
+/** The one kind of error stylizer.js rejects with (segmenter.js's: the same codes and hints). */
+export class SegmenterError extends Error {
+  constructor(message: string, code: ErrorCode, hint?: string);
+  readonly name: 'SegmenterError';
+  readonly code: ErrorCode;
+  /** What to do about it. */
+  readonly hint: string;
+}
+
+/** Loads a picture model (in a Web Worker unless worker: false); rejects with a SegmenterError. */
+export function createStylizer(options?: StylizerOptions): Promise<Stylizer>;
+
+/** The most pixels (height * width) the model is run at. */
+export const MAX_PIXELS: number;
