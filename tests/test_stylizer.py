@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import test_page
-from test_page import metadata, opened, serving  # noqa: F401
+from test_page import metadata, opened, serving
 from test_picture_model import checkout, needs_slim, recipe  # noqa: F401
 
 from kit import needs_chromium, needs_tfjs
@@ -36,7 +36,9 @@ window.segmenter = segmenter;
 // an ImageData of RGB values (alpha opaque)
 window.picture = (rgb, width, height) => {
   const data = new Uint8ClampedArray(width * height * 4);
-  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) { data[j] = rgb[i]; data[j + 1] = rgb[i + 1]; data[j + 2] = rgb[i + 2]; data[j + 3] = 255; }
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    data[j] = rgb[i]; data[j + 1] = rgb[i + 1]; data[j + 2] = rgb[i + 2]; data[j + 3] = 255;
+  }
   return new ImageData(data, width, height);
 };
 // the error of a call, as plain fields

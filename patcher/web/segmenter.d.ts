@@ -226,19 +226,13 @@ export interface ModelMetadata {
   [key: string]: unknown;
 }
 
-export interface Segmenter {
-  /** Class ids of `source`; rejects with a SegmenterError. */
-  segment(source: Source, options?: SegmentOptions): Promise<SegmentResult>;
-  /** Each pixel in its class's colour at opacity `alpha`; throws SegmenterError 'options' for labels of another size. */
-  colorize(labels: ArrayLike<number>, width: number, height: number, options?: ColorizeOptions): ImageData;
+/** What a loaded model offers whatever its output (a Segmenter's, and stylizer.js's Stylizer's). */
+export interface ModelHandle {
   /** tfjs's live tensors (null before tfjs has run there) and the JS heap in bytes (Chromium; else null) where the model runs. */
   memory(): Promise<{tensors: number | null; heap: number | null}>;
   /** Ends the worker (or frees the model); calls still waiting, and every later one, are rejected. */
   dispose(): void;
   info: RuntimeInfo;
-  readonly classes: string[];
-  readonly palette: Color[];
-  readonly transparent: number[];
   readonly title: string | null;
   readonly about: string | null;
   /** URL of the model's sample image, or null. */
@@ -246,6 +240,16 @@ export interface Segmenter {
   readonly meta: ModelMetadata;
   /** model.json's absolute URL. */
   readonly model: string;
+}
+
+export interface Segmenter extends ModelHandle {
+  /** Class ids of `source`; rejects with a SegmenterError. */
+  segment(source: Source, options?: SegmentOptions): Promise<SegmentResult>;
+  /** Each pixel in its class's colour at opacity `alpha`; throws SegmenterError 'options' for labels of another size. */
+  colorize(labels: ArrayLike<number>, width: number, height: number, options?: ColorizeOptions): ImageData;
+  readonly classes: string[];
+  readonly palette: Color[];
+  readonly transparent: number[];
 }
 
 /** The one kind of error segmenter.js rejects with. */

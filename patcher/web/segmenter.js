@@ -24,7 +24,7 @@ import {faceOptions} from './lib/facemode.js';
 import {checkSize, defaultSize, options} from './lib/options.js';
 import {paint, sourceSize} from './lib/pixels.js';
 import {classIndices} from './lib/masks.js';
-import {start, threadsSaid} from './lib/create.js';
+import {Loaded, start} from './lib/create.js';
 import {smoothingOptions} from './lib/smoothing.js';
 
 export {SegmenterError} from './lib/errors.js';
@@ -52,31 +52,20 @@ const HERE = new URL('./', import.meta.url).href;
  * One model, loaded where it runs (see createSegmenter).
  * @implements {SegmenterApi}
  */
-class Segmenter {
+class Segmenter extends Loaded {
   /**
    * @param {any} runner runners.js's workerRunner or mainRunner, started
    * @param {{info: RuntimeInfo, spec: any, meta: ModelMetadata}} loaded what the runner's init() gave
    * @param {any} opts createSegmenter's options, checked (options.js) and with smoothing's settings
    */
-  constructor(runner, {info, spec, meta}, opts) {
-    this._runner = runner;
-    this._size = opts.size;
+  constructor(runner, loaded, opts) {
+    super(runner, loaded, opts, 'segmenter');
     this._smoothing = opts.smoothing;
     /** @type {FaceSettings | false} face mode's settings for calls that do not say (checked now) */
-    this._faces = faceOptions(opts.faces, meta);
-    this._disposed = false;
-    /** @type {RuntimeInfo} */
-    this.info = threadsSaid(info);
-    /** @type {ModelMetadata} */
-    this.meta = meta;
-    this.classes = spec.classes;
-    this.palette = spec.palette;
-    this.transparent = spec.transparent;
-    this.title = spec.title;
-    this.about = spec.about;
-    this.sample = spec.sample;
-    /** @type {string} */
-    this.model = opts.model;
+    this._faces = faceOptions(opts.faces, loaded.meta);
+    this.classes = loaded.spec.classes;
+    this.palette = loaded.spec.palette;
+    this.transparent = loaded.spec.transparent;
   }
 
   /**
@@ -89,7 +78,7 @@ class Segmenter {
    */
   async segment(source, {size, masks, smoothing, faces} = {}) {
     const start = performance.now();
-    if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
+    this._alive();
     const [sw, sh] = sourceSize(source);
     // no size asked for: the model's preferred size, else the source's own scaled down to MAX_PIXELS (never
     // refused: only a size asked for is checked against MAX_PIXELS, by checkSize here or in options())
@@ -98,7 +87,7 @@ class Segmenter {
                    smoothing: smoothing === undefined ? this._smoothing : smoothingOptions(smoothing),
                    faces: faces === undefined ? this._faces : faceOptions(faces, this.meta, 'faces')};
     const done = await this._runner.run(source, h, w, sh, sw, wants);
-    this.info = threadsSaid({...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})});
+    this.info = this._ran(done.info);
     return {labels: done.labels, ...(wants.masks ? {masks: done.masks} : {}), width: sw, height: sh,
             ms: performance.now() - start, modelMs: done.modelMs, size: done.size, runtime: done.info.runtime,
             precision: done.info.precision, reason: done.info.reason,
@@ -119,27 +108,6 @@ class Segmenter {
       throw new SegmenterError(`colorize: ${labels ? labels.length : 0} labels for ${width} x ${height} pixels`, 'options');
     }
     return new ImageData(paint(labels, palette, transparent, alpha), width, height);
-  }
-
-  /**
-   * What the model's thread holds, for long sessions.
-   * @returns {Promise<{tensors: number | null, heap: number | null}>} tfjs's live tensors where the model
-   *   runs (null before tfjs has run there) and the JavaScript heap in bytes (Chromium only, else null)
-   * @throws {SegmenterError} 'disposed' as a rejection
-   */
-  async memory() {
-    if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
-    return this._runner.memory();
-  }
-
-  /**
-   * Ends the worker (or frees the model); calls still waiting, and every later one, are rejected.
-   * @returns {void}
-   */
-  dispose() {
-    if (this._disposed) return;
-    this._disposed = true;
-    this._runner.dispose();
   }
 }
 

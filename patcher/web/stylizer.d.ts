@@ -1,10 +1,13 @@
 // Type declarations for stylizer.js, the ES module patcher builds next to a model whose output is a picture
 // (a recipe output of kind `image`). It shares segmenter.js's engine, and so its types (segmenter.d.ts):
 // tests/test_api_types.py type-checks stylizer.js against this file.
-import type {Backend, ErrorCode, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size, Source,
-  SegmenterOptions} from './segmenter.js';
+import type {Backend, ErrorCode, ModelHandle, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size,
+  Source, SegmenterOptions} from './segmenter.js';
 
-export type {Backend, ErrorCode, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size, Source};
+export type {Backend, ErrorCode, ModelHandle, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size,
+  Source};
+/** The one kind of error stylizer.js rejects with (segmenter.js's: the same codes and hints). */
+export {SegmenterError} from './segmenter.js';
 
 /** createStylizer's options: createSegmenter's that apply to a picture model, with the same defaults. */
 export type StylizerOptions = Pick<SegmenterOptions, 'model' | 'runtime' | 'precision' | 'backend' | 'measure' |
@@ -33,32 +36,11 @@ export interface StylizeResult {
   reason: string;
 }
 
-export interface Stylizer {
+export interface Stylizer extends ModelHandle {
   /** The model's picture of `source`; rejects with a SegmenterError. */
   stylize(source: Source, options?: StylizeOptions): Promise<StylizeResult>;
-  /** tfjs's live tensors (null before tfjs has run there) and the JS heap in bytes (Chromium; else null) where the model runs. */
-  memory(): Promise<{tensors: number | null; heap: number | null}>;
-  /** Ends the worker (or frees the model); calls still waiting, and every later one, are rejected. */
-  dispose(): void;
-  info: RuntimeInfo;
-  readonly title: string | null;
-  readonly about: string | null;
-  /** URL of the model's sample image, or null. */
-  readonly sample: string | null;
   /** Where the sample image comes from and its licence, or null. */
   readonly sampleCredit: string | null;
-  readonly meta: ModelMetadata;
-  /** model.json's absolute URL. */
-  readonly model: string;
-}
-
-/** The one kind of error stylizer.js rejects with (segmenter.js's: the same codes and hints). */
-export class SegmenterError extends Error {
-  constructor(message: string, code: ErrorCode, hint?: string);
-  readonly name: 'SegmenterError';
-  readonly code: ErrorCode;
-  /** What to do about it. */
-  readonly hint: string;
 }
 
 /** Loads a picture model (in a Web Worker unless worker: false); rejects with a SegmenterError. */

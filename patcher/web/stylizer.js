@@ -14,7 +14,7 @@
 // (BGR: channels swapped before the model); lib/picture.js maps its output back to pixels by the inverse of
 // the input's scale and offset, clipped, in RGB order, at the source's size. Types: stylizer.d.ts.
 
-import {start, threadsSaid} from './lib/create.js';
+import {Loaded, start} from './lib/create.js';
 import {SegmenterError} from './lib/errors.js';
 import {checkSize, defaultSize, options} from './lib/options.js';
 import {sourceSize} from './lib/pixels.js';
@@ -38,30 +38,16 @@ const APPLY = ['model', 'runtime', 'precision', 'backend', 'measure', 'worker', 
  * One picture model, loaded where it runs (see createStylizer).
  * @implements {StylizerApi}
  */
-class Stylizer {
+class Stylizer extends Loaded {
   /**
    * @param {any} runner runners.js's workerRunner or mainRunner, started
    * @param {{info: RuntimeInfo, spec: any, meta: ModelMetadata}} loaded what the runner's init() gave
    * @param {any} opts createStylizer's options, checked (options.js)
    */
-  constructor(runner, {info, spec, meta}, opts) {
-    this._runner = runner;
-    this._size = opts.size;
-    this._disposed = false;
-    /** @type {RuntimeInfo} */
-    this.info = threadsSaid(info, 'stylizer.js');
-    /** @type {ModelMetadata} */
-    this.meta = meta;
+  constructor(runner, loaded, opts) {
+    super(runner, loaded, opts, 'stylizer');
     /** @type {string | null} */
-    this.title = spec.title;
-    /** @type {string | null} */
-    this.about = spec.about;
-    /** @type {string | null} */
-    this.sample = spec.sample;
-    /** @type {string | null} */
-    this.sampleCredit = spec.sampleCredit;
-    /** @type {string} */
-    this.model = opts.model;
+    this.sampleCredit = loaded.spec.sampleCredit;
   }
 
   /**
@@ -74,35 +60,14 @@ class Stylizer {
    */
   async stylize(source, {size} = {}) {
     const begin = performance.now();
-    if (this._disposed) throw new SegmenterError('this stylizer was disposed', 'disposed');
+    this._alive();
     const [sw, sh] = sourceSize(source);
     const [h, w] = checkSize(size, 'size') || this._size || defaultSize(this.meta, sh, sw);
     const done = await this._runner.run(source, h, w, sh, sw, {});
-    this.info = threadsSaid({...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})}, 'stylizer.js');
+    this.info = this._ran(done.info);
     return {image: new ImageData(done.pixels, sw, sh), width: sw, height: sh, ms: performance.now() - begin,
             modelMs: done.modelMs, size: done.size, runtime: done.info.runtime, precision: done.info.precision,
             reason: done.info.reason};
-  }
-
-  /**
-   * What the model's thread holds, for long sessions.
-   * @returns {Promise<{tensors: number | null, heap: number | null}>} tfjs's live tensors where the model
-   *   runs (null before tfjs has run there) and the JavaScript heap in bytes (Chromium only, else null)
-   * @throws {SegmenterError} 'disposed' as a rejection
-   */
-  async memory() {
-    if (this._disposed) throw new SegmenterError('this stylizer was disposed', 'disposed');
-    return this._runner.memory();
-  }
-
-  /**
-   * Ends the worker (or frees the model); calls still waiting, and every later one, are rejected.
-   * @returns {void}
-   */
-  dispose() {
-    if (this._disposed) return;
-    this._disposed = true;
-    this._runner.dispose();
   }
 }
 
