@@ -180,9 +180,9 @@ export interface SegmentOptions {
 /** Class name -> width * height probabilities in [0, 1] (all classes sum to 1; labels is their argmax). */
 export type Masks = Record<string, Float32Array>;
 
-export interface SegmentResult {
-  /** width * height class ids, row by row, at the source's size (Uint16Array for more than 256 classes). */
-  labels: Uint8Array | Uint16Array;
+/** What every call's result says besides its output (a SegmentResult's, and stylizer.js's StylizeResult's). */
+export interface CallResult {
+  /** The source's width and height: the output's size. */
   width: number;
   height: number;
   /** The whole call, in milliseconds. */
@@ -193,7 +193,13 @@ export interface SegmentResult {
   size: Size;
   runtime: Runtime;
   precision: string;
+  /** Why that runtime ran this size. */
   reason: string;
+}
+
+export interface SegmentResult extends CallResult {
+  /** width * height class ids, row by row, at the source's size (Uint16Array for more than 256 classes). */
+  labels: Uint8Array | Uint16Array;
   /** With SegmentOptions.masks only. */
   masks?: Masks;
   /** Face mode only: the faces parsed, largest first ([] when there is none: then the map is background). */

@@ -1,10 +1,10 @@
 // Type declarations for stylizer.js, the ES module patcher builds next to a model whose output is a picture
 // (a recipe output of kind `image`). It shares segmenter.js's engine, and so its types (segmenter.d.ts):
 // tests/test_api_types.py type-checks stylizer.js against this file.
-import type {Backend, ErrorCode, ModelHandle, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size,
+import type {Backend, CallResult, ErrorCode, ModelHandle, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size,
   Source, SegmenterOptions} from './segmenter.js';
 
-export type {Backend, ErrorCode, ModelHandle, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size,
+export type {Backend, CallResult, ErrorCode, ModelHandle, ModelMetadata, PrecisionOption, RuntimeInfo, RuntimeOption, Runtime, Size,
   Source};
 /** The one kind of error stylizer.js rejects with (segmenter.js's: the same codes and hints). */
 export {SegmenterError} from './segmenter.js';
@@ -19,21 +19,9 @@ export interface StylizeOptions {
   size?: Size;
 }
 
-export interface StylizeResult {
+export interface StylizeResult extends CallResult {
   /** The model's picture at the source's size, RGB(A) whatever colour order the model works in. */
   image: ImageData;
-  width: number;
-  height: number;
-  /** The whole call in milliseconds (reading, running, mapping back). */
-  ms: number;
-  /** The model's run alone. */
-  modelMs: number;
-  /** The size the model ran at. */
-  size: Size;
-  runtime: Runtime;
-  precision: string;
-  /** Why that runtime ran this size. */
-  reason: string;
 }
 
 export interface Stylizer extends ModelHandle {
