@@ -123,6 +123,7 @@ def metadata(recipe: Recipe, spec: Model, dest: Path, weights: str, options: Opt
                   "default_size": list(inp.default_size)},
         **described,
         "sample": page.sample_name(spec.sample),
+        **({"sample_credit": spec.sample_credit} if spec.sample_credit else {}),
     }
     if options.random_weights:
         meta["patcher"]["seed"] = options.seed
@@ -198,7 +199,7 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
                   f"--output_node_names={','.join(names)}", *flags, str(converted), str(staged)], work,
                  "converting with tensorflowjs_converter", env, BuildError)
         outdir.fault("shards", staged)
-        page.install(staged, spec.sample, spec.sample_crop)
+        page.install(staged, spec.sample, spec.sample_crop, output_of(spec)[0].name)
         faces = weights.detector(spec.faces, staged) if spec.faces else None
         bad = graphfix.unsound_fusions(staged / "model.json")
         if bad and options.fix_fusions:

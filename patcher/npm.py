@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 
+from patcher.kinds import of_metadata
+
 # npm's rule for package names: lower case, URL-safe, optionally scoped, at most 214 characters
 NAME = re.compile(r"^(?:@[a-z0-9-~][a-z0-9-._~]*/)?[a-z0-9-~][a-z0-9-._~]*$")
 # the files npm always packs, and those it always leaves out; the rest of the folder is listed in `files`
@@ -61,16 +63,18 @@ def manifest(folder: Path, meta: dict, name: str, license: str) -> dict:  # noqa
     files = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir()
                    if not p.name.startswith(".") and p.name not in ALWAYS)
     title = meta.get("title") or name
+    module = of_metadata(meta).module
+    types = f"{module}.d.ts"
     return {
         "name": name,
         "version": version(meta),
         "description": f"{title}: {meta['about']}" if meta.get("about") else title,
         "license": license or "UNLICENSED",
         "type": "module",
-        "main": "./segmenter.js",
-        "types": f"./{TYPES}",
+        "main": f"./{module}.js",
+        "types": f"./{types}",
         "exports": {
-            ".": {"types": f"./{TYPES}", "default": "./segmenter.js"},
+            ".": {"types": f"./{types}", "default": f"./{module}.js"},
             "./model.json": "./model.json",
             "./package.json": "./package.json",
             "./*": "./*",
@@ -111,6 +115,8 @@ def readme(package: dict, meta: dict) -> str:
                 f"be fetched when it was built ({faces.get('reason', '')}).")
     size = meta.get("input", {}).get("default_size")
     preferred = f"{size[0]} x {size[1]}" if size else "the picture's own (at most 2048 x 2048 pixels)"
+    if of_metadata(meta).module == "stylizer":
+        return picture_readme(package, meta, weights_text.replace("segmentation", "model"), preferred, terms)
     return f"""# {name}
 
 {meta.get('title') or name}. {meta.get('about') or ''}
@@ -168,6 +174,50 @@ Runtimes included: TensorFlow.js 4.22.0 (`tf.min.js`, `tf-backend-wasm.min.js` a
 
 {package['license']} (the package's code and model as the recipe states it; the runtimes keep their own
 licences).{terms}{detector}
+"""
+
+
+def picture_readme(package: dict, meta: dict, weights: str, preferred: str, terms: str) -> str:
+    """README.md for the package of a picture model (stylizer.js)."""
+    name, info = package["name"], meta["patcher"]
+    credit = f" Its sample picture: {meta['sample_credit']}." if meta.get("sample_credit") else ""
+    return f"""# {name}
+
+{meta.get('title') or name}. {meta.get('about') or ''}
+
+Picture to picture in the browser, built by patcher from {info.get('upstream', 'the upstream')} at commit
+{info.get('commit', '?')} (recipe `{info.get('recipe', '?')}`, model `{info.get('model', '?')}`). Weights: {weights}.
+
+## Install and use
+
+Install the tarball `npm pack BUILD_DIR` makes (`npm install ./{tarball(package)}`), or the build folder itself.
+
+```js
+import {{ createStylizer }} from './node_modules/{name}/stylizer.js';   // with a bundler: from '{name}'
+
+try {{
+  const sty = await createStylizer();                          // model.json next to stylizer.js
+  const {{ image, width, height }} = await sty.stylize(picture);  // image: ImageData at the picture's size
+  canvas.getContext('2d').putImageData(image, 0, 0);
+  sty.dispose();
+}} catch (err) {{
+  console.error(`${{err.message}} (${{err.hint}})`);           // err.code: one of stylizer.d.ts's ErrorCode
+}}
+```
+
+Without `size` the model runs at its preferred size, {preferred} (`createStylizer({{ size: [h, w] }})` or
+`sty.stylize(picture, {{ size }})` choose another); the picture comes back at the source's size, in RGB
+order whatever colour order the model works in.
+
+The package is plain ES modules (`stylizer.js`, `lib/`, shared with patcher's `segmenter.js`) with TypeScript
+declarations (`stylizer.d.ts`); it needs no bundler. Serve the page with `Cross-Origin-Opener-Policy:
+same-origin` and `Cross-Origin-Embedder-Policy: require-corp` to give the wasm runtimes one thread per core.
+`index.html` is a demo page.{credit}
+
+## Licence
+
+{package['license']} (the package's code and model as the recipe states it; the runtimes keep their own
+licences).{terms}
 """
 
 

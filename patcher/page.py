@@ -55,10 +55,18 @@ def sample_source(spec: str) -> Path:
     return found
 
 
-def install(folder: Path, sample: str, crop: tuple[int, ...] = ()) -> None:
-    """Copy the page, the pinned TensorFlow.js bundles and the recipe's sample image (cropped to `crop`,
-    [x, y, width, height], when given) into `folder`."""
-    shutil.copytree(PAGE, folder, dirs_exist_ok=True)
+def install(folder: Path, sample: str, crop: tuple[int, ...] = (), kind: str = "labels") -> None:
+    """Copy the page and module of the output kind `kind` (patcher/kinds: the files of patcher/web but those
+    only another kind's builds get; the kind's page as index.html), the pinned TensorFlow.js bundles and the
+    recipe's sample image (cropped to `crop`, [x, y, width, height], when given) into `folder`."""
+    from patcher.kinds import kind as kind_of, names as kinds  # noqa: PLC0415 - kinds imports numpy
+
+    own = kind_of(kind).page
+    others = {name for other in kinds() if other != kind for name in kind_of(other).page} - set(own)
+    shutil.copytree(PAGE, folder, dirs_exist_ok=True, ignore=lambda where, files: [
+        f for f in files if Path(where) == PAGE and f in others])
+    if own[0] != "index.html":
+        shutil.copy2(PAGE / own[0], folder / "index.html")
     for package, names in BUNDLES.items():
         for name in names:
             source = nodejs.modules() / package / name

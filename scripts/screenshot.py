@@ -1,6 +1,10 @@
-"""Screenshot a build's demo page in Debian's headless Chromium once it has segmented its sample picture.
+"""Screenshot a build's demo page in Debian's headless Chromium once it has run on its sample picture.
 
     python scripts/screenshot.py --model-dir webmodel-celebamask --out docs/page.png [--query 'backend=wasm']
+    python scripts/screenshot.py --model-dir webmodel-cartoon --out docs/cartoon.png
+
+The page is whichever the build holds as index.html: the segmenter's for a class-map model, stylizer.html
+(the picture before and after) for a picture model; both set window.patcherState with `?debug`.
 
 Serves the folder on 127.0.0.1 (with the headers wasm threads need), opens the page with `?debug`, waits for
 the first result and writes a PNG of the whole page. Says on stderr what the page showed: the model's

@@ -6,7 +6,7 @@ Two programs, both with the pinned TypeScript (package.json's devDependencies):
   function's body against its JSDoc, and the Segmenter class against the Segmenter interface (`@implements`);
 - the exports: a copy of segmenter.js as `impl.js` (no .d.ts beside it, so its types are the JSDoc's) is
   compared with segmenter.d.ts, export by export, under `strict`: the same names, and each export's type
-  assignable both ways."""
+  assignable both ways; the same for stylizer.js (picture models) and stylizer.d.ts."""
 from __future__ import annotations
 
 import json
@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.skipif(shutil.which("node") is None, reason="Node.js i
 
 # the modules whose bodies are checked against their JSDoc: all but engine.js, measure.js, tfjs.js and litert.js
 # (whose classes set their fields in bulk or hold another library's objects) and worker.js (no functions)
-CHECKED = {"segmenter.js", "lib/errors.js", "lib/options.js", "lib/choose.js", "lib/effects.js", "lib/smoothing.js",
+CHECKED = {"segmenter.js", "stylizer.js", "lib/create.js", "lib/picture.js",
+           "lib/errors.js", "lib/options.js", "lib/choose.js", "lib/effects.js", "lib/smoothing.js",
            "lib/pixels.js", "lib/masks.js", "lib/model.js", "lib/store.js", "lib/env.js", "lib/protocol.js",
            "lib/runners.js"}
 OPTIONS = {"allowJs": True, "noEmit": True, "target": "es2022", "module": "esnext", "moduleResolution": "bundler",
@@ -55,18 +56,18 @@ def copy(tmp: Path) -> Path:
 
 
 def check_bodies(web: Path) -> str:
-    files = ["segmenter.js", *sorted(f"lib/{p.name}" for p in (web / "lib").glob("*.js"))]
+    files = ["segmenter.js", "stylizer.js", *sorted(f"lib/{p.name}" for p in (web / "lib").glob("*.js"))]
     return tsc(web, {**OPTIONS, "strict": False}, files)
 
 
-def check_exports(web: Path) -> tuple[str, dict[str, int]]:
-    """tsc's errors comparing segmenter.js's exports with segmenter.d.ts, and the line of check.ts that
+def check_exports(web: Path, module: str = "segmenter") -> tuple[str, dict[str, int]]:
+    """tsc's errors comparing MODULE.js's exports with MODULE.d.ts, and the line of check.ts that
     compares each name ('*' for the list of names)."""
-    names = exports((web / "segmenter.d.ts").read_text())
-    for path in [web / "segmenter.js", *(web / "lib").glob("*.js")]:
+    names = exports((web / f"{module}.d.ts").read_text())
+    for path in [web / "segmenter.js", web / "stylizer.js", *(web / "lib").glob("*.js")]:
         path.write_text(path.read_text().replace("// @ts-check\n", ""))   # the bodies: checked above
-    shutil.copy(web / "segmenter.js", web / "impl.js")
-    lines = ["import type * as Impl from './impl.js';", "import type * as Decl from './segmenter.js';",
+    shutil.copy(web / f"{module}.js", web / "impl.js")
+    lines = ["import type * as Impl from './impl.js';", f"import type * as Decl from './{module}.js';",
              "type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;",
              "export const names: Same<keyof typeof Impl, keyof typeof Decl> = true;"]
     at = {"*": len(lines)}
@@ -89,6 +90,14 @@ def test_segmenter_js_exports_what_segmenter_d_ts_declares(tmp_path: Path) -> No
     assert {"createSegmenter", "SegmenterError", "chooseRuntime", "SMOOTHING"} <= set(exports(
         (web / "segmenter.d.ts").read_text()))
     errors, _ = check_exports(web)
+    assert errors == ""
+
+
+def test_stylizer_js_exports_what_stylizer_d_ts_declares(tmp_path: Path) -> None:
+    web = copy(tmp_path)
+    assert {"createStylizer", "MAX_PIXELS"} <= set(exports((web / "stylizer.d.ts").read_text()))
+    assert "export {SegmenterError} from './segmenter.js';" in (web / "stylizer.d.ts").read_text()
+    errors, _ = check_exports(web, "stylizer")
     assert errors == ""
 
 
@@ -117,7 +126,7 @@ def test_every_public_function_has_jsdoc() -> None:
     """Each exported function and each method of the modules' classes has a /** */ block with an @param for
     each parameter (by name, where it has one) and @returns (constructors: @param only)."""
     missing = []
-    for path in [PAGE / "segmenter.js", *sorted((PAGE / "lib").glob("*.js"))]:
+    for path in [PAGE / "segmenter.js", PAGE / "stylizer.js", *sorted((PAGE / "lib").glob("*.js"))]:
         text = path.read_text()
         for match in re.finditer(r"^(?:export (?:async )?function (\w+)|  (?:static )?(?:async )?(\w+))\(", text,
                                  re.MULTILINE):
@@ -161,6 +170,11 @@ BREAKS = {
         "  info: RuntimeInfo;", "segmenter.js"),
     "a result field the module does not give": (
         "segmenter.js", "modelMs: done.modelMs, ", "", "segmenter.js"),
+    "a stylize result field the module does not give": (
+        "stylizer.js", "modelMs: done.modelMs, ", "", "stylizer.js"),
+    "a stylizer option declared with another type": (
+        "stylizer.d.ts", "export function createStylizer(options?: StylizerOptions)",
+        "export function createStylizer(options?: string)", "stylizer:createStylizer"),
     "an error code the module's table lacks": (
         "segmenter.d.ts", "'disposed' | 'run';", "'disposed' | 'run' | 'timeout';", "lib/errors.js"),
 }
@@ -177,5 +191,6 @@ def test_typescript_fails_where_the_jsdoc_and_the_declarations_disagree(tmp_path
         errors = check_bodies(web)
         assert re.search(rf"^{re.escape(where)}\(\d+,\d+\): error TS\d+", errors, re.MULTILINE), errors
     else:
-        errors, at = check_exports(web)
+        module, _, where = where.rpartition(":")
+        errors, at = check_exports(web, module or "segmenter")
         assert re.search(rf"^check\.ts\({at[where]},\d+\): error TS2322", errors, re.MULTILINE), errors

@@ -23,6 +23,7 @@ from test_page import (  # noqa: F401
     tf_labels,
 )
 
+from patcher.kinds import kind
 from patcher.page import PAGE
 
 playwright, browser = test_page.playwright, test_page.browser  # the same fixtures, one Chromium per module
@@ -361,8 +362,10 @@ def test_bad_options_and_sources_are_rejected(probe):
 def test_the_module_ships_with_the_build(built):
     page_files = {p.relative_to(PAGE).as_posix() for p in PAGE.rglob("*") if p.is_file()}
     assert {"segmenter.js", "app.js", "index.html", "style.css", "lib/worker.js", "lib/engine.js"} <= page_files
+    picture_only = set(kind("image").page)   # the picture page and module: builds of image models only
+    assert picture_only <= page_files
     for name in page_files:
-        assert (built / name).is_file(), name
+        assert (built / name).is_file() != (name in picture_only), name
         assert len((PAGE / name).read_text().splitlines()) <= 350, f"{name} is over 350 lines"
     assert '<script type="module" src="app.js">' in (built / "index.html").read_text()
     assert "from './segmenter.js'" in (built / "app.js").read_text()

@@ -1,7 +1,8 @@
 """The web module's pure parts (option checks, worker protocol, pixel sizes and class-map mapping and
 painting, model.json's metadata, the nearest built size) tested directly in Node: tests/js/web_parts.test.mjs;
 `auto` measuring on the device with fake engines, clock and storage: tests/js/measure.test.mjs; the
-default size and the effects' documented calls: tests/js/defaults.test.mjs."""
+default size and the effects' documented calls: tests/js/defaults.test.mjs; the picture kind's parts
+(stylizer.js's pixels, resizing, metadata, engine call, kind check and protocol): tests/js/picture.test.mjs."""
 from __future__ import annotations
 
 import re
@@ -17,7 +18,8 @@ JS = Path(__file__).resolve().parent / "js"
 pytestmark = needs_node
 
 
-@pytest.mark.parametrize("name", ["web_parts.test.mjs", "measure.test.mjs", "defaults.test.mjs"])
+@pytest.mark.parametrize("name", ["web_parts.test.mjs", "measure.test.mjs", "defaults.test.mjs",
+                                  "picture.test.mjs"])
 def test_the_pure_parts_pass_their_node_tests(name):
     tests = JS / name
     proc = subprocess.run(["node", "--test", str(tests)], capture_output=True, text=True, timeout=120)

@@ -12,7 +12,10 @@ module here and its name in `_registry`:
   `bound` (by the weights' precision) and `compare` (the metrics and whether they are within the bound);
   `agree` (the main output against a graph model patcher did not build, on pictures: check --reference);
 - LiteRT: `litert_outputs` (the nodes to convert), `accuracy`, `pooled` and `accurate` (by precision, with
-  the kind's floor for lossy precisions, `floor`).
+  the kind's floor for lossy precisions, `floor`);
+- the page (patcher/page.py `install`, patcher/npm.py): `module`, the ES module of patcher/web the package
+  exports (MODULE.js with MODULE.d.ts), and `page`, the files of patcher/web only this kind's builds get
+  (the first, its page, copied as index.html); every other file of patcher/web is shared.
 
 Recipe fields (a model table's; patcher/recipe/outputs.py calls `parse_outputs` and the parsers named)
 -----------------------------------------------------------------------------------------------------
@@ -154,6 +157,8 @@ class Kind(Protocol):
     name: str
     run_column: str  # verify's table: the title of the column `describe_run` fills
     legend: str  # check's note under its table ("" for none)
+    module: str  # the web module's name: patcher/web/MODULE.js and MODULE.d.ts
+    page: tuple[str, ...]  # the files of patcher/web only this kind's builds get; the first is the page
 
     def parse(self, key: str, entry: Mapping[str, Any], model: Mapping[str, Any]) -> Output: ...
 

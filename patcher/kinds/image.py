@@ -89,6 +89,10 @@ class Image:
     name = "image"
     run_column = "range"
     legend = "within one: uint8 pixel values at most one level from those of the model compared against"
+    # the web module (patcher/web/stylizer.js and .d.ts; it imports segmenter.d.ts's shared types) and the
+    # files of patcher/web only this kind's builds get (its page, copied as index.html first)
+    module = "stylizer"
+    page: tuple[str, ...] = ("stylizer.html", "stylizer-app.js", "stylizer.js", "stylizer.d.ts")
 
     def parse(self, key: str, entry: Mapping[str, Any], model: Mapping[str, Any]) -> Output:
         unknown_fields(key, entry, self.name, ["channels", "range"])

@@ -66,6 +66,10 @@ class Labels:
     name = "labels"
     run_column = "classes"
     legend = "could flip: pixels whose top two probabilities are within twice max |dp| of each other"
+    # the web module (patcher/web/segmenter.js and .d.ts) and the files of patcher/web only this kind's
+    # builds get (its page; the first is copied as index.html)
+    module = "segmenter"
+    page: tuple[str, ...] = ("index.html", "app.js", "panel.js")
 
     def parse(self, key: str, entry: Mapping[str, Any], model: Mapping[str, Any]) -> Output:
         """Probabilities node from the entry; classes, palette and transparent from the model table (the

@@ -79,6 +79,8 @@ class Model:
     published: dict[str, str] = field(default_factory=dict, hash=False)
     # the sample picture's crop box [x, y, width, height] in its pixels, or empty for the whole picture
     sample_crop: tuple[int, ...] = ()
+    # where the sample picture comes from and its licence, shown on the page (empty: not shown)
+    sample_credit: str = ""
     # pictures of what the model parses (patcher/pictures.py): name, source, crop, sha256 (for pypi:)
     pictures: tuple[dict[str, Any], ...] = field(default=(), hash=False)
     # the npm package the build folder is (empty: RECIPE-MODEL) and its licence (an SPDX expression)

@@ -253,7 +253,7 @@ Validator = Callable[[Any, dict[str, Any], Place], Any]
 # field: (TOML type, required, validator); checked in this order, nothing else allowed in a model table
 FIELDS: dict[str, tuple[type, bool, Validator]] = {
     "title": (str, True, _text), "about": (str, False, _text), "graph": (str, True, _text),
-    "checkpoint_help": (str, False, _text), "license": (str, False, _text),
+    "checkpoint_help": (str, False, _text), "license": (str, False, _text), "sample_credit": (str, False, _text),
     "input": (dict, True, _input), "classes": (list, False, _classes),
     "palette": (list, False, _palette), "transparent": (list, False, _transparent),
     "outputs": (dict, True, kinds_fields.outputs),

@@ -188,9 +188,9 @@ export interface SegmentOptions {
 /** Class name -> width * height probabilities in [0, 1] (all classes sum to 1; labels is their argmax). */
 export type Masks = Record<string, Float32Array>;
 
-export interface SegmentResult {
-  /** width * height class ids, row by row, at the source's size (Uint16Array for more than 256 classes). */
-  labels: Uint8Array | Uint16Array;
+/** What every call's result says besides its output (a SegmentResult's, and stylizer.js's StylizeResult's). */
+export interface CallResult {
+  /** The source's width and height: the output's size. */
   width: number;
   height: number;
   /** The whole call, in milliseconds. */
@@ -201,7 +201,13 @@ export interface SegmentResult {
   size: Size;
   runtime: Runtime;
   precision: string;
+  /** Why that runtime ran this size. */
   reason: string;
+}
+
+export interface SegmentResult extends CallResult {
+  /** width * height class ids, row by row, at the source's size (Uint16Array for more than 256 classes). */
+  labels: Uint8Array | Uint16Array;
   /** With SegmentOptions.masks only. */
   masks?: Masks;
   /** Face mode only: the faces parsed, largest first ([] when there is none: then the map is background). */
@@ -228,25 +234,19 @@ export interface ModelMetadata {
   transparent?: number[];
   sample?: string;
   input?: {name?: string; scale: number; offset: number; color?: 'RGB' | 'BGR'; default_size?: Size; [key: string]: unknown};
-  outputs?: {name: string; kind: 'labels' | 'probabilities'; [key: string]: unknown}[];
+  outputs?: {name: string; kind: 'labels' | 'probabilities' | 'image'; [key: string]: unknown}[];
   patcher?: {[key: string]: unknown};
   litert?: {[key: string]: unknown};
   [key: string]: unknown;
 }
 
-export interface Segmenter {
-  /** Class ids of `source`; rejects with a SegmenterError. */
-  segment(source: Source, options?: SegmentOptions): Promise<SegmentResult>;
-  /** Each pixel in its class's colour at opacity `alpha`; throws SegmenterError 'options' for labels of another size. */
-  colorize(labels: ArrayLike<number>, width: number, height: number, options?: ColorizeOptions): ImageData;
+/** What a loaded model offers whatever its output (a Segmenter's, and stylizer.js's Stylizer's). */
+export interface ModelHandle {
   /** tfjs's live tensors (null before tfjs has run there) and the JS heap in bytes (Chromium; else null) where the model runs. */
   memory(): Promise<{tensors: number | null; heap: number | null}>;
   /** Ends the worker (or frees the model); calls still waiting, and every later one, are rejected. */
   dispose(): void;
   info: RuntimeInfo;
-  readonly classes: string[];
-  readonly palette: Color[];
-  readonly transparent: number[];
   readonly title: string | null;
   readonly about: string | null;
   /** URL of the model's sample image, or null. */
@@ -254,6 +254,16 @@ export interface Segmenter {
   readonly meta: ModelMetadata;
   /** model.json's absolute URL. */
   readonly model: string;
+}
+
+export interface Segmenter extends ModelHandle {
+  /** Class ids of `source`; rejects with a SegmenterError. */
+  segment(source: Source, options?: SegmentOptions): Promise<SegmentResult>;
+  /** Each pixel in its class's colour at opacity `alpha`; throws SegmenterError 'options' for labels of another size. */
+  colorize(labels: ArrayLike<number>, width: number, height: number, options?: ColorizeOptions): ImageData;
+  readonly classes: string[];
+  readonly palette: Color[];
+  readonly transparent: number[];
 }
 
 /** The one kind of error segmenter.js rejects with. */

@@ -15,7 +15,8 @@
 // choose.js (which runtime runs a size), model.js (model.json and its shards), pixels.js (reading and
 // painting pixels), tfjs.js and litert.js (the two engines), engine.js (one segmenter's model), measure.js
 // and store.js (auto's measuring on the device, and where it is kept), protocol.js and worker.js (the
-// module worker, importing the same files as the main thread), runners.js (worker or main thread),
+// module worker, importing the same files as the main thread), runners.js (worker or main thread), create.js
+// (where the model starts; shared with stylizer.js), labels.js (the class-map kind's call),
 // facemode.js, faces.js, crop.js and track.js (face mode: faces found, cropped, parsed and pasted back).
 
 import {SegmenterError} from './lib/errors.js';
@@ -23,7 +24,7 @@ import {faceOptions} from './lib/facemode.js';
 import {checkSize, defaultSize, options} from './lib/options.js';
 import {paint, sourceSize} from './lib/pixels.js';
 import {classIndices} from './lib/masks.js';
-import {mainRunner, noWorker, workerRunner} from './lib/runners.js';
+import {Loaded, start} from './lib/create.js';
 import {smoothingOptions} from './lib/smoothing.js';
 
 export {SegmenterError} from './lib/errors.js';
@@ -46,59 +47,25 @@ export {FACES} from './lib/facemode.js';
 /** @typedef {import('./segmenter.js').Segmenter} SegmenterApi */
 
 const HERE = new URL('./', import.meta.url).href;
-// Errors after which the main thread is worth trying when the worker failed.
-const FALLBACK = new Set(['worker', 'backend', 'tfjs', 'litert']);
-
-// Said once per page in the console: wasm runs one thread because the page is not cross-origin isolated.
-let toldThreads = false;
-
-/**
- * `info` with threadsReason where wasm got one thread of more asked because the page is not cross-origin
- * isolated (said once per page in the console too).
- * @param {RuntimeInfo} info what the runner says runs the size
- * @returns {RuntimeInfo} `info`, or a copy with threadsReason
- */
-function threadsSaid(info) {
-  if (info.isolated !== false || info.threads !== 1 || !(info.threadsRequested > 1)) return info;
-  const threadsReason = `wasm runs 1 thread, not ${info.threadsRequested}: this page is not cross-origin isolated ` +
-    '(serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: ' +
-    'require-corp, as `patcher serve` does)';
-  if (!toldThreads) {
-    toldThreads = true;
-    console.warn(`segmenter.js: ${threadsReason}`);
-  }
-  return {...info, threadsReason};
-}
 
 /**
  * One model, loaded where it runs (see createSegmenter).
  * @implements {SegmenterApi}
  */
-class Segmenter {
+class Segmenter extends Loaded {
   /**
    * @param {any} runner runners.js's workerRunner or mainRunner, started
    * @param {{info: RuntimeInfo, spec: any, meta: ModelMetadata}} loaded what the runner's init() gave
    * @param {any} opts createSegmenter's options, checked (options.js) and with smoothing's settings
    */
-  constructor(runner, {info, spec, meta}, opts) {
-    this._runner = runner;
-    this._size = opts.size;
+  constructor(runner, loaded, opts) {
+    super(runner, loaded, opts, 'segmenter');
     this._smoothing = opts.smoothing;
     /** @type {FaceSettings | false} face mode's settings for calls that do not say (checked now) */
-    this._faces = faceOptions(opts.faces, meta);
-    this._disposed = false;
-    /** @type {RuntimeInfo} */
-    this.info = threadsSaid(info);
-    /** @type {ModelMetadata} */
-    this.meta = meta;
-    this.classes = spec.classes;
-    this.palette = spec.palette;
-    this.transparent = spec.transparent;
-    this.title = spec.title;
-    this.about = spec.about;
-    this.sample = spec.sample;
-    /** @type {string} */
-    this.model = opts.model;
+    this._faces = faceOptions(opts.faces, loaded.meta);
+    this.classes = loaded.spec.classes;
+    this.palette = loaded.spec.palette;
+    this.transparent = loaded.spec.transparent;
   }
 
   /**
@@ -111,7 +78,7 @@ class Segmenter {
    */
   async segment(source, {size, masks, smoothing, faces} = {}) {
     const start = performance.now();
-    if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
+    this._alive();
     const [sw, sh] = sourceSize(source);
     // no size asked for: the model's preferred size, else the source's own scaled down to MAX_PIXELS (never
     // refused: only a size asked for is checked against MAX_PIXELS, by checkSize here or in options())
@@ -120,7 +87,7 @@ class Segmenter {
                    smoothing: smoothing === undefined ? this._smoothing : smoothingOptions(smoothing),
                    faces: faces === undefined ? this._faces : faceOptions(faces, this.meta, 'faces')};
     const done = await this._runner.run(source, h, w, sh, sw, wants);
-    this.info = threadsSaid({...done.info, ...(this.info.fallback ? {fallback: this.info.fallback} : {})});
+    this.info = this._ran(done.info);
     return {labels: done.labels, ...(wants.masks ? {masks: done.masks} : {}), width: sw, height: sh,
             ms: performance.now() - start, modelMs: done.modelMs, size: done.size, runtime: done.info.runtime,
             precision: done.info.precision, reason: done.info.reason,
@@ -142,27 +109,6 @@ class Segmenter {
     }
     return new ImageData(paint(labels, palette, transparent, alpha), width, height);
   }
-
-  /**
-   * What the model's thread holds, for long sessions.
-   * @returns {Promise<{tensors: number | null, heap: number | null}>} tfjs's live tensors where the model
-   *   runs (null before tfjs has run there) and the JavaScript heap in bytes (Chromium only, else null)
-   * @throws {SegmenterError} 'disposed' as a rejection
-   */
-  async memory() {
-    if (this._disposed) throw new SegmenterError('this segmenter was disposed', 'disposed');
-    return this._runner.memory();
-  }
-
-  /**
-   * Ends the worker (or frees the model); calls still waiting, and every later one, are rejected.
-   * @returns {void}
-   */
-  dispose() {
-    if (this._disposed) return;
-    this._disposed = true;
-    this._runner.dispose();
-  }
 }
 
 /**
@@ -174,29 +120,8 @@ class Segmenter {
  */
 export async function createSegmenter(given = {}) {
   const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location.href;
-  const opts = {...options(given, {base, here: HERE}), smoothing: smoothingOptions(given.smoothing)};
-  let fallback = null;
-  if (opts.worker) {
-    fallback = noWorker();
-    if (!fallback) {
-      let runner = null;
-      try {
-        runner = workerRunner(opts);
-        return new Segmenter(runner, await runner.init(), opts);
-      } catch (err) {
-        if (runner) runner.dispose();
-        if (!FALLBACK.has(err.code)) throw err;
-        fallback = `the Web Worker could not run ${err.code === 'litert' ? 'LiteRT.js' : opts.backend}: ${err.message}`;
-      }
-    }
-  }
-  const runner = mainRunner(opts);
-  try {
-    const seg = new Segmenter(runner, await runner.init(), opts);
-    if (fallback) seg.info = {...seg.info, fallback};
-    return seg;
-  } catch (err) {
-    runner.dispose();
-    throw err;
-  }
+  const opts = {...options(given, {base, here: HERE}), smoothing: smoothingOptions(given.smoothing), kind: 'labels'};
+  const {made, fallback} = await start(/** @type {any} */ (opts), (runner, loaded) => new Segmenter(runner, loaded, opts));
+  if (fallback) made.info = {...made.info, fallback};
+  return made;
 }

@@ -150,9 +150,9 @@ test("model: readMetadata takes preprocessing, output and classes, and says what
                 palette: [[0, 0, 0], [128, 0, 0, 255]], transparent: [0, 'x'], outputs: [{kind: 'labels', name: 'out'}],
                 title: 'T', sample: 'sample.png'};
   const spec = readMetadata(meta, 'https://example.test/m/model.json');
-  assert.deepEqual(spec, {input: 'x', scale: 1 / 127.5, offset: -1, bgr: true, output: 'out', argmax: false,
+  assert.deepEqual(spec, {kind: 'labels', input: 'x', scale: 1 / 127.5, offset: -1, bgr: true, output: 'out', argmax: false,
                           classes: ['bg', 'skin'], palette: [[0, 0, 0], [128, 0, 0]], transparent: [0], title: 'T',
-                          about: null, sample: 'https://example.test/m/sample.png'});
+                          about: null, sample: 'https://example.test/m/sample.png', sampleCredit: null, picture: null});
   assert.equal(readMetadata({...meta, outputs: [{kind: 'probabilities', name: 'p'}]}, 'https://example.test/model.json').argmax, true);
   const bad = [
     [null, 'is missing'], [{...meta, input: {offset: 0}}, 'input.scale'], [{...meta, input: {...meta.input, color: 'YUV'}}, 'RGB or BGR'],

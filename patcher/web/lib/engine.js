@@ -1,18 +1,17 @@
-// engine.js: one segmenter's model where it runs (the worker or the main thread): which runtime runs each
+// engine.js: one segmenter's (or stylizer's) model where it runs (the worker or the main thread): which runtime runs each
 // size (chooseRuntime, with tfjs taking over under 'auto' where LiteRT.js does not start, and what `auto`
 // measured on this device once measure.js has), the engines started on demand, and a call from pixels to
-// class ids at the size asked for: of the whole frame, or (face mode, facemode.js) of a square around each
-// face, pasted back (crop.js).
+// what its output kind makes of it (KINDS): class ids at the size asked for, of the whole frame or (face
+// mode, facemode.js) of a square around each face, pasted back (crop.js); or a picture's pixels.
 import {chooseRuntime, runtimeId} from './choose.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
 import {fetchModel} from './model.js';
-import {runFaces} from './facemode.js';
+import {runLabels, wholeFrame} from './labels.js';
 import {defaultSize} from './options.js';
-import {toMasks} from './masks.js';
 import {Measurer, deviceEnv} from './measure.js';
-import {pixelsOf, resizeLabels, unreadable} from './pixels.js';
-import {Smoother} from './smoothing.js';
+import {runPicture} from './picture.js';
+import {pixelsOf, unreadable} from './pixels.js';
 import {TfjsEngine} from './tfjs.js';
 
 /** @typedef {import('../segmenter.js').Size} Size */
@@ -31,10 +30,16 @@ import {TfjsEngine} from './tfjs.js';
  *   faces?: import('../segmenter.js').FaceSettings | false | null}} Wants
  */
 /**
- * What a call gives back to the runner.
- * @typedef {{labels: Uint8Array | Uint16Array, masks?: Record<string, Float32Array>, modelMs: number, size: Size,
+ * What a call gives back to the runner: class ids (and masks, faces) of a labels model, or the RGBA pixels
+ * (source's size) of an image model.
+ * @typedef {{labels?: Uint8Array | Uint16Array, masks?: Record<string, Float32Array>,
+ *   pixels?: Uint8ClampedArray<ArrayBuffer>, modelMs: number, size: Size,
  *   info: RuntimeInfo, faces?: import('../segmenter.js').Face[], times?: import('../segmenter.js').FaceTimes}} RunResult
  */
+
+// Each output kind's call, from the source to what the runner gives back (model.js's Spec.kind): class
+// maps (labels.js: the whole frame or face mode) and pictures (picture.js).
+const KINDS = {labels: runLabels, image: (engine, source, h, w, sh, sw) => runPicture(engine, source, h, w, sh, sw)};
 
 // The runtimes' engines: make.tfjs(opts, loaded) with opts.backend the tfjs backend, make.litert(opts, meta).
 const MAKE = {tfjs: (opts, loaded) => TfjsEngine.create(opts, loaded), litert: (opts, meta) => LiteEngine.create(opts, meta)};
@@ -53,6 +58,8 @@ export class Engine {
   static async create(opts, {env = null, make = MAKE, fetch = fetchModel} = {}) {
     try {
       const loaded = await fetch(opts.model);
+      const wanted = opts.kind || 'labels';
+      if ((loaded.spec.kind || 'labels') !== wanted) throw wrongKind(opts.model, loaded.spec.kind, wanted);
       const engine = new Engine(opts, loaded, make);
       if (opts.runtime === 'auto' && opts.measure !== false) {
         engine.measurer = new Measurer(engine, env || deviceEnv(), loaded.hash);
@@ -175,8 +182,7 @@ export class Engine {
     try {
       // a step of measuring under way ends first (and may have picked a faster runtime)
       if (this.measurer && this.measurer.idle()) await this.measurer.idle();
-      if (faces) return await runFaces(this, source, h, w, sh, sw, {masks, smoothing, faces});
-      return await this.whole(source, h, w, sh, sw, {masks, smoothing});
+      return await KINDS[this.spec.kind || 'labels'](this, source, h, w, sh, sw, {masks, smoothing, faces});
     } catch (err) {
       throw asSegmenterError(err);
     } finally {
@@ -207,7 +213,7 @@ export class Engine {
   }
 
   /**
-   * The whole frame parsed at h x w (Engine.run's arguments, without face mode).
+   * The whole frame parsed at h x w (labels.js's wholeFrame; face mode's 'frame' fill calls it).
    * @param {any} source
    * @param {number} h
    * @param {number} w
@@ -216,41 +222,8 @@ export class Engine {
    * @param {Wants} wants
    * @returns {Promise<RunResult>}
    */
-  async whole(source, h, w, sh, sw, {masks = null, smoothing = null}) {
-    const {engine, info, choice} = await this.start([h, w]);
-    const size = [h, w];
-    const [ch, cw] = choice.size || [h, w];
-    const pixels = await this.read(source, cw, ch);
-    const start = performance.now();
-    const Type = this.spec.classes.length > 256 ? Uint16Array : Uint8Array;
-    if (!masks && !smoothing) {
-      this.smoother = null;
-      const ids = await engine.infer(pixels, ch, cw, choice, this.spec);
-      if (ids.length !== ch * cw) {
-        throw new SegmenterError(`the model gave ${ids.length} class ids for ${ch} x ${cw} pixels`, 'run');
-      }
-      const modelMs = performance.now() - start;
-      this.info = this.measured(size, pixels, choice, info);
-      return {labels: resizeLabels(Type.from(ids), ch, cw, sh, sw), modelMs, size: [ch, cw], info: this.info};
-    }
-    const classes = this.spec.classes.length;
-    let probs = await engine.scores(pixels, ch, cw, choice, this.spec);
-    if (probs.length !== ch * cw * classes) {
-      throw new SegmenterError(`the model gave ${probs.length} scores for ${ch} x ${cw} pixels of ${classes} classes`, 'run');
-    }
-    const modelMs = performance.now() - start;
-    if (smoothing) {
-      // (settings come by value from the worker's messages: compared by value)
-      if (!this.smoother || JSON.stringify(this.smoother.settings) !== JSON.stringify(smoothing)) {
-        this.smoother = new Smoother(smoothing);
-      }
-      probs = this.smoother.step(probs, pixels.data, ch, cw, classes);
-    } else {
-      this.smoother = null;
-    }
-    const found = toMasks(probs, ch, cw, classes, sh, sw, masks || [], this.spec.classes, Type);
-    this.info = this.measured(size, pixels, choice, info);
-    return {labels: found.labels, ...(masks ? {masks: found.masks} : {}), modelMs, size: [ch, cw], info: this.info};
+  async whole(source, h, w, sh, sw, wants) {
+    return wholeFrame(this, source, h, w, sh, sw, wants);
   }
 
   /**
@@ -303,4 +276,20 @@ export class Engine {
 function describe(engine, choice) {
   return {...engine.info, runtime: choice.runtime, precision: choice.precision, backend: choice.backend || engine.info.backend,
           size: choice.size, model: choice.file, reason: choice.reason};
+}
+
+// The module that loads each kind of model, for the message of a model loaded by the other one.
+const MODULES = {labels: "segmenter.js's createSegmenter", image: "stylizer.js's createStylizer"};
+
+/**
+ * The error of a model whose output is of another kind than the module loading it handles.
+ * @param {string} url model.json's
+ * @param {string} kind the model's output kind
+ * @param {string} wanted the kind the module handles
+ * @returns {SegmenterError} 'model'
+ */
+function wrongKind(url, kind, wanted) {
+  const what = {labels: 'class maps', image: 'pictures'};
+  return new SegmenterError(`${url}: this model gives ${what[kind] || kind}, not ${what[wanted] || wanted}`, 'model',
+    `load it with ${MODULES[kind] || 'the module its build folder holds'}`);
 }

@@ -126,16 +126,17 @@ export class LiteEngine {
   }
 
   /**
-   * Class ids of RGBA `pixels` with the model of `choice`.
+   * The output of RGBA `pixels` with the model of `choice`: class ids (a labels model) or the picture's
+   * values (an image model).
    * @param {ImageData} pixels h x w
    * @param {number} h
    * @param {number} w
    * @param {{file: string, backend?: string}} choice
    * @param {import('./model.js').Spec} spec
-   * @returns {Promise<Int32Array>} h * w
+   * @returns {Promise<Int32Array | Float32Array>} h * w class ids, or h * w * channels values (NHWC)
    */
   async infer(pixels, h, w, choice, spec) {
-    return this.run(pixels, h, w, choice, spec, 'int32');
+    return this.run(pixels, h, w, choice, spec, spec.kind === 'image' ? 'float32' : 'int32');
   }
 
   /**
@@ -158,7 +159,7 @@ export class LiteEngine {
    * @param {number} w
    * @param {{file: string, backend?: string}} choice
    * @param {import('./model.js').Spec} spec
-   * @param {'int32' | 'float32'} kind int32: the class ids; float32: the logits
+   * @param {'int32' | 'float32'} kind int32: the class ids; float32: the logits (or an image model's picture)
    * @returns {Promise<any>} a copy of the output's data
    * @throws {SegmenterError} 'model' for a model without that output or of another input size
    */

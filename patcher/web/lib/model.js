@@ -4,10 +4,17 @@
 import {SegmenterError} from './errors.js';
 
 /**
- * What the module needs from model.json's metadata.
- * @typedef {{input: string | null, scale: number, offset: number, bgr: boolean, output: string, argmax: boolean,
- *   classes: string[], palette: [number, number, number][], transparent: number[], title: string | null,
- *   about: string | null, sample: string | null}} Spec
+ * What the module needs from model.json's metadata. `kind`: what the output is ('labels': a class map,
+ * segmenter.js; 'image': a picture, stylizer.js). `picture` (image only): how the output's values become
+ * pixels, pixel = clip(round((y - offset) / scale)), `channels` of them in the order `bgr` says.
+ * @typedef {{kind: 'labels' | 'image', input: string | null, scale: number, offset: number, bgr: boolean,
+ *   output: string, argmax: boolean, classes: string[], palette: [number, number, number][], transparent: number[],
+ *   picture: Picture | null, title: string | null, about: string | null, sample: string | null,
+ *   sampleCredit: string | null}} Spec
+ */
+/**
+ * An image output's mapping back to pixels (patcher/kinds/image.py writes it).
+ * @typedef {{channels: number, scale: number, offset: number, bgr: boolean}} Picture
  */
 
 /** @type {Record<string, number>} */
@@ -32,6 +39,16 @@ export function readMetadata(meta, url) {
   const color = String(input.color || 'RGB').toUpperCase();
   if (color !== 'RGB' && color !== 'BGR') throw bad(`has input.color ${input.color}; RGB or BGR expected`);
   if (!Array.isArray(meta.outputs)) throw bad('has no list of outputs');
+  // (after the checks: `url` is a URL only for a metadata that passes them)
+  const common = () => ({
+    input: input.name || null, scale: input.scale, offset: input.offset, bgr: color === 'BGR',
+    title: typeof meta.title === 'string' ? meta.title : null,
+    about: typeof meta.about === 'string' ? meta.about : null,
+    sample: typeof meta.sample === 'string' && meta.sample ? new URL(meta.sample, url).href : null,
+    sampleCredit: typeof meta.sample_credit === 'string' && meta.sample_credit ? meta.sample_credit : null,
+  });
+  const image = meta.outputs.find((o) => o && o.kind === 'image');
+  if (image) return {...readPicture(image, input, bad), ...common(), kind: 'image'};
   const labels = meta.outputs.find((o) => o && o.kind === 'labels');
   const probabilities = meta.outputs.find((o) => o && o.kind === 'probabilities');
   if (!labels && !probabilities) throw bad('names no output of kind "labels" (or "probabilities")');
@@ -44,15 +61,36 @@ export function readMetadata(meta, url) {
   }
   const transparent = Array.isArray(meta.transparent) ? meta.transparent.filter(Number.isInteger) : [];
   return {
-    input: input.name || null, scale: input.scale, offset: input.offset, bgr: color === 'BGR',
-    output: (labels || probabilities).name, argmax: !labels,
+    ...common(), kind: 'labels', output: (labels || probabilities).name, argmax: !labels,
     classes: classes.map(String),
     palette: palette.map((/** @type {number[]} */ c) => /** @type {[number, number, number]} */ ([c[0] | 0, c[1] | 0, c[2] | 0])),
-    transparent,
-    title: typeof meta.title === 'string' ? meta.title : null,
-    about: typeof meta.about === 'string' ? meta.about : null,
-    sample: typeof meta.sample === 'string' && meta.sample ? new URL(meta.sample, url).href : null,
+    transparent, picture: null,
   };
+}
+
+/**
+ * An image output's entry of model.json's outputs read: its node, and how its values become pixels (its
+ * own scale, offset and colour order where it gives them, else the input's: the inverse of the input's
+ * preprocessing).
+ * @param {any} entry the outputs entry of kind 'image'
+ * @param {any} input userDefinedMetadata.input
+ * @param {(what: string) => SegmenterError} bad the error of a metadata that does not fit
+ * @returns {{output: string, argmax: false, classes: string[], palette: [number, number, number][],
+ *   transparent: number[], picture: Picture}}
+ * @throws {SegmenterError} 'model'
+ */
+function readPicture(entry, input, bad) {
+  if (typeof entry.name !== 'string' || !entry.name) throw bad('names an image output without a node name');
+  const channels = Array.isArray(entry.shape) ? entry.shape[entry.shape.length - 1] : 3;
+  if (![1, 3, 4].includes(channels)) throw bad(`has an image output of ${channels} channels; 1, 3 or 4 expected`);
+  const scale = typeof entry.scale === 'number' ? entry.scale : input.scale;
+  const offset = typeof entry.offset === 'number' ? entry.offset : input.offset;
+  if (!(scale !== 0 && Number.isFinite(scale)) || !Number.isFinite(offset)) {
+    throw bad('gives an image output without a finite, non-zero scale and an offset');
+  }
+  const color = String(entry.color || input.color || 'RGB').toUpperCase();
+  return {output: entry.name, argmax: false, classes: [], palette: [], transparent: [],
+          picture: {channels, scale, offset, bgr: channels >= 3 && color === 'BGR'}};
 }
 
 /**

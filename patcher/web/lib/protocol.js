@@ -2,9 +2,10 @@
 // protocol.js: the messages between the page and the module worker (worker.js). Pure: no browser needed.
 //
 // The page sends {id, type, ...}: type 'init' with {options} (createSegmenter's, checked), type 'segment'
-// with {h, w, sh, sw, wants} (wants: {masks, smoothing}, as Engine.run takes them) and either {pixels} (RGBA bytes of an ImageData of sw x sh, transferred) or {bitmap}
+// with {h, w, sh, sw, wants} (wants: {masks, smoothing, faces}, as Engine.run takes them; an image model's call too) and either {pixels} (RGBA bytes of an ImageData of sw x sh, transferred) or {bitmap}
 // (an ImageBitmap, transferred). The worker answers each with {id, ok: true, ...} ('init': {info, spec,
-// meta}; 'segment': {labels, masks?, modelMs, size, info}, the labels' and masks' buffers transferred) or {id, ok: false,
+// meta}; 'segment': {labels, masks?, modelMs, size, info}, or an image model's {pixels, modelMs, size, info}, the
+// labels', masks' and pixels' buffers transferred) or {id, ok: false,
 // error: {message, code}}. Type 'memory' is answered with {tensors, heap} (Engine.memory).
 import {SegmenterError, unwire, wire} from './errors.js';
 
@@ -71,6 +72,16 @@ export class Calls {
 }
 
 /**
+ * The buffers a call's result hands over (transferred, not copied): its class ids, masks or picture pixels.
+ * @param {{labels?: ArrayBufferView, pixels?: ArrayBufferView, masks?: Record<string, ArrayBufferView>}} result
+ * @returns {ArrayBuffer[]}
+ */
+export function buffers(result) {
+  const views = [result.labels, result.pixels, ...Object.values(result.masks || {})].filter(Boolean);
+  return [...new Set(views.map((v) => /** @type {ArrayBuffer} */ (/** @type {ArrayBufferView} */ (v).buffer)))];
+}
+
+/**
  * The worker's side: answers the messages `scope` receives.
  * @param {any} scope the worker's global (postMessage, onmessage)
  * @param {(options: any) => Promise<any>} create makes the engine (an Engine, or any object with run(),
@@ -93,7 +104,7 @@ export function serve(scope, create, image = (pixels, width, height) => new Imag
         const source = data.pixels ? image(data.pixels, data.sw, data.sh) : data.bitmap;
         try {
           const result = await engine.run(source, data.h, data.w, data.sh, data.sw, data.wants);
-          post({id, ok: true, ...result}, [result.labels.buffer, ...Object.values(result.masks || {}).map((m) => m.buffer)]);
+          post({id, ok: true, ...result}, buffers(result));
         } finally {
           if (data.bitmap) data.bitmap.close();
         }

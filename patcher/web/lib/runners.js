@@ -83,9 +83,9 @@ export function workerRunner(opts) {
   };
   return {
     async init() {
-      const {model, backend, threads, assets, runtime, precision, size, measure, measureDownloads} = opts;
+      const {model, backend, threads, assets, runtime, precision, size, measure, measureDownloads, kind} = opts;
       const {info, spec, meta} = await call('init', {options: {model, backend, threads, assets, runtime, precision,
-                                                               size, measure, measureDownloads}});
+                                                               size, measure, measureDownloads, kind}});
       return {info, spec, meta};
     },
     async run(source, h, w, sh, sw, wants) {
@@ -109,8 +109,8 @@ export function workerRunner(opts) {
         transfer = [bitmap];
       }
       const reply = await call('segment', {...message, h, w, sh, sw, wants}, transfer);
-      return {labels: reply.labels, masks: reply.masks, modelMs: reply.modelMs, size: reply.size, info: reply.info,
-              faces: reply.faces, times: reply.times};
+      return {labels: reply.labels, masks: reply.masks, pixels: reply.pixels, modelMs: reply.modelMs, size: reply.size,
+              info: reply.info, faces: reply.faces, times: reply.times};
     },
     async memory() {
       const {tensors, heap} = await call('memory', {});

@@ -193,9 +193,10 @@ export class TfjsEngine {
   }
 
   /**
-   * Class ids of RGBA `pixels`.
+   * The output of RGBA `pixels`: class ids (a labels model: the argmax where the output is scores), or the
+   * picture's values (an image model's output node as it is).
    * @param {ImageData} pixels
-   * @returns {Promise<ArrayLike<number>>} h * w
+   * @returns {Promise<ArrayLike<number>>} h * w class ids, or h * w * channels values (NHWC)
    */
   async infer(pixels) {
     const tf = this.tf;
