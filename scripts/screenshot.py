@@ -14,6 +14,7 @@ face mode, the faces found.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 from pathlib import Path
@@ -46,12 +47,13 @@ def main(argv: list[str] | None = None) -> int:
             if error:
                 print(f"screenshot.py: the page reports an error: {error}", file=sys.stderr)
                 return 1
-            weights = tab.evaluate("patcherState.meta.patcher && patcherState.meta.patcher.weights")
+            weights = json.loads((args.model_dir / "model.json").read_text()).get(
+                "userDefinedMetadata", {}).get("patcher", {}).get("weights")
             if weights == "random weights" and not args.random_ok:
                 print("screenshot.py: this build has random weights; build the trained model (python -m patcher "
                       "build --weights published) or pass --random-ok", file=sys.stderr)
                 return 1
-            found = tab.inner_text("#found")
+            found = tab.inner_text("#found") if tab.query_selector("#found") else ""
             print(f"screenshot.py: {weights}; {found or 'no face detector in model.json'}", file=sys.stderr)
             tab.wait_for_timeout(500)
             tab.screenshot(path=str(args.out), full_page=True)
