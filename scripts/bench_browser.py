@@ -11,7 +11,8 @@ fixed pattern):
   says why; a size without LiteRT models likewise);
 - onnxruntime-web's wasm execution provider with each of --ort-threads, on the graph the build converted
   (the frozen graph with build's edits) turned into ONNX by tf2onnx (opset 13, height and width left
-  dynamic), on its own page (scripts/bench_ort/); its class ids are compared with TensorFlow's. Optional:
+  dynamic), on its own page (scripts/bench_ort/); its class ids are compared with TensorFlow's (class-map
+  models only: for a picture model these rows are absent). Optional:
   tf2onnx comes with the `bench` extra (pip install -e '.[bench]'), onnxruntime-web with npm ci (a dev
   dependency in package.json); without either, or with --no-onnx, these rows are skipped (stderr says why).
 At each size, each of --repeat rounds times every runtime once in turn (a warm-up run, then the timed run),
@@ -61,7 +62,8 @@ def pattern(shape) -> np.ndarray:
 
 
 def tf_ms(model_dir: Path, meta: dict, sizes, repeat: int, work: Path) -> tuple[dict, dict]:
-    """TensorFlow's median ms on the frozen graph at each size, and its class ids there."""
+    """TensorFlow's median ms on the frozen graph at each size, and its main output there (class ids for a
+    class-map model)."""
     inputs = []
     for i, (h, w) in enumerate(sizes):
         pattern([1, h, w, 3]).tofile(work / f"x{i}.bin")
@@ -305,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         absent["LiteRT.js"] = "the build has no `litert` metadata (make it with 'python -m patcher build --litert')"
     for h, w in (s for s in sizes if entry and s not in built):
         absent[f"LiteRT.js {h}x{w}"] = f"no LiteRT models at that size (built: {', '.join(f'{a}x{b}' for a, b in built)})"
-    missing = "--no-onnx" if args.no_onnx else onnx_missing()
+    labels_output = any(o["kind"] == "labels" for o in meta["outputs"])
+    missing = ("--no-onnx" if args.no_onnx else onnx_missing() if labels_output
+               else "its page compares class ids and this model's output is not a class map")
     if missing:
         absent["onnxruntime-web"] = f"skipped: {missing}"
         if not args.no_onnx:
