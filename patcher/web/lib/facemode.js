@@ -151,8 +151,15 @@ export async function runFaces(owner, source, h, w, sh, sw, {masks = null, smoot
   let t = performance.now();
   const found = await owner.faceMode.find(frame, faces, Boolean(smoothing));
   const times = {detectMs: performance.now() - t, cropMs: 0, parseMs: 0, pasteMs: 0};
+  // the runtime of the squares' size: under runtime 'litert' where the build has no LiteRT.js model at it,
+  // the nearest size it has (choose.js; info.reason and result.size say so), under 'auto' tfjs at it
   const {engine, info, choice} = await owner.start([faces.size, faces.size]);
   const side = choice.size ? choice.size[0] : faces.size;
+  if (choice.size && choice.size[1] !== side) {
+    throw new SegmenterError(`face mode parses squares, and the LiteRT.js model nearest ${faces.size}x${faces.size} ` +
+      `is ${choice.size[0]}x${choice.size[1]}`, 'options',
+      `build with --litert-sizes ${faces.size}x${faces.size}, or run face mode on runtime 'tfjs' or 'auto'`);
+  }
   const names = owner.spec.classes;
   const classes = names.length;
   const Type = classes > 256 ? Uint16Array : Uint8Array;

@@ -1,0 +1,121 @@
+"""Face mode on LiteRT.js, in headless Chromium: the synthetic face model (random weights) built with
+`--litert` at face mode's crop size (FACES.size, 320 x 320) and the recipe's real face detector (fetched by
+the build; these tests skip when it could not be). The squares parsed by LiteRT.js float32 agree with the
+squares parsed by tfjs, in the worker and on the main thread; int8 runs too; a crop size without a LiteRT.js
+model runs at the nearest built size under `runtime: 'litert'` and on tfjs under 'auto', saying so; and
+'auto' starts the runtime of the squares' size, not the whole frame's."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import test_page
+from test_faces_module import HEAD, PROBE, pictures
+from test_litert import needs_build
+from test_module import ATTEMPT, attempt
+from test_page import metadata, serving
+
+from kit import needs_chromium
+from patcher.cli import main
+
+playwright, browser = test_page.playwright, test_page.browser  # the same fixtures, one Chromium per module
+pytestmark = [*needs_build, needs_chromium]
+
+SIDE = 320  # FACES.size: the squares' default parse size
+
+
+@pytest.fixture(scope="module")
+def lite_built(checkouts, tmp_path_factory):
+    out = tmp_path_factory.mktemp("faces-litert") / "model"
+    assert main(["build", "--dest", str(checkouts / "celebamask"), "--random-weights", "--out", str(out),
+                 "--no-check", "--litert", "--litert-sizes", f"{SIDE}x{SIDE}"]) == 0
+    if not metadata(out).get("faces", {}).get("detector"):
+        pytest.skip("the build could not fetch the face detector (no npm registry): no face mode to test")
+    astronaut = pictures()["astronaut"]
+    rgba = np.concatenate([astronaut, np.full((*astronaut.shape[:2], 1), 255, np.uint8)], axis=-1)
+    (out / "astronaut.rgba").write_bytes(rgba.tobytes())
+    (out / "probe.html").write_text(PROBE % {"sizes": json.dumps({"astronaut": [512, 512]}), "attempt": ATTEMPT})
+    return out
+
+
+@pytest.fixture(scope="module")
+def site(lite_built):
+    with serving(lite_built) as url:
+        yield url
+
+
+@pytest.fixture
+def probe(browser, site):
+    with test_page.opened(browser, site + "probe.html") as tab:
+        yield tab
+
+
+# One segmenter created with `options`, its info before any call, then face mode on the astronaut.
+FACE_MODE = """async (m) => {
+    const seg = await m.createSegmenter({backend: 'wasm', measure: false, ...%(options)s});
+    const started = seg.info;
+    const r = await seg.segment(await picture('astronaut'), %(call)s);
+    const info = seg.info;
+    seg.dispose();
+    return {started, info, faces: r.faces, labels: Array.from(r.labels), size: r.size, runtime: r.runtime,
+            precision: r.precision, reason: r.reason};
+}"""
+
+
+def face_mode(probe, options: str, call: str = "{}") -> dict:
+    got = attempt(probe, FACE_MODE % {"options": options, "call": call})
+    assert got["ok"], got
+    return got["value"]
+
+
+def square(labels: list[int], crop: list[int]) -> np.ndarray:
+    """The class map's pixels inside the square `crop` (inside the 512 x 512 frame)."""
+    x, y, side, _ = crop
+    return np.array(labels).reshape(512, 512)[max(0, y):y + side, max(0, x):x + side]
+
+
+@pytest.mark.parametrize("worker", [True, False], ids=["worker", "main-thread"])
+def test_litert_float32_face_mode_finds_the_face_and_pastes_what_tfjs_pastes(probe, worker):
+    where = f"worker: {'true' if worker else 'false'}"
+    lite = face_mode(probe, f"{{{where}, runtime: 'litert', precision: 'float32'}}")
+    tfjs = face_mode(probe, f"{{{where}, runtime: 'tfjs'}}")
+    assert len(lite["faces"]) == len(tfjs["faces"]) == 1, (lite["faces"], tfjs["faces"])
+    assert lite["faces"][0]["box"] == pytest.approx(tfjs["faces"][0]["box"], abs=1e-3)
+    assert lite["faces"][0]["crop"] == tfjs["faces"][0]["crop"]
+    x, y, w, h = lite["faces"][0]["box"]
+    assert HEAD[0] <= x + w / 2 <= HEAD[0] + HEAD[2] and HEAD[1] <= y + h / 2 <= HEAD[1] + HEAD[3]
+    info = lite["info"]
+    assert (info["runtime"], info["precision"], info["size"], info["worker"]) == ("litert", "float32", [SIDE, SIDE], worker)
+    assert info["model"] == f"litert/model-{SIDE}x{SIDE}-float32.tflite" and "fallback" not in info
+    assert info["faces"]["runtime"] == "tfjs", "the detector runs on tfjs whatever parses the squares"
+    assert lite["size"] == [SIDE, SIDE] and lite["started"]["size"] == [SIDE, SIDE]
+    crop = lite["faces"][0]["crop"]
+    ours, theirs = square(lite["labels"], crop), square(tfjs["labels"], crop)
+    assert len(np.unique(theirs)) > 1, "a parse, not a constant map"
+    assert np.mean(ours == theirs) >= 0.99
+    outside = np.ones((512, 512), bool)
+    outside[max(0, crop[1]):crop[1] + crop[2], max(0, crop[0]):crop[0] + crop[2]] = False
+    assert np.all(np.array(lite["labels"]).reshape(512, 512)[outside] == 0), "background outside the square"
+
+
+def test_litert_int8_face_mode_runs_in_the_worker(probe):
+    got = face_mode(probe, "{runtime: 'litert', precision: 'int8'}")
+    assert len(got["faces"]) == 1 and (got["runtime"], got["precision"], got["size"]) == ("litert", "int8", [SIDE, SIDE])
+    assert len(np.unique(square(got["labels"], got["faces"][0]["crop"]))) > 1
+
+
+def test_a_crop_size_without_a_litert_model_takes_the_nearest_under_litert_and_tfjs_under_auto(probe):
+    lite = face_mode(probe, "{runtime: 'litert', precision: 'float32'}", "{faces: {size: 256}}")
+    assert (lite["runtime"], lite["size"]) == ("litert", [SIDE, SIDE]) and len(lite["faces"]) == 1
+    assert f"no LiteRT.js model at 256x256, so the nearest built size, {SIDE}x{SIDE}" in lite["reason"]
+    auto = face_mode(probe, "{}", "{faces: {size: 256}}")
+    assert (auto["runtime"], auto["size"]) == ("tfjs", [256, 256]) and "no LiteRT.js model at 256x256" in auto["reason"]
+
+
+def test_auto_starts_the_runtime_of_the_squares_size_not_the_whole_frames(probe):
+    faces = face_mode(probe, "{}")
+    whole = face_mode(probe, "{faces: false}")
+    assert faces["started"]["size"] == faces["size"] == [SIDE, SIDE], faces["started"]
+    assert whole["started"]["size"] == whole["size"] == [448, 448] and whole["started"]["runtime"] == "tfjs"
+    assert "no LiteRT.js model at 448x448" in whole["started"]["reason"]
