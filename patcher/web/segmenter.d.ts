@@ -105,6 +105,7 @@ export interface FaceInfo {
   detector: string;
   /** Its graph's URL. */
   model: string;
+  /** tfjs, whatever parses the squares (RuntimeInfo's runtime, precision and size say what did). */
   runtime: 'tfjs';
   backend: string;
 }
