@@ -1,7 +1,8 @@
 """Face mode on LiteRT.js, in headless Chromium: the synthetic face model (random weights) built with
 `--litert` at face mode's crop size (FACES.size, 320 x 320) and the recipe's real face detector (fetched by
-the build; these tests skip when it could not be). The squares parsed by LiteRT.js float32 agree with the
-squares parsed by tfjs, in the worker and on the main thread; int8 runs too; a crop size without a LiteRT.js
+the build; these tests skip when it could not be), and its LiteRT.js detector where the recipe names one.
+Face mode on LiteRT.js float32 finds the face (with the LiteRT.js detector) and its square's parse agrees
+with tfjs's parse of that square, in the worker and on the main thread; int8 runs too; a crop size without a LiteRT.js
 model runs at the nearest built size under `runtime: 'litert'` and on tfjs under 'auto', saying so; and
 'auto' starts the runtime of the squares' size, not the whole frame's."""
 from __future__ import annotations
@@ -75,23 +76,63 @@ def square(labels: list[int], crop: list[int]) -> np.ndarray:
     return np.array(labels).reshape(512, 512)[max(0, y):y + side, max(0, x):x + side]
 
 
+# Face mode on LiteRT.js float32, then tfjs: its own face mode, and LiteRT.js's squares parsed as whole
+# frames and pasted back (face mode on tfjs with the same squares: test_faces_module shows they are equal).
+COMPARE = """async (m) => {
+    const image = await picture('astronaut');
+    const where = {backend: 'wasm', measure: false, worker: %(worker)s};
+    const lite = await m.createSegmenter({...where, runtime: 'litert', precision: 'float32'});
+    const started = lite.info;
+    const r = await lite.segment(image);
+    const info = lite.info;
+    lite.dispose();
+    const tfjs = await m.createSegmenter({...where, runtime: 'tfjs'});
+    const own = await tfjs.segment(image);
+    const tinfo = tfjs.info;
+    const parts = [];
+    for (const face of r.faces) {
+      const pixels = crop.cropPixels(image, face.crop, %(side)d);
+      const whole = await tfjs.segment(new ImageData(pixels.data, %(side)d, %(side)d), {faces: false, size: [%(side)d, %(side)d]});
+      parts.push({crop: face.crop, size: %(side)d, labels: whole.labels});
+    }
+    tfjs.dispose();
+    return {started, info, faces: r.faces, labels: Array.from(r.labels), size: r.size, tfjs: {faces: own.faces, info: tinfo,
+            pasted: Array.from(crop.paste(image.width, image.height, parts, {background: 0}).labels)}};
+}"""
+
+
+def iou(a: list[float], b: list[float]) -> float:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return 0.0 if w <= 0 or h <= 0 else w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
+
+
 @pytest.mark.parametrize("worker", [True, False], ids=["worker", "main-thread"])
-def test_litert_float32_face_mode_finds_the_face_and_pastes_what_tfjs_pastes(probe, worker):
-    where = f"worker: {'true' if worker else 'false'}"
-    lite = face_mode(probe, f"{{{where}, runtime: 'litert', precision: 'float32'}}")
-    tfjs = face_mode(probe, f"{{{where}, runtime: 'tfjs'}}")
+def test_litert_float32_face_mode_finds_the_face_and_pastes_what_tfjs_pastes(probe, lite_built, worker):
+    got = attempt(probe, COMPARE % {"worker": "true" if worker else "false", "side": SIDE})
+    assert got["ok"], got
+    lite = got["value"]
+    tfjs = lite["tfjs"]
     assert len(lite["faces"]) == len(tfjs["faces"]) == 1, (lite["faces"], tfjs["faces"])
-    assert lite["faces"][0]["box"] == pytest.approx(tfjs["faces"][0]["box"], abs=1e-3)
-    assert lite["faces"][0]["crop"] == tfjs["faces"][0]["crop"]
-    x, y, w, h = lite["faces"][0]["box"]
-    assert HEAD[0] <= x + w / 2 <= HEAD[0] + HEAD[2] and HEAD[1] <= y + h / 2 <= HEAD[1] + HEAD[3]
+    box = lite["faces"][0]["box"]
+    assert HEAD[0] <= box[0] + box[2] / 2 <= HEAD[0] + HEAD[2] and HEAD[1] <= box[1] + box[3] / 2 <= HEAD[1] + HEAD[3]
     info = lite["info"]
     assert (info["runtime"], info["precision"], info["size"], info["worker"]) == ("litert", "float32", [SIDE, SIDE], worker)
     assert info["model"] == f"litert/model-{SIDE}x{SIDE}-float32.tflite" and "fallback" not in info
-    assert info["faces"]["runtime"] == "tfjs", "the detector runs on tfjs whatever parses the squares"
     assert lite["size"] == [SIDE, SIDE] and lite["started"]["size"] == [SIDE, SIDE]
+    # the detector: LiteRT.js's where the build has it (and the squares are parsed there), else tfjs's
+    faces = metadata(lite_built)["faces"]
+    litert = faces.get("litert") or {}
+    detector = info["faces"]
+    if litert.get("detector"):
+        assert detector["runtime"] == "litert" and detector["detector"] == f"{litert['package']}@{litert['version']}"
+        assert detector["model"].endswith(litert["detector"]) and "LiteRT.js" in detector["reason"]
+        assert iou(box, tfjs["faces"][0]["box"]) >= 0.5, "both detectors find the same face"
+    else:
+        assert detector["runtime"] == "tfjs" and detector["detector"] == f"{faces['package']}@{faces['version']}"
+    assert tfjs["info"]["faces"]["runtime"] == "tfjs" and tfjs["info"]["faces"]["reason"] == "the squares are parsed on tfjs"
     crop = lite["faces"][0]["crop"]
-    ours, theirs = square(lite["labels"], crop), square(tfjs["labels"], crop)
+    ours, theirs = square(lite["labels"], crop), square(tfjs["pasted"], crop)
     assert len(np.unique(theirs)) > 1, "a parse, not a constant map"
     assert np.mean(ours == theirs) >= 0.99
     outside = np.ones((512, 512), bool)
