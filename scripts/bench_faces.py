@@ -11,8 +11,9 @@ face, its square parsed at 320 x 320) and the whole frame at 448 x 448 (`faces: 
 so that a busy spell of the machine falls on all alike, after one untimed call of each. Each time is the
 median of the rounds: the call's time (as segment() measures it), face mode's parts (result.times: detect,
 crop, parse, paste; "other" is the rest of the call: reading the frame, the worker's messages) and the
-model's time of the whole frame; "limit" names face mode's largest part. The face detector runs on tfjs
-wasm under every runtime (lib/faces.js). A LiteRT.js runtime where the build has no model at a size runs the
+model's time of the whole frame; "limit" names face mode's largest part. The face detector runs where the
+squares are parsed: on LiteRT.js where the build has the recipe's LiteRT.js detector (lib/litefaces.js),
+else on tfjs wasm (lib/faces.js); the last lines say which ran. A LiteRT.js runtime where the build has no model at a size runs the
 nearest size it has (the table's "size" says which). Progress goes to stderr; the table and then one JSON
 line go to stdout. On a loaded machine the milliseconds mean nothing; only their ratios in one run do.
 
@@ -61,8 +62,10 @@ window.round = async () => {
   for (const [i, r] of runtimes.entries()) {
     for (const [mode, call] of Object.entries(calls)) {
       const out = await call(segs[i]);
+      const detector = out.faces ? segs[i].info.faces : null;
       got[r.name][mode] = {ms: out.ms, modelMs: out.modelMs, size: out.size, faces: out.faces ? out.faces.length : null,
-                           times: out.times || null, runtime: out.runtime, precision: out.precision};
+                           times: out.times || null, runtime: out.runtime, precision: out.precision,
+                           detector: detector && `${detector.detector} on ${detector.runtime} ${detector.backend}`};
     }
   }
   return got;
@@ -103,6 +106,7 @@ def medians(rounds: list[dict], name: str) -> dict:
     whole = {k: med("whole", lambda c, k=k: c[k]) for k in ("ms", "modelMs")}
     last = rounds[-1][name]
     return {"faces": {**faces, "found": sorted({r[name]["faces"]["faces"] for r in rounds}),
+                      "detector": last["faces"]["detector"],
                       "size": last["faces"]["size"], "precision": last["faces"]["precision"]},
             "whole": {**whole, "size": last["whole"]["size"]}, "ratio": faces["ms"] / whole["ms"]}
 
@@ -161,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = sorted({i["threads"] for i in info["infos"]})
     crop = info["cropSize"]
     print(f"640 x 480 frames in the Web Worker, wasm, {'/'.join(map(str, threads))} thread(s); median of "
-          f"{args.repeat} rounds; face mode's squares at {crop} x {crop} (the detector on tfjs wasm)")
+          f"{args.repeat} rounds; face mode's squares at {crop} x {crop}")
     print("| runtime | mode | size | frame ms | FPS | detect | crop | parse (model) | paste | other | limit |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, got in results.items():
@@ -174,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | whole frame | {'x'.join(map(str, w['size']))} | {w['ms']:.1f} | {1000 / w['ms']:.2f} | | | "
               f"{w['modelMs']:.1f} | | | |")
     for name, got in results.items():
-        print(f"{name}: face mode / whole frame at 448 x 448: {got['ratio']:.2f} of the time")
+        print(f"{name}: face mode / whole frame at 448 x 448: {got['ratio']:.2f} of the time; the faces found by "
+              f"{got['faces']['detector']}")
     print(json.dumps({"repeat": args.repeat, "threads": threads, "cropSize": crop, "runtimes": results}))
     return 0
 
