@@ -12,22 +12,26 @@ import json
 import numpy as np
 import pytest
 import test_page
+import test_faces_module
 from test_faces_module import HEAD, PROBE, pictures
 from test_litert import needs_build
 from test_module import ATTEMPT, attempt
-from test_page import metadata, serving
+from test_page import metadata
 
 from kit import needs_chromium
 from patcher.cli import main
 
 playwright, browser = test_page.playwright, test_page.browser  # the same fixtures, one Chromium per module
+site, probe = test_faces_module.site, test_faces_module.probe  # serving this module's `folder`
 pytestmark = [*needs_build, needs_chromium]
 
 SIDE = 320  # FACES.size: the squares' default parse size
 
 
 @pytest.fixture(scope="module")
-def lite_built(checkouts, tmp_path_factory):
+def folder(checkouts, tmp_path_factory):
+    """The synthetic face model with LiteRT.js models at SIDE, its detectors and the probe page (served by
+    test_faces_module's `site`)."""
     out = tmp_path_factory.mktemp("faces-litert") / "model"
     assert main(["build", "--dest", str(checkouts / "celebamask"), "--random-weights", "--out", str(out),
                  "--no-check", "--litert", "--litert-sizes", f"{SIDE}x{SIDE}"]) == 0
@@ -38,18 +42,6 @@ def lite_built(checkouts, tmp_path_factory):
     (out / "astronaut.rgba").write_bytes(rgba.tobytes())
     (out / "probe.html").write_text(PROBE % {"sizes": json.dumps({"astronaut": [512, 512]}), "attempt": ATTEMPT})
     return out
-
-
-@pytest.fixture(scope="module")
-def site(lite_built):
-    with serving(lite_built) as url:
-        yield url
-
-
-@pytest.fixture
-def probe(browser, site):
-    with test_page.opened(browser, site + "probe.html") as tab:
-        yield tab
 
 
 # One segmenter created with `options`, its info before any call, then face mode on the astronaut.
@@ -108,7 +100,7 @@ def iou(a: list[float], b: list[float]) -> float:
 
 
 @pytest.mark.parametrize("worker", [True, False], ids=["worker", "main-thread"])
-def test_litert_float32_face_mode_finds_the_face_and_pastes_what_tfjs_pastes(probe, lite_built, worker):
+def test_litert_float32_face_mode_finds_the_face_and_pastes_what_tfjs_pastes(probe, folder, worker):
     got = attempt(probe, COMPARE % {"worker": "true" if worker else "false", "side": SIDE})
     assert got["ok"], got
     lite = got["value"]
@@ -121,7 +113,7 @@ def test_litert_float32_face_mode_finds_the_face_and_pastes_what_tfjs_pastes(pro
     assert info["model"] == f"litert/model-{SIDE}x{SIDE}-float32.tflite" and "fallback" not in info
     assert lite["size"] == [SIDE, SIDE] and lite["started"]["size"] == [SIDE, SIDE]
     # the detector: LiteRT.js's where the build has it (and the squares are parsed there), else tfjs's
-    faces = metadata(lite_built)["faces"]
+    faces = metadata(folder)["faces"]
     litert = faces.get("litert") or {}
     detector = info["faces"]
     if litert.get("detector"):
