@@ -4,7 +4,8 @@ the build; these tests skip when it could not be), and its LiteRT.js detector wh
 Face mode on LiteRT.js float32 finds the face (with the LiteRT.js detector) and its square's parse agrees
 with tfjs's parse of that square, in the worker and on the main thread; int8 runs too; a crop size without a LiteRT.js
 model runs at the nearest built size under `runtime: 'litert'` and on tfjs under 'auto', saying so; and
-'auto' starts the runtime of the squares' size, not the whole frame's."""
+'auto' starts the runtime of the squares' size, not the whole frame's; a LiteRT.js detector that does not
+load leaves the tfjs one, saying why."""
 from __future__ import annotations
 
 import json
@@ -41,6 +42,12 @@ def folder(checkouts, tmp_path_factory):
     rgba = np.concatenate([astronaut, np.full((*astronaut.shape[:2], 1), 255, np.uint8)], axis=-1)
     (out / "astronaut.rgba").write_bytes(rgba.tobytes())
     (out / "probe.html").write_text(PROBE % {"sizes": json.dumps({"astronaut": [512, 512]}), "attempt": ATTEMPT})
+    # the same build whose LiteRT.js detector's file is missing
+    content = json.loads((out / "model.json").read_text())
+    lite = content["userDefinedMetadata"]["faces"].get("litert")
+    if lite and lite.get("detector"):
+        lite["detector"] = "faces/missing.tflite"
+        (out / "nolite.json").write_text(json.dumps(content))
     return out
 
 
@@ -152,3 +159,13 @@ def test_auto_starts_the_runtime_of_the_squares_size_not_the_whole_frames(probe)
     assert faces["started"]["size"] == faces["size"] == [SIDE, SIDE], faces["started"]
     assert whole["started"]["size"] == whole["size"] == [448, 448] and whole["started"]["runtime"] == "tfjs"
     assert "no LiteRT.js model at 448x448" in whole["started"]["reason"]
+
+
+def test_a_litert_detector_that_does_not_load_leaves_the_tfjs_one_saying_why(probe, folder):
+    if not (folder / "nolite.json").is_file():
+        pytest.skip("this build has no LiteRT.js detector (the recipe names none, or it could not be fetched)")
+    got = face_mode(probe, "{model: 'nolite.json', runtime: 'litert', precision: 'float32'}")
+    assert len(got["faces"]) == 1 and got["runtime"] == "litert"
+    detector = got["info"]["faces"]
+    assert detector["runtime"] == "tfjs" and "the LiteRT.js detector did not load" in detector["reason"]
+    assert "missing.tflite" in detector["reason"], detector
