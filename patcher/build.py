@@ -200,7 +200,7 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
                  "converting with tensorflowjs_converter", env, BuildError)
         outdir.fault("shards", staged)
         page.install(staged, spec.sample, spec.sample_crop, output_of(spec)[0].name)
-        faces = weights.detector(spec.faces, staged) if spec.faces else None
+        faces = weights.detector(spec.faces, staged, options.litert is not None) if spec.faces else None
         bad = graphfix.unsound_fusions(staged / "model.json")
         if bad and options.fix_fusions:
             raise BuildError(f"the converter fused non-bias operands into {len(bad)} ops: {', '.join(bad[:3])}")

@@ -87,6 +87,15 @@ def manifest(folder: Path, meta: dict, name: str, license: str) -> dict:  # noqa
     }
 
 
+def lite_detector(faces: dict) -> str:
+    """The README's sentence on the LiteRT.js face detector of model.json's `faces` entry, or ''."""
+    lite = faces.get("litert") or {}
+    if not lite.get("detector"):
+        return ""
+    return (f" Where the squares are parsed on LiteRT.js, the faces are found on LiteRT.js too, with the detector "
+            f"from {lite['package']}@{lite['version']} ({lite['license']}; the model itself {lite['model_license']}).")
+
+
 def readme(package: dict, meta: dict) -> str:
     """README.md for the package, from its manifest and the model's metadata."""
     published = meta.get("patcher", {}).get("published", {})
@@ -110,7 +119,7 @@ def readme(package: dict, meta: dict) -> str:
                 f"\n\nFace mode (the default): `segmenter.js` first finds faces with the detector in `faces/`, from "
                 f"{faces['package']}@{faces['version']} ({faces['license']}; the model itself {faces['model_license']}), "
                 "parses a square around each and pastes the parses back; `segment(image, { faces: false })` parses "
-                "the whole frame." if faces.get("detector") else
+                "the whole frame." + lite_detector(faces) if faces.get("detector") else
                 f"\n\nThis build has no face mode: the face detector {faces['package']}@{faces['version']} could not "
                 f"be fetched when it was built ({faces.get('reason', '')}).")
     size = meta.get("input", {}).get("default_size")

@@ -17,7 +17,7 @@ import math
 import shutil
 import sys
 import tarfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -139,7 +139,7 @@ def fetch(published: dict[str, Any], tarball: Path | None = None) -> Path:
     cached then. With `files` in `published`, only those files of the folder are unpacked and
     checked (else the whole folder, which must hold model.json)."""
     what = describe(published)
-    prefix = f"package/{published['folder'].strip('/')}/"
+    prefix = f"{PurePosixPath('package', published['folder'].strip('/'))}/"
     files = list(published.get("files") or [])
     wanted = files or ["model.json"]
 
@@ -216,22 +216,31 @@ def source(spec: Model, given: str | Path) -> tuple[Path, dict[str, Any] | None]
 FACES = "faces"  # the face detector's folder inside a web folder
 
 
-def detector(faces: dict[str, Any], folder: Path) -> dict[str, Any]:
+def detector(faces: dict[str, Any], folder: Path, litert: bool = False) -> dict[str, Any]:
     """Copy the recipe's face detector (its `faces` entry, fetched as `fetch` does) into FOLDER/faces/;
     model.json's `faces` metadata: package, version, integrity, licences, `anchors` ({strides, perCell}),
     `files` (paths in the web folder) and `detector` (its graph's JSON). When it cannot be fetched (no
     registry, a wrong integrity), one note on stderr and the same entry with `detector` null, `files`
-    empty and `reason`: the build goes on without face mode."""
+    empty and `reason`: the build goes on without face mode. With `litert` (the build has LiteRT.js) and a
+    `litert` detector in the recipe, that one too, as the entry's `litert` (the same fields, `detector`
+    its .tflite, or null with `reason`)."""
+    entry = _copy(faces, folder, ".json", "this build has no face mode")
+    if litert and faces.get("litert"):
+        entry["litert"] = _copy(faces["litert"], folder, ".tflite", "face mode runs its tfjs detector on LiteRT.js builds")
+    return entry
+
+
+def _copy(faces: dict[str, Any], folder: Path, suffix: str, without: str) -> dict[str, Any]:
+    """One detector of `detector`, its model the file ending in `suffix`; `without`: what its absence means."""
     entry: dict[str, Any] = {k: faces[k] for k in ("package", "version", "integrity", "license", "model_license")}
     entry["anchors"] = {"strides": list(faces["anchors"]["strides"]), "perCell": list(faces["anchors"]["per_cell"])}
     try:
         source = fetch(faces)
     except WeightsError as exc:
-        print(f"note: this build has no face mode (the face detector {describe(faces)} could not be fetched: "
-              f"{exc})", file=sys.stderr)
+        print(f"note: {without} (the face detector {describe(faces)} could not be fetched: {exc})", file=sys.stderr)
         return {**entry, "detector": None, "files": [], "reason": str(exc)}
     (folder / FACES).mkdir(exist_ok=True)
     for name in faces["files"]:
         shutil.copy2(source / name, folder / FACES / name)
-    graph = next(name for name in faces["files"] if name.endswith(".json"))
+    graph = next(name for name in faces["files"] if name.endswith(suffix))
     return {**entry, "detector": f"{FACES}/{graph}", "files": [f"{FACES}/{name}" for name in faces["files"]]}

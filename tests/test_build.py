@@ -38,6 +38,7 @@ def test_build_writes_model_shards_and_provenance(built, synthetic_upstream):
     assert faces["package"] == "@vladmandic/human" and faces["anchors"] == {"strides": [16, 32], "perCell": [2, 6]}
     assert all((built / f).is_file() for f in faces["files"]) and (faces["detector"] in faces["files"]
                                                                    or faces["reason"])
+    assert "litert" not in faces, "the LiteRT.js detector comes with build --litert only"
     # one output, as the seed's model had: class ids [H, W]
     assert list(model["signature"]["outputs"]) == ["final_output"]
     assert meta["outputs"] == [{"name": "final_output", "kind": "labels", "shape": ["H", "W"], "dtype": "int32",

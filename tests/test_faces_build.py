@@ -48,6 +48,30 @@ def test_the_detector_is_unpacked_alone_and_copied_into_the_web_folder(tmp_path,
     assert (entry["license"], entry["model_license"]) == ("MIT", "Apache-2.0")
 
 
+def test_a_litert_detector_at_the_package_root_is_copied_by_litert_builds_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATCHER_CACHE", str(tmp_path / "cache"))
+    tarball = tmp_path / "lite-1.0.0.tgz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        for name, data in {"det.tflite": b"TFL3" * 8, "det.js": b"//"}.items():
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    lite = {**faces_entry(weights.integrity(tarball)), "package": "@example/lite", "folder": ".",
+            "files": ["det.tflite"], "anchors": {"strides": [4], "per_cell": [1]}}
+    assert [p.name for p in weights.fetch(lite, tarball).iterdir()] == ["det.tflite"]
+    det = package(tmp_path)
+    faces = {**faces_entry(weights.integrity(det)), "litert": lite}
+    weights.fetch(faces, det)
+    plain, built = tmp_path / "plain", tmp_path / "lite"
+    plain.mkdir()
+    built.mkdir()
+    assert "litert" not in weights.detector(faces, plain) and not (plain / "faces" / "det.tflite").exists()
+    entry = weights.detector(faces, built, litert=True)
+    assert entry["detector"] == "faces/det.json" and entry["litert"]["detector"] == "faces/det.tflite"
+    assert entry["litert"]["anchors"] == {"strides": [4], "perCell": [1]} and entry["litert"]["package"] == "@example/lite"
+    assert (built / "faces" / "det.tflite").read_bytes() == b"TFL3" * 8
+
+
 def test_a_wrong_integrity_unpacks_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("PATCHER_CACHE", str(tmp_path / "cache"))
     tarball = package(tmp_path)
@@ -82,3 +106,7 @@ def test_the_readme_names_the_detector_and_its_licences_or_why_there_is_none():
     missing = npm.readme(package, {**meta, "faces": {**shipped, "detector": None, "reason": "offline"}})
     assert "no face mode" in missing and "(offline)" in missing
     assert "face" not in npm.readme(package, meta).lower()
+    assert "LiteRT.js" not in text, "no LiteRT.js detector in this build"
+    lite = {**shipped["litert"], "detector": "faces/face_detection_full_range.tflite"}
+    both = npm.readme(package, {**meta, "faces": {**entry, "litert": lite}})
+    assert "on LiteRT.js too, with the detector from @mediapipe/face_detection@0.4.1657300184 (Apache-2.0" in both

@@ -101,6 +101,9 @@ BAD = [
                  id="faces-anchors-unequal"),
     pytest.param('per_cell = [2, 6]', 'perCell = [2, 6]', r"model 'celebamask': field 'faces.anchors' must be",
                  id="faces-anchors-misspelled"),
+    pytest.param('files = ["face_detection_full_range.tflite"]', 'files = ["face_detection_full_range.bin"]',
+                 r"model 'celebamask': field 'faces.litert.files' must list file names in the folder, one of them "
+                 r"the model's .tflite", id="faces-litert-files-without-model"),
     pytest.param('[models.celebamask.faces]', '[models.celebamask.face]', r"model 'celebamask': unknown field 'face'",
                  id="faces-table-misspelled"),
     pytest.param('package = "@patcher/bisenetv2-celebamask"',

@@ -72,15 +72,17 @@ def test_bench_faces_times_face_mode_and_the_whole_frame_in_one_run(built, capsy
         pytest.skip("the build could not fetch the face detector (no npm registry): no face mode to time")
     assert load("bench_faces").main(["--model-dir", str(built), "--repeat", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("640 x 480 frames, tfjs wasm in the Web Worker")
-    face = next(line for line in out if line.startswith("| face mode, squares at 320 x 320 (1 face(s))"))
-    whole = next(line for line in out if line.startswith("| whole frame at 448 x 448"))
-    assert len(face.split("|")) == len(whole.split("|")) == 9
+    assert out[0].startswith("640 x 480 frames in the Web Worker, wasm") and "squares at 320 x 320" in out[0]
+    face = next(line for line in out if line.startswith("| tfjs wasm | face mode (1 face(s)) | 320x320 |"))
+    whole = next(line for line in out if line.startswith("| tfjs wasm | whole frame | 448x448 |"))
+    assert len(face.split("|")) == len(whole.split("|")) == 13
     got = json.loads(out[-1])
-    assert got["faces"]["found"] == [1] and got["repeat"] == 1
-    assert got["faces"]["ms"] >= got["faces"]["parseMs"] > 0 and got["faces"]["detectMs"] > 0
-    assert got["whole"]["ms"] >= got["whole"]["modelMs"] > 0
-    assert got["ratio"] == pytest.approx(got["faces"]["ms"] / got["whole"]["ms"])
+    assert list(got["runtimes"]) == ["tfjs wasm"], "a build without LiteRT.js: tfjs only"
+    tfjs = got["runtimes"]["tfjs wasm"]
+    assert tfjs["faces"]["found"] == [1] and got["repeat"] == 1
+    assert tfjs["faces"]["ms"] >= tfjs["faces"]["parseMs"] > 0 and tfjs["faces"]["detectMs"] > 0
+    assert tfjs["whole"]["ms"] >= tfjs["whole"]["modelMs"] > 0
+    assert tfjs["ratio"] == pytest.approx(tfjs["faces"]["ms"] / tfjs["whole"]["ms"])
 
 
 def test_bench_faces_refuses_a_build_without_a_detector(built, tmp_path, capsys):
@@ -91,6 +93,8 @@ def test_bench_faces_refuses_a_build_without_a_detector(built, tmp_path, capsys)
     (copy / "model.json").write_text(json.dumps(content))
     assert load("bench_faces").main(["--model-dir", str(copy), "--repeat", "1"]) == 2
     assert "names no face detector" in capsys.readouterr().err
+    assert load("bench_faces").main(["--model-dir", str(built), "--runtime", "litert"]) == 2
+    assert "has no LiteRT.js model (build it with --litert)" in capsys.readouterr().err
 
 
 def test_face_quality_prints_face_mode_against_the_whole_frame(built, capfd):

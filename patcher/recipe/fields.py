@@ -26,7 +26,8 @@ from patcher.recipe.data import Input, Model
 PUBLISHED = ("package", "version", "folder", "integrity", "license", "terms")
 # a face detector the module runs before the model (face mode): its files inside an npm package, the
 # licences of the package and of the model, and the model's anchor layout (per output layer: stride in
-# input pixels, anchors per grid cell)
+# input pixels, anchors per grid cell); optionally `litert`, a table of the same fields naming a .tflite
+# detector the module runs on LiteRT.js where the build has it (build --litert)
 FACES = ("package", "version", "folder", "files", "integrity", "license", "model_license", "anchors")
 FREEZE_PLACEHOLDERS = {"checkpoint", "frozen", "optimized"}
 SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
@@ -180,32 +181,43 @@ def _published(published: dict[str, Any], raw: dict[str, Any], at: Place) -> dic
 
 
 def _faces(faces: dict[str, Any], raw: dict[str, Any], at: Place) -> dict[str, Any]:
+    lite = faces.get("litert")
+    checked = _detector({k: v for k, v in faces.items() if k != "litert"}, at, "faces", ".json", "the graph's .json")
+    if lite is None:
+        return checked
+    if not isinstance(lite, dict):
+        at.fail("field 'faces.litert' must be a table of the same fields")
+    return {**checked, "litert": _detector(lite, at, "faces.litert", ".tflite", "the model's .tflite")}
+
+
+def _detector(faces: dict[str, Any], at: Place, name: str, suffix: str, graph: str) -> dict[str, Any]:
+    """A face detector's fields (FACES) checked: `name` in messages, `suffix` the one model file's."""
     for key in sorted(set(faces) ^ set(FACES)):
-        at.fail(f"field 'faces.{key}' is {'unknown' if key in faces else 'missing'}")
+        at.fail(f"field '{name}.{key}' is {'unknown' if key in faces else 'missing'}")
     for key in ("package", "version", "folder", "integrity", "license", "model_license"):
         if not isinstance(faces[key], str) or not faces[key]:
-            at.fail(f"field 'faces.{key}' must be a non-empty string")
+            at.fail(f"field '{name}.{key}' must be a non-empty string")
     try:
         npm.check_name(faces["package"])
     except ValueError as exc:
-        at.fail(f"field 'faces.package': {exc}")
+        at.fail(f"field '{name}.package': {exc}")
     if not re.fullmatch(r"\d+\.\d+\.\d+", faces["version"]):
-        at.fail("field 'faces.version' must be an exact version (1.2.3)")
+        at.fail(f"field '{name}.version' must be an exact version (1.2.3)")
     if not inside(faces["folder"]):
-        at.fail("field 'faces.folder' must be a relative path inside the package")
+        at.fail(f"field '{name}.folder' must be a relative path inside the package")
     if not re.fullmatch(r"sha512-[A-Za-z0-9+/]{86}==", faces["integrity"]):
-        at.fail("field 'faces.integrity' must be the registry's 'sha512-...' (base64) integrity")
+        at.fail(f"field '{name}.integrity' must be the registry's 'sha512-...' (base64) integrity")
     files = faces["files"]
     if (not isinstance(files, list) or not all(isinstance(f, str) and inside(f) and "/" not in f for f in files)
-            or len(set(files)) != len(files) or sum(f.endswith(".json") for f in files) != 1):
-        at.fail("field 'faces.files' must list file names in the folder, one of them the graph's .json")
+            or len(set(files)) != len(files) or sum(f.endswith(suffix) for f in files) != 1):
+        at.fail(f"field '{name}.files' must list file names in the folder, one of them {graph}")
     anchors = faces["anchors"]
     if not isinstance(anchors, dict) or set(anchors) != {"strides", "per_cell"}:
-        at.fail("field 'faces.anchors' must be {strides = [...], per_cell = [...]}")
+        at.fail(f"field '{name}.anchors' must be {{strides = [...], per_cell = [...]}}")
     strides, per_cell = anchors["strides"], anchors["per_cell"]
     if (not isinstance(strides, list) or not isinstance(per_cell, list) or not strides
             or len(strides) != len(per_cell) or not all(whole(v) and v > 0 for v in strides + per_cell)):
-        at.fail("field 'faces.anchors' must give as many strides as per_cell counts, whole numbers above 0")
+        at.fail(f"field '{name}.anchors' must give as many strides as per_cell counts, whole numbers above 0")
     return {**faces, "files": list(files), "anchors": {"strides": list(strides), "per_cell": list(per_cell)}}
 
 

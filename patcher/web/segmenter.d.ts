@@ -101,12 +101,17 @@ export interface FaceTimes {
 
 /** The face detector face mode ran. */
 export interface FaceInfo {
-  /** Its npm package and version (model.json's faces entry). */
+  /** Its npm package and version (model.json's faces entry, or its litert entry). */
   detector: string;
   /** Its graph's URL. */
   model: string;
-  runtime: 'tfjs';
+  /** LiteRT.js where the squares are parsed on LiteRT.js and the build has a LiteRT.js detector
+   * (model.json's faces.litert), else tfjs (RuntimeInfo's runtime, precision and size say what parsed). */
+  runtime: 'tfjs' | 'litert';
+  /** tfjs's backend, or 'wasm' on LiteRT.js. */
   backend: string;
+  /** Why this detector. */
+  reason: string;
 }
 
 /** The temporal smoothing's settings (docs/page.md, "Video: temporal smoothing"). */

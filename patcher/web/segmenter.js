@@ -17,7 +17,8 @@
 // and store.js (auto's measuring on the device, and where it is kept), protocol.js and worker.js (the
 // module worker, importing the same files as the main thread), runners.js (worker or main thread), create.js
 // (where the model starts; shared with stylizer.js), labels.js (the class-map kind's call),
-// facemode.js, faces.js, crop.js and track.js (face mode: faces found, cropped, parsed and pasted back).
+// facemode.js, faces.js, litefaces.js, crop.js and track.js (face mode: faces found, cropped, parsed and
+// pasted back).
 
 import {SegmenterError} from './lib/errors.js';
 import {faceOptions} from './lib/facemode.js';

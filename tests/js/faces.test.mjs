@@ -5,6 +5,7 @@ import {test} from 'node:test';
 
 import {CROP, cropFor, cropPixels, fromCrop, paste, toCrop} from '../../patcher/web/lib/crop.js';
 import {anchorCentres, decode, iou, suppress, toSource} from '../../patcher/web/lib/faces.js';
+import {LiteFaceDetector} from '../../patcher/web/lib/litefaces.js';
 import {resizeLabels} from '../../patcher/web/lib/pixels.js';
 import {FaceTracker, OneEuro} from '../../patcher/web/lib/track.js';
 
@@ -73,6 +74,42 @@ test('suppress: overlapping boxes are one face (the best, or their score-weighte
   assert.ok(Math.abs(iou([0, 0, 10, 10], [5, 0, 10, 10]) - 1 / 3) < 1e-12);
   const back = toSource([f([64, 32, 16, 16], 1)], 1000, 256);
   close(back[0].box, [250, 125, 62.5, 62.5], 1e-9, 'letterbox to source');
+});
+
+// A LiteRT.js engine that runs a fake detector: a 16 x 16 input, one anchor per 4 px cell, its outputs
+// listed boxes first; one face at the anchor of cell (1, 1), a 4 x 4 box centred on it.
+function fakeLite(outputs = [[1, 16, 8], [1, 16, 1]]) {
+  const seen = {};
+  const compiled = {getInputDetails: () => [{shape: Int32Array.from([1, 16, 16, 3])}],
+                    getOutputDetails: () => outputs.map((shape) => ({shape: Int32Array.from(shape)}))};
+  return {seen, compile: async ({file}) => { seen.compiled = file; return compiled; },
+          outputs: async (file, x, shape) => {
+            Object.assign(seen, {file, x, shape});
+            const logits = new Float32Array(16).fill(-10);
+            logits[5] = 10;
+            const boxes = new Float32Array(16 * 8);
+            boxes.set([0, 0, 4, 4, 1, -1, 0, 0], 5 * 8);
+            return [{shape: [1, 16, 8], data: boxes}, {shape: [1, 16, 1], data: logits}];
+          }};
+}
+
+test('LiteFaceDetector: the frame letterboxed and scaled to its input, outputs paired by shape, faces in frame pixels', async () => {
+  const engine = fakeLite();
+  const detector = await LiteFaceDetector.create(engine, {model: 'faces/d.tflite', anchors: {strides: [4], perCell: [1]}});
+  const frame = {data: new Uint8ClampedArray(32 * 16 * 4).fill(255), width: 32, height: 16};
+  const faces = await detector.detect(frame);
+  assert.equal(engine.seen.compiled, 'faces/d.tflite');
+  assert.deepEqual(engine.seen.shape, [1, 16, 16, 3]);
+  // white above (x / 127.5 - 1 = 1), black padding below the 32 x 16 frame in its 32 x 32 square
+  assert.equal(engine.seen.x[0], 1);
+  assert.equal(engine.seen.x[engine.seen.x.length - 1], -1);
+  assert.equal(faces.length, 1);
+  close(faces[0].box, [8, 8, 8, 8], 1e-6, 'box: [4, 4, 4, 4] at the 16 px input, twice that in the frame');
+  close(faces[0].keypoints[0], [14, 10], 1e-6, 'keypoint');
+  await assert.rejects(LiteFaceDetector.create(fakeLite([[1, 16, 8]]), {model: 'x.tflite', anchors: {strides: [4], perCell: [1]}}),
+    (err) => err.code === 'model' && /pairs of/.test(err.message));
+  await assert.rejects(LiteFaceDetector.create(fakeLite(), {model: 'x.tflite', anchors: {strides: [8], perCell: [1]}}),
+    (err) => err.code === 'model' && /gives 4 anchors, the model has 16/.test(err.message));
 });
 
 test('cropFor: a square factor x the box width, centred lift x side above the box centre, whole pixels', () => {

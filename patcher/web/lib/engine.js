@@ -6,6 +6,7 @@
 import {chooseRuntime, runtimeId} from './choose.js';
 import {SegmenterError, asSegmenterError, crossOrigin, isCrossOrigin} from './errors.js';
 import {LiteEngine} from './litert.js';
+import {faceOptions} from './facemode.js';
 import {fetchModel} from './model.js';
 import {runLabels, wholeFrame} from './labels.js';
 import {defaultSize} from './options.js';
@@ -64,7 +65,9 @@ export class Engine {
       if (opts.runtime === 'auto' && opts.measure !== false) {
         engine.measurer = new Measurer(engine, env || deviceEnv(), loaded.hash);
       }
-      engine.info = (await engine.start(opts.size || defaultSize(loaded.meta))).info;
+      // face mode (the default where model.json names a detector) parses squares at its size: that one starts
+      const faces = wanted === 'labels' ? faceOptions(opts.faces, loaded.meta) : false;
+      engine.info = (await engine.start(faces ? [faces.size, faces.size] : opts.size || defaultSize(loaded.meta))).info;
       return engine;
     } catch (err) {
       throw asSegmenterError(err);

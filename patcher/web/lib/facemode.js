@@ -1,9 +1,11 @@
 // facemode.js: face mode, where the model runs (the worker or the main thread). The faces of the source are
-// found with the detector model.json names (faces.js, on TensorFlow.js), a square around each (crop.js) is
+// found with the detector model.json names (faces.js, on TensorFlow.js; litefaces.js, on LiteRT.js where
+// the squares are parsed there and the build has one), a square around each (crop.js) is
 // parsed at `size`, and the parses are pasted back into a map of the source's size; on a video (smoothing
 // on) the squares are steadied from frame to frame (track.js) and each face's probabilities smoothed apart.
 import {SegmenterError} from './errors.js';
 import {createFaceDetector} from './faces.js';
+import {LiteFaceDetector} from './litefaces.js';
 import {cropFor, cropPixels, paste} from './crop.js';
 import {toMasks} from './masks.js';
 import {Smoother} from './smoothing.js';
@@ -71,35 +73,53 @@ export class FaceMode {
   /**
    * @param {{model: string, backend: string, threads: number, assets: string}} opts createSegmenter's, checked
    * @param {object} meta model.json's userDefinedMetadata (its `faces` entry names the detector)
+   * @param {() => Promise<any>} lite the segmenter's LiteRT.js engine (litert.js's LiteEngine), started
    */
-  constructor(opts, meta) {
-    Object.assign(this, {opts, meta, loading: null, tracker: null, trackerMargin: null});
+  constructor(opts, meta, lite) {
+    Object.assign(this, {opts, meta, lite, loading: null, ran: null, tracker: null, trackerMargin: null});
     const faces = meta.faces || {};
     this.url = faces.detector ? new URL(faces.detector, opts.model).href : null;
   }
 
   /**
-   * The detector, loaded on first use (on tfjs, with the segmenter's backend); a failed load is tried again
-   * by the next call.
-   * @returns {Promise<import('./faces.js').FaceDetector>}
+   * The detector, loaded on first use: on LiteRT.js where the squares are parsed there (`runtime`) and
+   * model.json names a LiteRT.js detector (faces.litert), else on tfjs with the segmenter's backend; a
+   * LiteRT.js detector that does not load leaves the tfjs one. describe() says which and why. A failed load
+   * is tried again by the next call.
+   * @param {string} runtime what parses the squares: 'tfjs' or 'litert'
+   * @returns {Promise<{detect: (frame: any, given: object) => Promise<any[]>, dispose: () => void}>}
    * @throws {SegmenterError} 'not-found' (a file missing, with a hint), 'model', or any code of tfjs starting
    */
-  load() {
+  load(runtime) {
     if (!this.loading) {
-      const {anchors} = this.meta.faces;
-      this.loading = tfjsReady(this.opts).then((tf) => createFaceDetector(tf, {model: this.url, anchors}));
+      const faces = this.meta.faces;
+      const lite = faces.litert || null;
+      const tfjs = (reason) => tfjsReady(this.opts)
+        .then((tf) => createFaceDetector(tf, {model: this.url, anchors: faces.anchors}))
+        .then((d) => { this.ran = {entry: faces, model: this.url, runtime: 'tfjs', backend: this.opts.backend, reason}; return d; });
+      if (runtime === 'litert' && lite && lite.detector) {
+        const reason = 'the squares are parsed on LiteRT.js, and this build has a LiteRT.js detector';
+        this.loading = this.lite().then((engine) => LiteFaceDetector.create(engine, {model: lite.detector, anchors: lite.anchors}))
+          .then((d) => {
+            this.ran = {entry: lite, model: new URL(lite.detector, this.opts.model).href, runtime: 'litert', backend: 'wasm', reason};
+            return d;
+          }, (err) => tfjs(`the LiteRT.js detector did not load (${err.message}), so the tfjs one`));
+      } else {
+        this.loading = tfjs(runtime !== 'litert' ? 'the squares are parsed on tfjs'
+          : lite ? `this build could not fetch its LiteRT.js detector (${lite.reason || 'no file'})` : 'this build has no LiteRT.js detector');
+      }
       this.loading.catch(() => { this.loading = null; });
     }
     return this.loading;
   }
 
   /**
-   * What ran: the detector's package and version, its URL and runtime.
-   * @returns {{detector: string, model: string, runtime: string, backend: string}}
+   * What ran: the detector's package and version, its URL, runtime and backend, and why it.
+   * @returns {{detector: string, model: string, runtime: string, backend: string, reason: string}}
    */
   describe() {
-    const {package: name, version} = this.meta.faces;
-    return {detector: `${name}@${version}`, model: this.url, runtime: 'tfjs', backend: this.opts.backend};
+    const {entry, model, runtime, backend, reason} = this.ran;
+    return {detector: `${entry.package}@${entry.version}`, model, runtime, backend, reason};
   }
 
   /**
@@ -108,10 +128,11 @@ export class FaceMode {
    * @param {{data: ArrayLike<number>, width: number, height: number}} frame the source's RGBA pixels
    * @param {{maxFaces: number, margin: number, minScore: number}} settings
    * @param {boolean} steady smoothing is on
+   * @param {string} runtime what parses the squares (load's)
    * @returns {Promise<{id: number, box: number[], score: number, crop: number[]}[]>} largest first
    */
-  async find(frame, settings, steady) {
-    const detector = await this.load();
+  async find(frame, settings, steady, runtime) {
+    const detector = await this.load(runtime);
     const found = await detector.detect(frame, {minScore: settings.minScore, maxFaces: settings.maxFaces});
     if (!steady) {
       this.tracker = null;
@@ -146,13 +167,20 @@ export class FaceMode {
  * @returns {Promise<import('./engine.js').RunResult>} with faces (box, score, crop) and times (detect, crop, parse, paste; ms)
  */
 export async function runFaces(owner, source, h, w, sh, sw, {masks = null, smoothing = null, faces}) {
-  if (!owner.faceMode) owner.faceMode = new FaceMode(owner.opts, owner.meta);
+  if (!owner.faceMode) owner.faceMode = new FaceMode(owner.opts, owner.meta, () => owner.engineFor({runtime: 'litert'}));
+  // the runtime of the squares' size: under runtime 'litert' where the build has no LiteRT.js model at it,
+  // the nearest size it has (choose.js; info.reason and result.size say so), under 'auto' tfjs at it
+  const {engine, info, choice} = await owner.start([faces.size, faces.size]);
   const frame = await owner.read(source, sw, sh);
   let t = performance.now();
-  const found = await owner.faceMode.find(frame, faces, Boolean(smoothing));
+  const found = await owner.faceMode.find(frame, faces, Boolean(smoothing), choice.runtime);
   const times = {detectMs: performance.now() - t, cropMs: 0, parseMs: 0, pasteMs: 0};
-  const {engine, info, choice} = await owner.start([faces.size, faces.size]);
   const side = choice.size ? choice.size[0] : faces.size;
+  if (choice.size && choice.size[1] !== side) {
+    throw new SegmenterError(`face mode parses squares, and the LiteRT.js model nearest ${faces.size}x${faces.size} ` +
+      `is ${choice.size[0]}x${choice.size[1]}`, 'options',
+      `build with --litert-sizes ${faces.size}x${faces.size}, or run face mode on runtime 'tfjs' or 'auto'`);
+  }
   const names = owner.spec.classes;
   const classes = names.length;
   const Type = classes > 256 ? Uint16Array : Uint8Array;

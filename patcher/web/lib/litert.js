@@ -195,6 +195,29 @@ export class LiteEngine {
     }
   }
 
+  /**
+   * Every output of the .tflite `file` (compiled on wasm) on the input `x`: a model other than the build's
+   * own (face mode's detector).
+   * @param {string} file relative to model.json
+   * @param {Float32Array} x the input's values (NHWC)
+   * @param {number[]} shape the input's shape
+   * @returns {Promise<{shape: number[], data: Float32Array}[]>} in the model's output order
+   */
+  async outputs(file, x, shape) {
+    const model = await this.compile({file});
+    const details = model.getOutputDetails();
+    const input = new this.api.Tensor(x, shape);
+    let outputs = [];
+    try {
+      outputs = await model.run(input);
+      return await Promise.all(outputs.map(async (t, i) => ({shape: Array.from(details[i].shape),
+                                                             data: (await t.data()).slice()})));
+    } finally {
+      input.delete();
+      for (const t of outputs) t.delete();
+    }
+  }
+
   /** @returns {void} */
   free() {
     for (const made of this.compiled.values()) made.then((m) => m.delete(), () => {});

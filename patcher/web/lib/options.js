@@ -10,7 +10,7 @@ import {SegmenterError} from './errors.js';
  * createSegmenter's options, checked and complete (`model` and `assets` absolute URLs; `smoothing` as given).
  * @typedef {{model: string, assets: string, runtime: RuntimeOption, precision: PrecisionOption, backend: string,
  *   measure: boolean, measureDownloads: boolean, worker: boolean, threads: number, size: Size | null, smoothing?: any,
- *   kind?: 'labels' | 'image'}} Options
+ *   faces?: any, kind?: 'labels' | 'image'}} Options
  */
 
 /** The runtime option's values. */

@@ -83,9 +83,9 @@ export function workerRunner(opts) {
   };
   return {
     async init() {
-      const {model, backend, threads, assets, runtime, precision, size, measure, measureDownloads, kind} = opts;
+      const {model, backend, threads, assets, runtime, precision, size, measure, measureDownloads, kind, faces} = opts;
       const {info, spec, meta} = await call('init', {options: {model, backend, threads, assets, runtime, precision,
-                                                               size, measure, measureDownloads, kind}});
+                                                               size, measure, measureDownloads, kind, faces}});
       return {info, spec, meta};
     },
     async run(source, h, w, sh, sw, wants) {
