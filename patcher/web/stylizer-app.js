@@ -58,7 +58,8 @@ async function run() {
                           runtime: made.runtime, reason: made.reason, error: null});
     $('error').hidden = true;
     const info = sty.info;
-    $('timing').textContent = `${made.width} x ${made.height}, run at ${made.size[0]} x ${made.size[1]}: ` +
+    // (sizes [height, width]; shown width x height, as the picture's own)
+    $('timing').textContent = `${made.width} x ${made.height}, run at ${made.size[1]} x ${made.size[0]}: ` +
       `${made.ms.toFixed(0)} ms (model ${made.modelMs.toFixed(0)} ms) on ${made.runtime === 'litert' ? 'LiteRT.js' : 'TensorFlow.js'} ` +
       `${info.backend}, ${info.threads || 1} thread${info.threads > 1 ? 's' : ''}, ${made.precision}${info.worker ? ', in a Web Worker' : ''}`;
     $('status').textContent = made.reason || 'ready';
@@ -81,6 +82,7 @@ async function start() {
     if (mine !== generation) { made.dispose(); return; }
     sty = made;
     state.worker = made.info.worker;
+    offerLitert(made.meta);
     if (made.title) { $('title').textContent = made.title; document.title = made.title; }
     $('about').textContent = made.about || '';
     const weights = made.meta.patcher && made.meta.patcher.weights;
@@ -97,6 +99,16 @@ async function start() {
   } catch (err) {
     if (mine === generation) showError(err);
   }
+}
+
+// LiteRT.js is offered where the build has models for it (build --litert), whatever its output kind.
+function offerLitert(meta) {
+  const lite = meta && meta.litert;
+  const has = Boolean(lite && Array.isArray(lite.models) && lite.models.length);
+  const option = [...$('runtime').options].find((o) => o.value === 'litert');
+  option.disabled = !has;
+  option.title = has ? `built sizes: ${[...new Set(lite.models.map((m) => `${m.size[1]} x ${m.size[0]}`))].join(', ')}`
+    : 'this build has no LiteRT.js models (python -m patcher build --litert)';
 }
 
 function loadPicture(url) {

@@ -58,6 +58,19 @@ export function label(id) {
 const pct = (v) => `${(100 * v).toFixed(2)}%`;
 
 /**
+ * What the build measured of a LiteRT.js model against TensorFlow, in words (for a reason; whether a model
+ * may run is its `accurate` flag, the output kind's verdict, never these numbers): a picture's PSNR, a
+ * class map's agreement away from class boundaries.
+ * @param {Record<string, any>} a the model's `accuracy` record
+ * @returns {string}
+ */
+function measuredText(a) {
+  if (typeof a.psnr === 'number') return `PSNR ${a.psnr.toFixed(1)} dB against TensorFlow`;
+  const share = a.away_from_boundary != null ? a.away_from_boundary : a.overall;
+  return typeof share === 'number' ? `${pct(share)} agreement with TensorFlow away from class boundaries` : 'no measured accuracy';
+}
+
+/**
  * The built size nearest `size` (by area and aspect ratio); the first one without a size.
  * @param {Size[]} sizes the built sizes (at least one)
  * @param {Size | null} size
@@ -72,7 +85,8 @@ export function nearestSize(sizes, size) {
 
 /**
  * What runs the model at a size. `auto` takes the fastest of what the build measured in Chromium at that
- * size (tfjs-wasm, LiteRT.js float32, LiteRT.js int8 where the build recorded int8 as accurate); with no
+ * size (tfjs-wasm, LiteRT.js float32, LiteRT.js int8 where the build recorded int8 as accurate: its
+ * `accurate` flag, by the output kind's floor); with no
  * measurement, tfjs. A size without a LiteRT.js model runs on tfjs (runtime 'auto') or on the nearest size
  * that has one (runtime 'litert').
  * @param {ModelMetadata | null | undefined} meta model.json's userDefinedMetadata (its `litert` part)
@@ -122,11 +136,7 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
   /** @type {(m: any, reason: string) => RuntimeChoice} */
   const litert = (m, reason) => ({runtime: 'litert', precision: m.precision, backend: liteBackend(backend), size: at,
                                   file: m.file, reason: moved + reason});
-  const accuracy = (m) => {
-    const a = m.accuracy || {};
-    const share = a.away_from_boundary != null ? a.away_from_boundary : a.overall;
-    return typeof share === 'number' ? `${pct(share)} agreement with TensorFlow away from class boundaries` : 'no measured agreement';
-  };
+  const accuracy = (m) => measuredText(m.accuracy || {});
   if (precision !== 'auto') {
     const m = precision === 'int8' ? lite8 : lite32;
     if (!m) throw bad(`this build has no ${precision} LiteRT.js model at ${sizeText(at)}`);
