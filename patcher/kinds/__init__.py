@@ -16,7 +16,7 @@ module here and its name in `_registry`:
   model's outputs is the kind's), `litert_accuracy` (one picture, from all of a model's outputs; `accuracy`
   on the main one), `pooled` and `accurate` (by precision, with the kind's floor for lossy precisions,
   `floor`; `litert_floor`: the int8 floor a build records), and the report's `litert_rule`,
-  `litert_header`, `litert_cells` and `litert_shortfall`;
+  `litert_cells` (title, width, value of each column) and `litert_shortfall`;
 - the page (patcher/page.py `install`, patcher/npm.py): `module`, the ES module of patcher/web the package
   exports (MODULE.js with MODULE.d.ts), and `page`, the files of patcher/web only this kind's builds get
   (the first, its page, copied as index.html); every other file of patcher/web is shared.
@@ -203,9 +203,7 @@ class Kind(Protocol):
 
     def litert_rule(self, int8_floor: float) -> str: ...
 
-    def litert_header(self) -> str: ...
-
-    def litert_cells(self, accuracy: Mapping[str, Any]) -> str: ...
+    def litert_cells(self, accuracy: Mapping[str, Any]) -> list[tuple[str, int, str]]: ...
 
     def litert_shortfall(self, accuracy: Mapping[str, Any]) -> str: ...
 

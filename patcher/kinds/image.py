@@ -217,13 +217,11 @@ class Image:
         return (f"float32 must have >= {100 * MIN_WITHIN_ONE:g}% of uint8 pixel values within one level; "
                 f"float16 counts as accurate at PSNR >= {FLOORS['float16']:g} dB, int8 at >= {int8_floor:g} dB")
 
-    def litert_header(self) -> str:
-        return f"{'within 1':>11} {'equal':>10} {'max levels':>10} {'PSNR dB':>8} {'max |dy|':>9}"
-
-    def litert_cells(self, accuracy: Mapping[str, Any]) -> str:
+    def litert_cells(self, accuracy: Mapping[str, Any]) -> list[tuple[str, int, str]]:
         a = accuracy
-        return (f"{pct(a['within_one']):>11} {pct(a['equal']):>10} {a['max_levels']:>10g} {a['psnr']:>8.1f} "
-                f"{a['max_dy']:>9.1e}")
+        return [("within 1", 11, pct(a["within_one"])), ("equal", 10, pct(a["equal"])),
+                ("max levels", 10, f"{a['max_levels']:g}"), ("PSNR dB", 8, f"{a['psnr']:.1f}"),
+                ("max |dy|", 9, f"{a['max_dy']:.1e}")]
 
     def litert_shortfall(self, accuracy: Mapping[str, Any]) -> str:
         return (f"{pct(accuracy['within_one'])} of uint8 pixel values within one level of TensorFlow's "

@@ -229,13 +229,11 @@ class Labels:
         return (f"float32 must agree on >= {100 * MIN_AGREEMENT:g}% of pixels; "
                 f"int8 counts as accurate at >= {100 * int8_floor:g}% away from class boundaries")
 
-    def litert_header(self) -> str:
-        return f"{'all pixels':>11} {'> 2 px from edge':>22} {'margin >= 0.05':>22}"
-
-    def litert_cells(self, accuracy: Mapping[str, Any]) -> str:
+    def litert_cells(self, accuracy: Mapping[str, Any]) -> list[tuple[str, int, str]]:
         a = accuracy
-        return (f"{pct(a['overall']):>11} {pct(a['away_from_boundary']):>10} of {a['away_pixels']:>8} "
-                f"{pct(a['confident']):>10} of {a['confident_pixels']:>8}")
+        return [("all pixels", 11, pct(a["overall"])),
+                ("> 2 px from edge", 22, f"{pct(a['away_from_boundary']):>10} of {a['away_pixels']:>8}"),
+                ("margin >= 0.05", 22, f"{pct(a['confident']):>10} of {a['confident_pixels']:>8}")]
 
     def litert_shortfall(self, accuracy: Mapping[str, Any]) -> str:
         return f"agreement with TensorFlow {100 * accuracy['overall']:.3f}% (>= {100 * MIN_AGREEMENT:g}%)"
