@@ -165,3 +165,23 @@ def test_auto_never_takes_an_int8_model_marked_inaccurate(site: str, browser: An
     assert (found["accurate"]["runtime"], found["accurate"]["precision"]) == ("litert", "int8")
     assert (found["inaccurate"]["runtime"], found["inaccurate"]["precision"]) == ("litert", "float32")
     assert "int8 left out: PSNR" in found["inaccurate"]["reason"], found["inaccurate"]["reason"]
+
+
+@needs_chromium
+def test_the_page_offers_litert_and_gives_the_run_s_size_as_width_x_height(site: str, browser: Any) -> None:
+    tab = browser.new_page()
+    try:
+        tab.goto(site + "index.html?debug&runtime=litert&precision=float32")
+        tab.wait_for_function("window.patcherState && (patcherState.runs > 0 || patcherState.error)",
+                              timeout=test_page.WAIT)
+        state = tab.evaluate("patcherState")
+        assert state["error"] is None and (state["runtime"], state["precision"]) == ("litert", "float32"), state
+        # the sample (600 x 400) at the processing size has no LiteRT.js model: the nearest built one ran
+        assert state["size"] == [HEIGHT, WIDTH]
+        assert tab.inner_text("#timing").startswith(f"600 x 400, run at {WIDTH} x {HEIGHT}: ")
+        assert "nearest built size" in tab.inner_text("#status")
+        disabled = tab.evaluate("""['runtime', 'precision'].map((id) =>
+            [...document.getElementById(id).options].filter((o) => o.disabled).map((o) => o.value))""")
+        assert disabled == [[], []]   # LiteRT.js and int8 are offered: the build has both
+    finally:
+        tab.close()

@@ -4,7 +4,7 @@ import { createStylizer } from './stylizer.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const state = {status: 'loading', runs: 0, ms: null, modelMs: null, size: null, runtime: null, reason: null,
+const state = {status: 'loading', runs: 0, ms: null, modelMs: null, size: null, runtime: null, precision: null, reason: null,
                worker: null, error: null};
 if (params.has('debug')) {
   // Test hooks, only with ?debug: the state, and "stylize the current picture again" (resolves to its ms).
@@ -55,7 +55,7 @@ async function run() {
     after.height = made.height;
     after.getContext('2d').putImageData(made.image, 0, 0);
     Object.assign(state, {status: 'ready', runs: state.runs + 1, ms: made.ms, modelMs: made.modelMs, size: made.size,
-                          runtime: made.runtime, reason: made.reason, error: null});
+                          runtime: made.runtime, precision: made.precision, reason: made.reason, error: null});
     $('error').hidden = true;
     const info = sty.info;
     // (sizes [height, width]; shown width x height, as the picture's own)
@@ -77,7 +77,8 @@ async function start() {
   Object.assign(state, {status: 'loading', error: null});
   $('status').textContent = 'loading the model ...';
   try {
-    const made = await createStylizer({runtime: $('runtime').value, worker: $('mode').value === 'worker',
+    const made = await createStylizer({runtime: $('runtime').value, precision: $('precision').value,
+                                       worker: $('mode').value === 'worker',
                                        ...(params.get('backend') ? {backend: params.get('backend')} : {})});
     if (mine !== generation) { made.dispose(); return; }
     sty = made;
@@ -101,14 +102,18 @@ async function start() {
   }
 }
 
-// LiteRT.js is offered where the build has models for it (build --litert), whatever its output kind.
+// LiteRT.js is offered where the build has models for it (build --litert), whatever its output kind; int8
+// where it has an int8 model and the runtime is not TensorFlow.js (`auto` takes it only where the build
+// found it accurate; asked for, it runs, and the status line says it is under the build's floor).
 function offerLitert(meta) {
-  const lite = meta && meta.litert;
-  const has = Boolean(lite && Array.isArray(lite.models) && lite.models.length);
-  const option = [...$('runtime').options].find((o) => o.value === 'litert');
-  option.disabled = !has;
-  option.title = has ? `built sizes: ${[...new Set(lite.models.map((m) => `${m.size[1]} x ${m.size[0]}`))].join(', ')}`
+  const models = meta && meta.litert && Array.isArray(meta.litert.models) ? meta.litert.models : [];
+  const runtime = [...$('runtime').options].find((o) => o.value === 'litert');
+  runtime.disabled = !models.length;
+  runtime.title = models.length ? `built sizes: ${[...new Set(models.map((m) => `${m.size[1]} x ${m.size[0]}`))].join(', ')}`
     : 'this build has no LiteRT.js models (python -m patcher build --litert)';
+  const int8 = [...$('precision').options].find((o) => o.value === 'int8');
+  int8.disabled = !models.some((m) => m.precision === 'int8') || $('runtime').value === 'tfjs';
+  if (int8.disabled && $('precision').value === 'int8') $('precision').value = 'auto';
 }
 
 function loadPicture(url) {
@@ -148,6 +153,13 @@ $('file').onchange = () => {
 };
 $('sample').onclick = () => { if (sty && sty.sample) loadPicture(sty.sample); };
 $('resolution').onchange = () => run();
-$('runtime').onchange = () => start();
+$('runtime').onchange = () => {
+  if ($('runtime').value === 'tfjs' && $('precision').value === 'int8') $('precision').value = 'auto';
+  start();
+};
+$('precision').onchange = () => start();
 $('mode').onchange = () => start();
+// URL parameters preset the choice: ?runtime=litert&precision=float32
+if (['auto', 'tfjs', 'litert'].includes(params.get('runtime'))) $('runtime').value = params.get('runtime');
+if (['auto', 'float32', 'int8'].includes(params.get('precision'))) $('precision').value = params.get('precision');
 start();
