@@ -3,6 +3,7 @@
 import { createStylizer } from './stylizer.js';
 
 const $ = (id) => document.getElementById(id);
+const LITE_ONLY = ['float16', 'int8'];   // precisions only LiteRT.js models have
 const params = new URLSearchParams(location.search);
 const state = {status: 'loading', runs: 0, ms: null, modelMs: null, size: null, runtime: null, precision: null, reason: null,
                worker: null, error: null};
@@ -102,18 +103,19 @@ async function start() {
   }
 }
 
-// LiteRT.js is offered where the build has models for it (build --litert), whatever its output kind; int8
-// where it has an int8 model and the runtime is not TensorFlow.js (`auto` takes it only where the build
-// found it accurate; asked for, it runs, and the status line says it is under the build's floor).
+// LiteRT.js is offered where the build has models for it (build --litert), whatever its output kind; float16
+// and int8 where it has such a model and the runtime is not TensorFlow.js (`auto` takes one only where the
+// build found it accurate; asked for, it runs, and the status line says if it is under the build's floor).
 function offerLitert(meta) {
   const models = meta && meta.litert && Array.isArray(meta.litert.models) ? meta.litert.models : [];
   const runtime = [...$('runtime').options].find((o) => o.value === 'litert');
   runtime.disabled = !models.length;
   runtime.title = models.length ? `built sizes: ${[...new Set(models.map((m) => `${m.size[1]} x ${m.size[0]}`))].join(', ')}`
     : 'this build has no LiteRT.js models (python -m patcher build --litert)';
-  const int8 = [...$('precision').options].find((o) => o.value === 'int8');
-  int8.disabled = !models.some((m) => m.precision === 'int8') || $('runtime').value === 'tfjs';
-  if (int8.disabled && $('precision').value === 'int8') $('precision').value = 'auto';
+  for (const option of [...$('precision').options].filter((o) => LITE_ONLY.includes(o.value))) {
+    option.disabled = !models.some((m) => m.precision === option.value) || $('runtime').value === 'tfjs';
+    if (option.disabled && $('precision').value === option.value) $('precision').value = 'auto';
+  }
 }
 
 function loadPicture(url) {
@@ -154,12 +156,12 @@ $('file').onchange = () => {
 $('sample').onclick = () => { if (sty && sty.sample) loadPicture(sty.sample); };
 $('resolution').onchange = () => run();
 $('runtime').onchange = () => {
-  if ($('runtime').value === 'tfjs' && $('precision').value === 'int8') $('precision').value = 'auto';
+  if ($('runtime').value === 'tfjs' && LITE_ONLY.includes($('precision').value)) $('precision').value = 'auto';
   start();
 };
 $('precision').onchange = () => start();
 $('mode').onchange = () => start();
 // URL parameters preset the choice: ?runtime=litert&precision=float32
 if (['auto', 'tfjs', 'litert'].includes(params.get('runtime'))) $('runtime').value = params.get('runtime');
-if (['auto', 'float32', 'int8'].includes(params.get('precision'))) $('precision').value = params.get('precision');
+if (['auto', 'float32', ...LITE_ONLY].includes(params.get('precision'))) $('precision').value = params.get('precision');
 start();
