@@ -32,20 +32,20 @@ def chromium_missing() -> str | None:
 
 
 def in_chromium(model_dir: Path, models: list[dict[str, Any]], saved: Path, error: Error,
-                repeat: int = BROWSER_REPEAT, judged: dict[str, Any] | None = None
+                repeat: int = BROWSER_REPEAT, output: dict[str, Any] | None = None
                 ) -> tuple[dict[str, dict[str, Any]], list[Timing]]:
     """LiteRT.js in headless Chromium (a child process: `python -m patcher.litert browser`), through the
     harness page in model_dir/litert, on `models` (file relative to model_dir, size, precision): by file,
     each model's main output on the first picture against TensorFlow's (saved in `saved` by the compare
-    child), judged by the output kind (`judged`: its `kind`, the metadata's `input` and the main output's
-    `dtype`; default a labels build's int32 class ids): accuracy, threads, threaded_build,
+    child), judged by the output kind (`output`: the kind's name as `kind`, the metadata's `input` and the
+    main output's `dtype`; default a labels build's int32 class ids): accuracy, threads, threaded_build,
     fully_accelerated; per size, the median ms of `repeat` runs of each model and of tfjs-wasm on
     model.json, all with one thread per core."""
     threads = len(os.sched_getaffinity(0))
     print(f"running LiteRT.js and tfjs-wasm in headless Chromium ({threads} threads) ...", file=sys.stderr)
     job = {"model_dir": str(model_dir), "saved": str(saved), "repeat": repeat, "threads": threads,
            "models": [{"file": m["file"], "size": m["size"], "precision": m["precision"]} for m in models],
-           "kind": "labels", "dtype": "int32", **(judged or {})}
+           "kind": "labels", "dtype": "int32", **(output or {})}
     records = run("browser", job, saved, error, BROWSER_TIMEOUT)
     browser = {r["file"]: {k: r[k] for k in ("accuracy", "threads", "threaded_build", "fully_accelerated")}
                for r in records if r.get("stage") == "browser"}

@@ -121,7 +121,7 @@ def compare_models(reference: Path, folder: Path, meta: dict[str, Any], models: 
         error: Error = BuildError if building else ParityError
         dtype = records[0]["output_dtype"] if records else "int32"
         browser, timings = in_chromium(folder.parent, records, work, error,
-                                       judged={"kind": judged.name, "input": meta["input"], "dtype": dtype})
+                                       output={"kind": judged.name, "input": meta["input"], "dtype": dtype})
     entries = []
     for r in records:
         seen = browser.get(r["file"])
