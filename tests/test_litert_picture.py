@@ -16,7 +16,7 @@ import pytest
 import test_page
 from test_page import opened, serving
 from test_picture_model import checkout, needs_slim, recipe  # noqa: F401
-from test_stylizer import PROBE, tf_picture, within_one
+from test_stylizer import PROBE, page_ran, tf_picture, within_one
 
 from kit import PROJECT, needs_chromium, needs_tf, needs_tfjs
 from patcher import litert
@@ -169,12 +169,7 @@ def test_auto_never_takes_an_int8_model_marked_inaccurate(site: str, browser: An
 
 @needs_chromium
 def test_the_page_offers_litert_and_gives_the_run_s_size_as_width_x_height(site: str, browser: Any) -> None:
-    tab = browser.new_page()
-    try:
-        tab.goto(site + "index.html?debug&runtime=litert&precision=float32")
-        tab.wait_for_function("window.patcherState && (patcherState.runs > 0 || patcherState.error)",
-                              timeout=test_page.WAIT)
-        state = tab.evaluate("patcherState")
+    with page_ran(browser, site + "index.html?debug&runtime=litert&precision=float32") as (tab, state):
         assert state["error"] is None and (state["runtime"], state["precision"]) == ("litert", "float32"), state
         # the sample (600 x 400) at the processing size has no LiteRT.js model: the nearest built one ran
         assert state["size"] == [HEIGHT, WIDTH]
@@ -182,6 +177,4 @@ def test_the_page_offers_litert_and_gives_the_run_s_size_as_width_x_height(site:
         assert "nearest built size" in tab.inner_text("#status")
         disabled = tab.evaluate("""['runtime', 'precision'].map((id) =>
             [...document.getElementById(id).options].filter((o) => o.disabled).map((o) => o.value))""")
-        assert disabled == [[], []]   # LiteRT.js and int8 are offered: the build has both
-    finally:
-        tab.close()
+        assert disabled == [[], []]   # LiteRT.js, float16 and int8 are offered: the build has them
