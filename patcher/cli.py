@@ -66,12 +66,22 @@ def _share(text: str) -> float:
     return value
 
 
+def _precisions(text: str) -> tuple[str, ...]:
+    """`float32,int8` as ("float32", "int8"), float32 first (always made: the tfjs bound's reference)."""
+    found = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in found if p not in litert.KNOWN_PRECISIONS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown precision {bad[0]!r} (known: {', '.join(litert.KNOWN_PRECISIONS)})")
+    return tuple(p for p in litert.KNOWN_PRECISIONS if p in found or p == "float32")
+
+
 def _litert(args: argparse.Namespace) -> litert.Options | None:
-    """build's LiteRT.js options from the command line, or None without --litert."""
+    """build's LiteRT.js options from the command line, or None without --litert (the int8 floor None: the
+    output kind's own)."""
     if not args.litert:
         return None
-    return litert.Options(sizes=tuple(args.litert_sizes), calibration=args.calibration,
-                          int8_floor=litert.INT8_FLOOR if args.int8_floor is None else args.int8_floor)
+    return litert.Options(sizes=tuple(args.litert_sizes), calibration=args.calibration, int8_floor=args.int8_floor,
+                          precisions=args.litert_precisions)
 
 
 def _recipe(parser: argparse.ArgumentParser) -> None:
@@ -145,12 +155,16 @@ def parser() -> argparse.ArgumentParser:
                    help="also write TFLite models for LiteRT.js (float32 and int8, one per size) into OUT/litert")
     p.add_argument("--litert-sizes", type=_sizes, default="288x288,448x448,1024x1024",
                    help="sizes of the LiteRT.js models (default: %(default)s)")
+    p.add_argument("--litert-precisions", type=_precisions, default=",".join(litert.PRECISIONS),
+                   help=f"precisions of the LiteRT.js models, of {', '.join(litert.KNOWN_PRECISIONS)} "
+                        "(default: %(default)s; float32 is always made)")
     p.add_argument("--calibration", type=Path,
                    help="a folder of images to calibrate the int8 LiteRT.js models on (default: the recipe's "
                         "sample image, variants of it and generated pictures)")
     p.add_argument("--int8-floor", type=_share, default=None,
-                   help="least agreement with TensorFlow away from class boundaries for an int8 model to count "
-                        "as accurate (default: 0.99)")
+                   help="a class-map build's least agreement with TensorFlow away from class boundaries for an "
+                        "int8 model to count as accurate (default: 0.99; a picture build's int8 is judged by "
+                        "its PSNR floor, docs/quality.md)")
     p.add_argument("--force", action="store_true",
                    help="replace a build holding files that are not patcher's: they are moved into "
                         "OUT.backup-TIME beside it, never deleted")

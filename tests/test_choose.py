@@ -34,6 +34,15 @@ TFJS_FASTEST = {"models": MODELS, "timings": [timing(M, 100, 190, 150)]}
 ONE_SIZE = {"models": [model(M, "float32"), model(M, "int8")], "timings": [timing(M, 260, 190, 95)]}
 
 
+# a picture build's: float16 beside float32 and int8, each judged by PSNR (int8 under its floor)
+PSNR = {"models": [{"size": list(M), "precision": p, "file": f"litert/model-448x448-{p}.tflite", "accurate": ok,
+                    "accuracy": {"psnr": db, "within_one": 1.0}}
+                   for p, ok, db in (("float32", True, 98.8), ("float16", True, 62.9), ("int8", False, 33.4))],
+        "timings": [{"size": list(M), "browser": "Chromium 156", "threads": 2,
+                     "ms": {"tfjs": 260, "float32": 190, "float16": 150, "int8": 95}}]}
+PSNR_LOW16 = {**PSNR, "models": [{**m, "accurate": m["precision"] == "float32"} for m in PSNR["models"]]}
+
+
 def meta(litert=None, quantization="float32"):
     found = {"patcher": {"quantization": quantization}, "input": {"default_size": [448, 448]}}
     if litert is not None:
@@ -82,6 +91,16 @@ CASES = [
     pytest.param(meta(MEASURED), {"precision": "fp16"}, M, "options", "options.precision must be", id="unknown-precision"),
     pytest.param(meta({"models": [model(M, "float32")], "timings": []}), {"precision": "int8"}, M, "options",
                  "no int8 LiteRT.js model at 448x448", id="int8-not-built"),
+    pytest.param(meta(PSNR), {}, M, ("litert", "float16", M), "int8 left out: PSNR 33.4 dB against TensorFlow, "
+                 "under the build's floor", id="auto-takes-accurate-float16-never-inaccurate-int8"),
+    pytest.param(meta(PSNR_LOW16), {}, M, ("litert", "float32", M), "float16 left out: PSNR 62.9 dB",
+                 id="auto-leaves-out-float16-marked-inaccurate"),
+    pytest.param(meta(PSNR), {"runtime": "litert", "precision": "float16"}, M, ("litert", "float16", M),
+                 "precision float16 was asked for (PSNR 62.9 dB", id="float16-asked-for"),
+    pytest.param(meta(PSNR), {"precision": "int8"}, M, ("litert", "int8", M), "under the build's floor",
+                 id="inaccurate-int8-only-when-asked-for"),
+    pytest.param(meta(PSNR), {"runtime": "tfjs", "precision": "float16"}, M, "options", "use runtime 'litert'",
+                 id="float16-on-tfjs"),
 ]
 
 RUNNER = """

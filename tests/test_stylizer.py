@@ -10,7 +10,10 @@ import copy
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -106,6 +109,20 @@ def stylized(tab, rgb: np.ndarray, worker: bool, size: list[int] | None = None) 
     return found
 
 
+@contextmanager
+def page_ran(browser, url: str) -> Iterator[tuple[Any, dict]]:
+    """The picture page at `url` (with ?debug) in a new tab, once it has stylized a picture or failed: the
+    tab and its patcherState; the tab closed afterwards."""
+    tab = browser.new_page()
+    try:
+        tab.goto(url)
+        tab.wait_for_function("window.patcherState && (patcherState.runs > 0 || patcherState.error)",
+                              timeout=test_page.WAIT)
+        yield tab, tab.evaluate("patcherState")
+    finally:
+        tab.close()
+
+
 def within_one(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.mean(np.abs(got - want) <= 1))
 
@@ -173,17 +190,10 @@ def test_the_page_shows_the_sample_before_and_after_and_credits_it(built, site, 
     package = json.loads((built / "package.json").read_text())
     assert (package["main"], package["types"]) == ("./stylizer.js", "./stylizer.d.ts")
     assert not (built / "app.js").exists() and (built / "stylizer-app.js").exists()
-    tab = browser.new_page()
-    try:
-        tab.goto(site + "index.html?debug")
-        tab.wait_for_function("window.patcherState && (patcherState.runs > 0 || patcherState.error)",
-                              timeout=test_page.WAIT)
-        state = tab.evaluate("patcherState")
+    with page_ran(browser, site + "index.html?debug") as (tab, state):
         assert state["error"] is None and state["runs"] >= 1, state
         sizes = tab.evaluate("""['before', 'after'].map((id) => {
             const c = document.getElementById(id); return [c.width, c.height]; })""")
         assert sizes == [[600, 400], [600, 400]]   # the sample, scikit-image's coffee cup (600 x 400)
         assert "CC0" in tab.inner_text("#credit") and not tab.is_hidden("#weights")
         assert "CC BY-NC-SA 4.0" in tab.inner_text("#about")
-    finally:
-        tab.close()

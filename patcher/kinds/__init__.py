@@ -11,8 +11,12 @@ module here and its name in `_registry`:
 - check: `fetches` (what to ask the web model for), `reference` (what to ask the frozen graph for),
   `bound` (by the weights' precision) and `compare` (the metrics and whether they are within the bound);
   `agree` (the main output against a graph model patcher did not build, on pictures: check --reference);
-- LiteRT: `litert_outputs` (the nodes to convert), `accuracy`, `pooled` and `accurate` (by precision, with
-  the kind's floor for lossy precisions, `floor`);
+- LiteRT: `litert_outputs` (the nodes to convert), `litert_reference` (what to ask the frozen graph for),
+  `litert_metadata` (the kind's fields of model.json's `litert` entry), `litert_main` (which of a TFLite
+  model's outputs is the kind's), `litert_accuracy` (one picture, from all of a model's outputs; `accuracy`
+  on the main one), `pooled` and `accurate` (by precision, with the kind's floor for lossy precisions,
+  `floor`; `litert_floor`: the int8 floor a build records), and the report's `litert_rule`,
+  `litert_cells` (title, width, value of each column) and `litert_shortfall`;
 - the page (patcher/page.py `install`, patcher/npm.py): `module`, the ES module of patcher/web the package
   exports (MODULE.js with MODULE.d.ts), and `page`, the files of patcher/web only this kind's builds get
   (the first, its page, copied as index.html); every other file of patcher/web is shared.
@@ -185,6 +189,23 @@ class Kind(Protocol):
     def agree(self, got: np.ndarray, want: np.ndarray, meta: Mapping[str, Any]) -> Comparison: ...
 
     def litert_outputs(self, nodes: Mapping[str, tuple[str, Sequence[str]]], node: str) -> list[str]: ...
+
+    def litert_reference(self, meta: Mapping[str, Any]) -> Fetches: ...
+
+    def litert_metadata(self, meta: Mapping[str, Any], converted: Sequence[str]) -> dict[str, Any]: ...
+
+    def litert_main(self, outputs: Sequence[np.ndarray]) -> int: ...
+
+    def litert_accuracy(self, want: Sequence[np.ndarray], outputs: Sequence[np.ndarray],
+                        meta: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def litert_floor(self, given: float | None) -> float: ...
+
+    def litert_rule(self, int8_floor: float) -> str: ...
+
+    def litert_cells(self, accuracy: Mapping[str, Any]) -> list[tuple[str, int, str]]: ...
+
+    def litert_shortfall(self, accuracy: Mapping[str, Any]) -> str: ...
 
     def accuracy(self, want: Sequence[np.ndarray], got: Sequence[np.ndarray], meta: Mapping[str, Any]) -> dict[str, Any]: ...
 

@@ -186,6 +186,47 @@ class Image:
     def litert_outputs(self, nodes: Mapping[str, tuple[str, Sequence[str]]], node: str) -> list[str]:
         return [node]
 
+    def litert_reference(self, meta: Mapping[str, Any]) -> Fetches:
+        return self.reference(meta)
+
+    def litert_metadata(self, meta: Mapping[str, Any], converted: Sequence[str]) -> dict[str, Any]:
+        """The picture (`output`, float32 [1, H, W, C]; no logits, no probabilities); float32 is judged by
+        the share of uint8 pixel values within one level, lossy precisions by their PSNR floors (dB)."""
+        (entry,) = [o for o in meta["outputs"] if o.get("kind") == self.name]
+        return {"output": {"name": converted[0], "dtype": "float32", "shape": [1, "H", "W", entry["shape"][-1]]},
+                "float32_min_within_one": MIN_WITHIN_ONE,
+                "psnr_floors": {p: v for p, v in FLOORS.items() if p in ("float16", "int8")}}
+
+    def litert_main(self, outputs: Sequence[np.ndarray]) -> int:
+        """The picture: the model's one output."""
+        return 0
+
+    def litert_accuracy(self, want: Sequence[np.ndarray], outputs: Sequence[np.ndarray],
+                        meta: Mapping[str, Any]) -> dict[str, Any]:
+        return self.accuracy(want, [outputs[self.litert_main(outputs)]], meta)
+
+    def litert_floor(self, given: float | None) -> float:
+        """The int8 floor: PSNR in dB, FLOORS['int8']; ValueError for a `given` one (--int8-floor is a share
+        of class agreement, a labels build's)."""
+        if given is not None:
+            raise ValueError(f"--int8-floor is a share of class agreement (a class-map build's); a picture "
+                             f"build's int8 is judged by its PSNR floor, {FLOORS['int8']:g} dB (docs/quality.md)")
+        return FLOORS["int8"]
+
+    def litert_rule(self, int8_floor: float) -> str:
+        return (f"float32 must have >= {100 * MIN_WITHIN_ONE:g}% of uint8 pixel values within one level; "
+                f"float16 counts as accurate at PSNR >= {FLOORS['float16']:g} dB, int8 at >= {int8_floor:g} dB")
+
+    def litert_cells(self, accuracy: Mapping[str, Any]) -> list[tuple[str, int, str]]:
+        a = accuracy
+        return [("within 1", 11, pct(a["within_one"])), ("equal", 10, pct(a["equal"])),
+                ("max levels", 10, f"{a['max_levels']:g}"), ("PSNR dB", 8, f"{a['psnr']:.1f}"),
+                ("max |dy|", 9, f"{a['max_dy']:.1e}")]
+
+    def litert_shortfall(self, accuracy: Mapping[str, Any]) -> str:
+        return (f"{pct(accuracy['within_one'])} of uint8 pixel values within one level of TensorFlow's "
+                f"(>= {100 * MIN_WITHIN_ONE:g}%), up to {accuracy['max_levels']:g} levels apart")
+
     def accuracy(self, want: Sequence[np.ndarray], got: Sequence[np.ndarray], meta: Mapping[str, Any]) -> dict[str, Any]:
         scale, offset = _scale(meta)
         return metrics(np.asarray(got[0]).reshape(want[0].shape), want[0], scale, offset)

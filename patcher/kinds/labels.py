@@ -189,6 +189,55 @@ class Labels:
             raise ValueError(f"error: no ArgMax feeds the class-id output {node}")
         return [node, logits]
 
+    def litert_reference(self, meta: Mapping[str, Any]) -> Fetches:
+        """The class ids and the probabilities (their margins) of the frozen graph; ParityError when the
+        metadata names no probabilities tensor."""
+        names = meta["patcher"].get("reference_outputs") or {}
+        labels = names.get("labels") or next(o["name"] for o in meta["outputs"] if o["kind"] == self.name)
+        if not names.get("probabilities"):
+            raise ParityError("model.json's metadata names no probabilities tensor (patcher.reference_outputs) to "
+                              "measure margins with; build again")
+        return Fetches((labels, names["probabilities"]))
+
+    def litert_metadata(self, meta: Mapping[str, Any], converted: Sequence[str]) -> dict[str, Any]:
+        """The class ids (`output`) and, second, the scores they are the argmax of (`logits`: soft masks are
+        their softmax); float32 is judged by the tfjs bound."""
+        return {"output": {"name": converted[0], "dtype": "int32", "shape": ["H", "W"]},
+                "logits": {"name": converted[1], "dtype": "float32", "shape": [1, "H", "W", len(meta["classes"])]},
+                "float32_min_agreement": MIN_AGREEMENT}
+
+    def litert_main(self, outputs: Sequence[np.ndarray]) -> int:
+        """The class ids: the integer output."""
+        return next(i for i, o in enumerate(outputs) if np.asarray(o).dtype.kind in "iu")
+
+    def litert_accuracy(self, want: Sequence[np.ndarray], outputs: Sequence[np.ndarray],
+                        meta: Mapping[str, Any]) -> dict[str, Any]:
+        """accuracy() of the class ids and, where the model has its logits output ([1, H, W, C]), how far
+        their softmax is from TensorFlow's probabilities (`probabilities_max_diff`)."""
+        found = self.accuracy(want, [outputs[self.litert_main(outputs)]], meta)
+        scores = next((o for o in outputs if np.ndim(o) == 4), None)
+        if scores is not None:
+            got = softmax(np.asarray(scores))
+            found["probabilities_max_diff"] = float(np.max(np.abs(got - np.asarray(want[1]).reshape(got.shape))))
+        return found
+
+    def litert_floor(self, given: float | None) -> float:
+        """The int8 floor: agreement away from class boundaries, `given` (a share) or INT8_FLOOR."""
+        return INT8_FLOOR if given is None else given
+
+    def litert_rule(self, int8_floor: float) -> str:
+        return (f"float32 must agree on >= {100 * MIN_AGREEMENT:g}% of pixels; "
+                f"int8 counts as accurate at >= {100 * int8_floor:g}% away from class boundaries")
+
+    def litert_cells(self, accuracy: Mapping[str, Any]) -> list[tuple[str, int, str]]:
+        a = accuracy
+        return [("all pixels", 11, pct(a["overall"])),
+                ("> 2 px from edge", 22, f"{pct(a['away_from_boundary']):>10} of {a['away_pixels']:>8}"),
+                ("margin >= 0.05", 22, f"{pct(a['confident']):>10} of {a['confident_pixels']:>8}")]
+
+    def litert_shortfall(self, accuracy: Mapping[str, Any]) -> str:
+        return f"agreement with TensorFlow {100 * accuracy['overall']:.3f}% (>= {100 * MIN_AGREEMENT:g}%)"
+
     def accuracy(self, want: Sequence[np.ndarray], got: Sequence[np.ndarray], meta: Mapping[str, Any]) -> dict[str, Any]:
         """How a class map got[0] agrees with TensorFlow's want[0] ([H, W], probabilities want[1]
         [..., H, W, C]): overall, more than BOUNDARY_PX from a reference class boundary, and where the
@@ -211,13 +260,17 @@ class Labels:
                 "confident": confident_share, "confident_pixels": confident_pixels}
 
     def pooled(self, parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """accuracy() over several pictures: each share weighted by the pixels it covers."""
+        """accuracy() over several pictures: each share weighted by the pixels it covers (and the largest
+        probabilities_max_diff, where litert_accuracy measured one)."""
         found: dict[str, Any] = {}
         for key, count in (("overall", "pixels"), ("away_from_boundary", "away_pixels"),
                            ("confident", "confident_pixels")):
             n = sum(p[count] for p in parts)
             found[key] = sum(p[key] * p[count] for p in parts if p[key] is not None) / n if n else None
             found[count] = n
+        diffs = [p["probabilities_max_diff"] for p in parts if "probabilities_max_diff" in p]
+        if diffs:
+            found["probabilities_max_diff"] = max(diffs)
         return found
 
     def floor(self, precision: str) -> float | None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from patcher.kinds import Kind, of_metadata
-from patcher.litert.options import FLOAT_MIN_AGREEMENT
 
 Accuracy = dict[str, Any]  # the output kind's accuracy (or pooled) record
 
@@ -53,17 +52,20 @@ def judge(precision: str, accuracy: Accuracy, browser: Accuracy | None, int8_flo
           kind: Kind | None = None) -> bool:
     """Whether a model counts as accurate, in the Python interpreter (`accuracy`) and, where it ran, in
     Chromium (`browser`), by the output kind's `accurate` (default: a labels build's; labels: float32 by
-    the tfjs bound on all pixels, int8 by agreement away from class boundaries)."""
+    the tfjs bound on all pixels, int8 by agreement away from class boundaries; image: float32 by pixel
+    values within one level, lossy precisions by PSNR). `int8_floor` is int8's; other precisions keep the
+    kind's own floor."""
     found = kind or of_metadata({})
-    return found.accurate(precision, accuracy, int8_floor) and (
-        browser is None or found.accurate(precision, browser, int8_floor))
+    floor = int8_floor if precision == "int8" else None
+    return found.accurate(precision, accuracy, floor) and (browser is None or found.accurate(precision, browser, floor))
 
 
-def failure(failed: list[Entry]) -> str:
-    """The one-line error for float32 models out of bounds (the first, where it missed)."""
+def failure(failed: list[Entry], kind: Kind | None = None) -> str:
+    """The one-line error for float32 models out of bounds (the first, where it missed, in the kind's words)."""
+    found = kind or of_metadata({})
     e = failed[0]
     where, acc = "Python interpreter", e.accuracy
-    if acc["overall"] >= FLOAT_MIN_AGREEMENT and e.browser:
+    if found.accurate("float32", acc) and e.browser:
         where, acc = "LiteRT.js in Chromium", e.browser["accuracy"]
-    return (f"{len(failed)} float32 LiteRT model(s) out of bounds; first: {Path(e.file).name} ({where}): agreement "
-            f"with TensorFlow {100 * acc['overall']:.3f}% (>= {100 * FLOAT_MIN_AGREEMENT:g}%)")
+    return (f"{len(failed)} float32 LiteRT model(s) out of bounds; first: {Path(e.file).name} ({where}): "
+            f"{found.litert_shortfall(acc)}")

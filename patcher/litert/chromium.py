@@ -32,16 +32,20 @@ def chromium_missing() -> str | None:
 
 
 def in_chromium(model_dir: Path, models: list[dict[str, Any]], saved: Path, error: Error,
-                repeat: int = BROWSER_REPEAT) -> tuple[dict[str, dict[str, Any]], list[Timing]]:
+                repeat: int = BROWSER_REPEAT, output: dict[str, Any] | None = None
+                ) -> tuple[dict[str, dict[str, Any]], list[Timing]]:
     """LiteRT.js in headless Chromium (a child process: `python -m patcher.litert browser`), through the
     harness page in model_dir/litert, on `models` (file relative to model_dir, size, precision): by file,
-    each model's class map on the first picture against TensorFlow's (saved in `saved` by the compare
-    child: accuracy, threads, threaded_build, fully_accelerated); per size, the median ms of `repeat` runs
-    of each model and of tfjs-wasm on model.json, all with one thread per core."""
+    each model's main output on the first picture against TensorFlow's (saved in `saved` by the compare
+    child), judged by the output kind (`output`: the kind's name as `kind`, the metadata's `input` and the
+    main output's `dtype`; default a labels build's int32 class ids): accuracy, threads, threaded_build,
+    fully_accelerated; per size, the median ms of `repeat` runs of each model and of tfjs-wasm on
+    model.json, all with one thread per core."""
     threads = len(os.sched_getaffinity(0))
     print(f"running LiteRT.js and tfjs-wasm in headless Chromium ({threads} threads) ...", file=sys.stderr)
     job = {"model_dir": str(model_dir), "saved": str(saved), "repeat": repeat, "threads": threads,
-           "models": [{"file": m["file"], "size": m["size"], "precision": m["precision"]} for m in models]}
+           "models": [{"file": m["file"], "size": m["size"], "precision": m["precision"]} for m in models],
+           "kind": "labels", "dtype": "int32", **(output or {})}
     records = run("browser", job, saved, error, BROWSER_TIMEOUT)
     browser = {r["file"]: {k: r[k] for k in ("accuracy", "threads", "threaded_build", "fully_accelerated")}
                for r in records if r.get("stage") == "browser"}
@@ -72,13 +76,15 @@ def child_browser(job: dict[str, Any]) -> None:
                 h, w = size
                 stem, shape = saved / f"{h}x{w}", [1, h, w, 3]
                 x = base64.b64encode(Path(f"{stem}.input.bin").read_bytes()).decode()
-                reference, probabilities = np.load(f"{stem}.labels.npy"), np.load(f"{stem}.probabilities.npy")
+                want = [np.load(f"{stem}.want.{i}.npy") for i in range(len(list(saved.glob(f"{h}x{w}.want.*.npy"))))]
+                if not want:
+                    raise FileNotFoundError(f"no saved output of TensorFlow at {h}x{w} in {saved}")
                 ms = {"tfjs": statistics.median(tab.evaluate("([s, n]) => harness.tfjsTime(s, n)", [shape, repeat]))}
                 for m in (m for m in models if tuple(m["size"]) == size):
                     loaded = tab.evaluate("([f, n]) => harness.load('m', f, n)", [Path(m["file"]).name, threads])
-                    out = tab.evaluate("([x, s]) => harness.run('m', x, s)", [x, shape])
-                    labels = np.frombuffer(base64.b64decode(out["labels"]), dtype=np.int32).reshape(h, w)
-                    emit(stage="browser", file=m["file"], accuracy=judged.accuracy([reference, probabilities], [labels], job),
+                    out = tab.evaluate("([x, s, d]) => harness.run('m', x, s, d)", [x, shape, job["dtype"]])
+                    got = np.frombuffer(base64.b64decode(out["output"]), dtype=job["dtype"]).reshape(want[0].shape)
+                    emit(stage="browser", file=m["file"], accuracy=judged.accuracy(want, [got], job),
                          threads=loaded["threads"], threaded_build=ran["threaded"],
                          fully_accelerated=loaded["fullyAccelerated"])
                     ms[m["precision"]] = statistics.median(

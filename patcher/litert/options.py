@@ -10,9 +10,10 @@ from patcher.kinds import labels
 FOLDER = "litert"
 # the sizes the demo page offers; one model per size (LiteRT.js 2.5.3 takes no dynamic input size)
 SIZES = ((288, 288), (448, 448), (1024, 1024))
-PRECISIONS = ("float32", "int8")
+PRECISIONS = ("float32", "int8")  # made unless --litert-precisions says otherwise
+KNOWN_PRECISIONS = ("float32", "float16", "int8")  # float16: weights in 16 bits, computed in float32
 FLOAT_MIN_AGREEMENT = labels.MIN_AGREEMENT  # the tfjs bound
-INT8_FLOOR = labels.INT8_FLOOR  # int8 is "accurate" when agreement away from class boundaries reaches this
+INT8_FLOOR = labels.INT8_FLOOR  # a labels build's int8 is "accurate" when agreement away from class boundaries reaches this
 CALIBRATION_IMAGES = 20
 RUNTIME_PACKAGE = "@litertjs/core"
 RUNTIME_VERSION = "2.5.3"
@@ -36,12 +37,12 @@ Size = tuple[int, int]
 
 @dataclass(frozen=True)
 class Options:
-    """What `build --litert` makes: the sizes (HxW), the calibration images (None: the tool's own), and the
-    int8 floor."""
+    """What `build --litert` makes: the sizes (HxW), the calibration images (None: the tool's own), the
+    int8 floor (None: the output kind's own, `litert_floor`) and the precisions (of KNOWN_PRECISIONS)."""
 
     sizes: tuple[Size, ...] = SIZES
     calibration: Path | None = None
-    int8_floor: float = INT8_FLOOR
+    int8_floor: float | None = None
     precisions: tuple[str, ...] = field(default=PRECISIONS)
 
 

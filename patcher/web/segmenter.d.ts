@@ -5,12 +5,12 @@
 export type Runtime = 'tfjs' | 'litert';
 /** runtime option: 'auto' starts, per size, with the fastest the build measured, then measures on this device. */
 export type RuntimeOption = 'auto' | Runtime;
-/** precision option; int8 is LiteRT.js only. */
-export type PrecisionOption = 'auto' | 'float32' | 'int8';
+/** precision option; float16 and int8 are LiteRT.js only (built with --litert-precisions). */
+export type PrecisionOption = 'auto' | 'float32' | 'float16' | 'int8';
 /** A TensorFlow.js backend name; 'webgpu' also runs LiteRT.js on its WebGPU accelerator. */
 export type Backend = 'wasm' | 'webgl' | 'cpu' | 'webgpu' | (string & {});
-/** A runtime as `auto` measures it: tfjs-wasm, LiteRT.js float32 and int8 on wasm, and the WebGPU ones. */
-export type RuntimeId = 'tfjs' | 'float32' | 'int8' | 'tfjs-webgpu' | 'float32-webgpu' | (string & {});
+/** A runtime as `auto` measures it: tfjs-wasm, LiteRT.js float32, float16 and int8 on wasm, and the WebGPU ones. */
+export type RuntimeId = 'tfjs' | 'float32' | 'float16' | 'int8' | 'tfjs-webgpu' | 'float32-webgpu' | (string & {});
 /** [height, width] in whole pixels. */
 export type Size = [height: number, width: number];
 /** What segment() reads. An image must have loaded, a video must have a frame. */
@@ -29,7 +29,8 @@ export interface SegmenterOptions {
   /** 'auto' (default): per size, the fastest the build measured, then the fastest measured on this device;
    * 'tfjs': model.json only; 'litert': the LiteRT.js models (a size without one runs at the nearest built size). */
   runtime?: RuntimeOption;
-  /** 'auto' (default), 'float32' or 'int8' (LiteRT.js only). */
+  /** 'auto' (default), 'float32', or 'float16' or 'int8' (LiteRT.js only; `auto` takes them only where the
+   * build recorded them as accurate). */
   precision?: PrecisionOption;
   /** The TensorFlow.js backend; default 'wasm'. 'webgpu' (needs tf-backend-webgpu.min.js and a WebGPU adapter)
    * runs tfjs on WebGPU, and LiteRT.js (runtime 'litert') on its WebGPU accelerator. */

@@ -3,8 +3,9 @@
 import { createStylizer } from './stylizer.js';
 
 const $ = (id) => document.getElementById(id);
+const LITE_ONLY = ['float16', 'int8'];   // precisions only LiteRT.js models have
 const params = new URLSearchParams(location.search);
-const state = {status: 'loading', runs: 0, ms: null, modelMs: null, size: null, runtime: null, reason: null,
+const state = {status: 'loading', runs: 0, ms: null, modelMs: null, size: null, runtime: null, precision: null, reason: null,
                worker: null, error: null};
 if (params.has('debug')) {
   // Test hooks, only with ?debug: the state, and "stylize the current picture again" (resolves to its ms).
@@ -55,10 +56,11 @@ async function run() {
     after.height = made.height;
     after.getContext('2d').putImageData(made.image, 0, 0);
     Object.assign(state, {status: 'ready', runs: state.runs + 1, ms: made.ms, modelMs: made.modelMs, size: made.size,
-                          runtime: made.runtime, reason: made.reason, error: null});
+                          runtime: made.runtime, precision: made.precision, reason: made.reason, error: null});
     $('error').hidden = true;
     const info = sty.info;
-    $('timing').textContent = `${made.width} x ${made.height}, run at ${made.size[0]} x ${made.size[1]}: ` +
+    // (sizes [height, width]; shown width x height, as the picture's own)
+    $('timing').textContent = `${made.width} x ${made.height}, run at ${made.size[1]} x ${made.size[0]}: ` +
       `${made.ms.toFixed(0)} ms (model ${made.modelMs.toFixed(0)} ms) on ${made.runtime === 'litert' ? 'LiteRT.js' : 'TensorFlow.js'} ` +
       `${info.backend}, ${info.threads || 1} thread${info.threads > 1 ? 's' : ''}, ${made.precision}${info.worker ? ', in a Web Worker' : ''}`;
     $('status').textContent = made.reason || 'ready';
@@ -76,11 +78,13 @@ async function start() {
   Object.assign(state, {status: 'loading', error: null});
   $('status').textContent = 'loading the model ...';
   try {
-    const made = await createStylizer({runtime: $('runtime').value, worker: $('mode').value === 'worker',
+    const made = await createStylizer({runtime: $('runtime').value, precision: $('precision').value,
+                                       worker: $('mode').value === 'worker',
                                        ...(params.get('backend') ? {backend: params.get('backend')} : {})});
     if (mine !== generation) { made.dispose(); return; }
     sty = made;
     state.worker = made.info.worker;
+    offerLitert(made.meta);
     if (made.title) { $('title').textContent = made.title; document.title = made.title; }
     $('about').textContent = made.about || '';
     const weights = made.meta.patcher && made.meta.patcher.weights;
@@ -96,6 +100,21 @@ async function start() {
     else await run();
   } catch (err) {
     if (mine === generation) showError(err);
+  }
+}
+
+// LiteRT.js is offered where the build has models for it (build --litert), whatever its output kind; float16
+// and int8 where it has such a model and the runtime is not TensorFlow.js (`auto` takes one only where the
+// build found it accurate; asked for, it runs, and the status line says if it is under the build's floor).
+function offerLitert(meta) {
+  const models = meta && meta.litert && Array.isArray(meta.litert.models) ? meta.litert.models : [];
+  const runtime = [...$('runtime').options].find((o) => o.value === 'litert');
+  runtime.disabled = !models.length;
+  runtime.title = models.length ? `built sizes: ${[...new Set(models.map((m) => `${m.size[1]} x ${m.size[0]}`))].join(', ')}`
+    : 'this build has no LiteRT.js models (python -m patcher build --litert)';
+  for (const option of [...$('precision').options].filter((o) => LITE_ONLY.includes(o.value))) {
+    option.disabled = !models.some((m) => m.precision === option.value) || $('runtime').value === 'tfjs';
+    if (option.disabled && $('precision').value === option.value) $('precision').value = 'auto';
   }
 }
 
@@ -136,6 +155,13 @@ $('file').onchange = () => {
 };
 $('sample').onclick = () => { if (sty && sty.sample) loadPicture(sty.sample); };
 $('resolution').onchange = () => run();
-$('runtime').onchange = () => start();
+$('runtime').onchange = () => {
+  if ($('runtime').value === 'tfjs' && LITE_ONLY.includes($('precision').value)) $('precision').value = 'auto';
+  start();
+};
+$('precision').onchange = () => start();
 $('mode').onchange = () => start();
+// URL parameters preset the choice: ?runtime=litert&precision=float32
+if (['auto', 'tfjs', 'litert'].includes(params.get('runtime'))) $('runtime').value = params.get('runtime');
+if (['auto', 'float32', ...LITE_ONLY].includes(params.get('precision'))) $('precision').value = params.get('precision');
 start();

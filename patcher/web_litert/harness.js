@@ -1,8 +1,9 @@
 // LiteRT.js harness: window.harness runs this build's TFLite models (and the tfjs model in ../) on given
-// input and returns class ids and times. For tests and benchmarks; the demo page does not use it.
+// input and returns an output (class ids, or a picture's values) and times. For tests and benchmarks; the demo page does not use it.
 //   await harness.init({threads})          load LiteRT.js (threaded wasm when asked for and possible)
 //   await harness.load(key, file, threads) compile litert/FILE for the wasm (XNNPACK) CPU path
-//   await harness.run(key, base64, shape)  float32 input (little-endian bytes) -> {labels: base64 int32, ms}
+//   await harness.run(key, base64, shape, dtype = 'int32')  float32 input (little-endian bytes) -> {output:
+//                                          base64 of the output of that dtype (labels too, for int32), dtype, ms}
 //   await harness.time(key, shape, n)      n timed runs on a fixed input (after one warm-up) -> [ms]
 //   await harness.tfjsInit(threads)        tfjs + its wasm backend from ../ with that many threads
 //   await harness.tfjsTime(shape, n)       same, for ../model.json
@@ -33,17 +34,18 @@ function pattern(shape) {
   return x;
 }
 
-async function infer(key, x, shape) {
+async function infer(key, x, shape, dtype = 'int32') {
   const input = new Tensor(x, shape);
   const start = performance.now();
   const outputs = await models[key].run(input);
-  // the class ids: the int32 output (models also give the logits, float32)
-  const at = Math.max(0, models[key].getOutputDetails().findIndex((d) => d.dtype === 'int32'));
-  const labels = outputs[at].toTypedArray().slice();
+  // the output of `dtype`: a class-map model's int32 class ids (it also gives its logits, float32), a
+  // picture model's float32 picture
+  const at = Math.max(0, models[key].getOutputDetails().findIndex((d) => d.dtype === dtype));
+  const output = outputs[at].toTypedArray().slice();
   const ms = performance.now() - start;
   input.delete();
   for (const t of outputs) t.delete();
-  return {labels, ms};
+  return {output, ms};
 }
 
 window.harness = {
@@ -66,10 +68,11 @@ window.harness = {
             outputs: m.getOutputDetails().map(d => ({name: d.name, shape: Array.from(d.shape), dtype: d.dtype})),
             threads: m.options.cpuOptions?.numThreads ?? null, fullyAccelerated: m.isFullyAccelerated};
   },
-  async run(key, input, shape) {
+  async run(key, input, shape, dtype = 'int32') {
     const u8 = bytes(input);
-    const {labels, ms} = await infer(key, new Float32Array(u8.buffer), shape);
-    return {labels: base64(labels), dtype: labels.constructor.name, ms};
+    const {output, ms} = await infer(key, new Float32Array(u8.buffer), shape, dtype);
+    const encoded = base64(output);
+    return {output: encoded, ...(dtype === 'int32' ? {labels: encoded} : {}), dtype: output.constructor.name, ms};
   },
   async time(key, shape, n) {
     const x = pattern(shape);

@@ -37,7 +37,7 @@ test('options: each bad option is code options, naming it', () => {
     [{size: [0, 4]}, 'options.size must be [height, width]'],
     [{size: [4]}, 'options.size must be [height, width]'],
     [{runtime: 'onnx'}, 'options.runtime must be auto, tfjs, litert'],
-    [{precision: 'fp16'}, 'options.precision must be auto, float32, int8'],
+    [{precision: 'fp16'}, 'options.precision must be auto, float32, float16, int8'],
   ];
   for (const [given, words] of cases) {
     const got = code(() => options(given, PAGE));

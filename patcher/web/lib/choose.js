@@ -31,6 +31,9 @@ export const sizeText = (s) => (s ? `${s[0]}x${s[1]}` : "the source's size");
  * @returns {string} "12 ms", "3.4 ms"
  */
 export const msText = (ms) => `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+// The precisions only LiteRT.js models have (lossy: `auto` takes one only where the build recorded it as
+// accurate, its `accurate` flag).
+const LOSSY = ['float16', 'int8'];
 // LiteRT.js runs on its WebGPU accelerator when backend 'webgpu' is asked for, else on wasm.
 const liteBackend = (backend) => (backend === 'webgpu' ? 'webgpu' : 'wasm');
 
@@ -58,6 +61,19 @@ export function label(id) {
 const pct = (v) => `${(100 * v).toFixed(2)}%`;
 
 /**
+ * What the build measured of a LiteRT.js model against TensorFlow, in words (for a reason; whether a model
+ * may run is its `accurate` flag, the output kind's verdict, never these numbers): a picture's PSNR, a
+ * class map's agreement away from class boundaries.
+ * @param {Record<string, any>} a the model's `accuracy` record
+ * @returns {string}
+ */
+function measuredText(a) {
+  if (typeof a.psnr === 'number') return `PSNR ${a.psnr.toFixed(1)} dB against TensorFlow`;
+  const share = a.away_from_boundary != null ? a.away_from_boundary : a.overall;
+  return typeof share === 'number' ? `${pct(share)} agreement with TensorFlow away from class boundaries` : 'no measured accuracy';
+}
+
+/**
  * The built size nearest `size` (by area and aspect ratio); the first one without a size.
  * @param {Size[]} sizes the built sizes (at least one)
  * @param {Size | null} size
@@ -72,7 +88,8 @@ export function nearestSize(sizes, size) {
 
 /**
  * What runs the model at a size. `auto` takes the fastest of what the build measured in Chromium at that
- * size (tfjs-wasm, LiteRT.js float32, LiteRT.js int8 where the build recorded int8 as accurate); with no
+ * size (tfjs-wasm, LiteRT.js float32, LiteRT.js float16 and int8 where the build recorded them as accurate:
+ * their `accurate` flag, by the output kind's floor); with no
  * measurement, tfjs. A size without a LiteRT.js model runs on tfjs (runtime 'auto') or on the nearest size
  * that has one (runtime 'litert').
  * @param {ModelMetadata | null | undefined} meta model.json's userDefinedMetadata (its `litert` part)
@@ -89,17 +106,18 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
   const tfjsPrecision = /** @type {string} */ ((meta && meta.patcher && meta.patcher.quantization) || 'float32');
   /** @type {(reason: string) => RuntimeChoice} */
   const tfjs = (reason) => ({runtime: 'tfjs', precision: tfjsPrecision, backend, size, file: null, reason});
+  const liteOnly = LOSSY.includes(precision);
   if (runtime === 'tfjs') {
-    if (precision === 'int8') throw bad("precision 'int8' is a LiteRT.js model: use runtime 'litert' or 'auto'");
+    if (liteOnly) throw bad(`precision '${precision}' is a LiteRT.js model: use runtime 'litert' or 'auto'`);
     return tfjs('runtime tfjs was asked for');
   }
   if (!models.length) {
-    if (runtime === 'litert' || precision === 'int8') {
+    if (runtime === 'litert' || liteOnly) {
       throw bad("this build has no LiteRT.js models (build it with 'python -m patcher build --litert')");
     }
     return tfjs('this build has no LiteRT.js models');
   }
-  if (runtime === 'auto' && backend !== 'wasm' && precision !== 'int8') {
+  if (runtime === 'auto' && backend !== 'wasm' && !liteOnly) {
     return tfjs(`backend ${backend} was asked for (the build measured LiteRT.js against tfjs on wasm)`);
   }
   const sizes = [];
@@ -108,7 +126,7 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
   let moved = '';
   if (!at) {
     const built = sizes.map(sizeText).join(', ');
-    if (runtime === 'auto' && precision !== 'int8') {
+    if (runtime === 'auto' && !liteOnly) {
       return tfjs(`no LiteRT.js model at ${sizeText(size)} (built: ${built}); tfjs runs any size`);
     }
     at = nearestSize(sizes, size);
@@ -118,29 +136,28 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
   const timing = (Array.isArray(lite.timings) ? lite.timings : []).find((t) => t && same(t.size, at) && t.ms);
   const ms = (key) => (timing && typeof timing.ms[key] === 'number' ? timing.ms[key] : null);
   const lite8 = here.find((m) => m.precision === 'int8');
+  const lite16 = here.find((m) => m.precision === 'float16');
   const lite32 = here.find((m) => m.precision === 'float32');
   /** @type {(m: any, reason: string) => RuntimeChoice} */
   const litert = (m, reason) => ({runtime: 'litert', precision: m.precision, backend: liteBackend(backend), size: at,
                                   file: m.file, reason: moved + reason});
-  const accuracy = (m) => {
-    const a = m.accuracy || {};
-    const share = a.away_from_boundary != null ? a.away_from_boundary : a.overall;
-    return typeof share === 'number' ? `${pct(share)} agreement with TensorFlow away from class boundaries` : 'no measured agreement';
-  };
+  const accuracy = (m) => measuredText(m.accuracy || {});
   if (precision !== 'auto') {
-    const m = precision === 'int8' ? lite8 : lite32;
+    const m = here.find((x) => x.precision === precision);
     if (!m) throw bad(`this build has no ${precision} LiteRT.js model at ${sizeText(at)}`);
-    if (precision === 'int8') {
-      return litert(m, `precision int8 was asked for (${accuracy(m)}${m.accurate ? '' : ', under the build\'s floor'})`);
+    if (liteOnly) {
+      return litert(m, `precision ${precision} was asked for (${accuracy(m)}${m.accurate ? '' : ', under the build\'s floor'})`);
     }
     if (runtime === 'litert' || !same(at, size)) return litert(m, 'runtime litert, precision float32 were asked for');
   }
   // the candidates, with what the build measured
   const candidates = [];
   if (lite32) candidates.push({key: 'float32', pick: lite32, ms: ms('float32')});
+  if (lite16 && lite16.accurate && precision === 'auto') candidates.push({key: 'float16', pick: lite16, ms: ms('float16')});
   if (lite8 && lite8.accurate && precision === 'auto') candidates.push({key: 'int8', pick: lite8, ms: ms('int8')});
   if (runtime === 'auto' && same(at, size)) candidates.push({key: 'tfjs', pick: null, ms: ms('tfjs')});
-  const left = lite8 && !lite8.accurate && precision === 'auto' ? `; int8 left out: ${accuracy(lite8)}, under the build's floor` : '';
+  const left = [lite16, lite8].filter((m) => m && !m.accurate && precision === 'auto')
+    .map((m) => `; ${m.precision} left out: ${accuracy(m)}, under the build's floor`).join('');
   const measured = candidates.filter((c) => c.ms != null);
   if (!measured.length) {
     if (runtime === 'auto') return tfjs(`the build measured no speeds at ${sizeText(at)}${left}`);
@@ -157,10 +174,10 @@ export function chooseRuntime(meta, {runtime = 'auto', precision = 'auto', backe
 }
 
 /**
- * What `auto` times on this device at a size: tfjs-wasm, LiteRT.js float32 and int8 (int8 where the build
- * found it accurate, or where precision int8 was asked for) on wasm, and, when `gpu`, tfjs's webgpu backend
- * and LiteRT.js float32 on its WebGPU accelerator. Empty unless runtime and backend are 'auto' and 'wasm'
- * (the defaults) and `size` is given; LiteRT.js only where the build has a model at `size`.
+ * What `auto` times on this device at a size: tfjs-wasm, LiteRT.js float32, float16 and int8 (float16 and
+ * int8 where the build found them accurate, or where that precision was asked for) on wasm, and, when
+ * `gpu`, tfjs's webgpu backend and LiteRT.js float32 on its WebGPU accelerator. Empty unless runtime and
+ * backend are 'auto' and 'wasm' (the defaults) and `size` is given; LiteRT.js only where the build has a model at `size`.
  * @param {ModelMetadata | null | undefined} meta model.json's userDefinedMetadata
  * @param {ChoiceOptions} [options]
  * @param {Size | null} [size] [height, width]
@@ -177,11 +194,14 @@ export function candidates(meta, {runtime = 'auto', precision = 'auto', backend 
     id: runtimeId({runtime: runtime_, precision: precision_, backend: backend_}), runtime: runtime_,
     precision: precision_, backend: backend_, size, file, reason: ''});
   const f32 = models.find((m) => m.precision === 'float32');
-  const i8 = models.find((m) => m.precision === 'int8');
-  if (precision !== 'int8') add('tfjs', tfjsPrecision, 'wasm', null);
-  if (f32 && precision !== 'int8') add('litert', 'float32', 'wasm', f32.file);
-  if (i8 && (precision === 'int8' || (precision === 'auto' && i8.accurate))) add('litert', 'int8', 'wasm', i8.file);
-  if (gpu && precision !== 'int8') {
+  const liteOnly = LOSSY.includes(precision);
+  if (!liteOnly) add('tfjs', tfjsPrecision, 'wasm', null);
+  if (f32 && !liteOnly) add('litert', 'float32', 'wasm', f32.file);
+  for (const lossy of LOSSY) {
+    const m = models.find((x) => x.precision === lossy);
+    if (m && (precision === lossy || (precision === 'auto' && m.accurate))) add('litert', lossy, 'wasm', m.file);
+  }
+  if (gpu && !liteOnly) {
     add('tfjs', tfjsPrecision, 'webgpu', null);
     if (f32) add('litert', 'float32', 'webgpu', f32.file);
   }

@@ -103,11 +103,12 @@ export class Engine {
   }
 
   /**
-   * Under runtime 'auto' (and not int8, which only LiteRT.js runs), a LiteRT.js that fails leaves tfjs.
+   * Under runtime 'auto' (and not float16 or int8, which only LiteRT.js runs), a LiteRT.js that fails
+   * leaves tfjs.
    * @returns {boolean}
    */
   fallsBack() {
-    return this.opts.runtime === 'auto' && this.opts.precision !== 'int8';
+    return this.opts.runtime === 'auto' && !['float16', 'int8'].includes(this.opts.precision);
   }
 
   /**

@@ -16,7 +16,7 @@ import {SegmenterError} from './errors.js';
 /** The runtime option's values. */
 export const RUNTIMES = ['auto', 'tfjs', 'litert'];
 /** The precision option's values. */
-export const PRECISIONS = ['auto', 'float32', 'int8'];
+export const PRECISIONS = ['auto', 'float32', 'float16', 'int8'];
 /**
  * The most pixels (height * width) the model is run at: 2048 x 2048. A run's memory grows with its pixels
  * (the input, every activation): an 8000 x 8000 source run at its own size took 4.1 GB and did not return.
