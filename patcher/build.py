@@ -220,8 +220,9 @@ def _build(recipe: Recipe, spec: Model, dest: Path, out: Path, options: Options)
         if options.litert is not None:
             # the recipe's pictures: int8 calibration (unless --calibration) and the accuracy checks
             seen = pictures(spec.pictures, with_variants=False, side=512) if spec.pictures else None
+            lite = litert.for_faces(options.litert) if spec.faces else options.litert
             meta["litert"] = litert.build(converted, outdir.graph_dir(staged) / GRAPH, staged / litert.FOLDER, meta,
-                                          options.litert, staged / page.sample_name(spec.sample), seen)
+                                          lite, staged / page.sample_name(spec.sample), seen)
         model_json = staged / "model.json"
         content = json.loads(model_json.read_text())
         content["userDefinedMetadata"] = meta

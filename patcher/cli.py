@@ -80,8 +80,9 @@ def _litert(args: argparse.Namespace) -> litert.Options | None:
     output kind's own)."""
     if not args.litert:
         return None
-    return litert.Options(sizes=tuple(args.litert_sizes), calibration=args.calibration, int8_floor=args.int8_floor,
-                          precisions=args.litert_precisions)
+    given = args.litert_sizes is not None
+    return litert.Options(sizes=tuple(args.litert_sizes) if given else litert.SIZES, calibration=args.calibration,
+                          int8_floor=args.int8_floor, precisions=args.litert_precisions, default_sizes=not given)
 
 
 def _recipe(parser: argparse.ArgumentParser) -> None:
@@ -153,8 +154,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fusion-fix", dest="fix_fusions", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--litert", action="store_true",
                    help="also write TFLite models for LiteRT.js (float32 and int8, one per size) into OUT/litert")
-    p.add_argument("--litert-sizes", type=_sizes, default="288x288,448x448,1024x1024",
-                   help="sizes of the LiteRT.js models (default: %(default)s)")
+    p.add_argument("--litert-sizes", type=_sizes, default=None,
+                   help="sizes of the LiteRT.js models (default: 288x288,448x448,1024x1024, and 320x320, face "
+                        "mode's square, for a model whose recipe names a face detector)")
     p.add_argument("--litert-precisions", type=_precisions, default=",".join(litert.PRECISIONS),
                    help=f"precisions of the LiteRT.js models, of {', '.join(litert.KNOWN_PRECISIONS)} "
                         "(default: %(default)s; float32 is always made)")

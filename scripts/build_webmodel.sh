@@ -11,6 +11,7 @@
 #   --model NAME             [MODEL]             default: the recipe's first (bisenetv2: celebamask)
 #   --out DIR                [OUT]               default: webmodel-MODEL
 #   --litert                 [LITERT=1]          also LiteRT.js models (float32, int8) at 288, 448, 1024
+#                                                (and 320, face mode's square, for the face parser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 upstream=

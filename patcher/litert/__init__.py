@@ -42,11 +42,12 @@ from patcher.litert.accuracy import Entry, Timing, judge
 from patcher.litert.calibration import calibration_images
 from patcher.litert.chromium import chromium_missing, in_chromium
 from patcher.litert.commands import build, check, compare_models
-from patcher.litert.options import (CALIBRATION_IMAGES, FLOAT_MIN_AGREEMENT, FOLDER, INT8_FLOOR, KNOWN_PRECISIONS,
-                                    PRECISIONS, RUNTIME_FILES, RUNTIME_PACKAGE, RUNTIME_VERSION, SIZES, Options,
-                                    file_name)
+from patcher.litert.options import (CALIBRATION_IMAGES, FACE_SIZE, FLOAT_MIN_AGREEMENT, FOLDER, INT8_FLOOR,
+                                    KNOWN_PRECISIONS, PRECISIONS, RUNTIME_FILES, RUNTIME_PACKAGE, RUNTIME_VERSION,
+                                    SIZES, Options, file_name, for_faces)
 from patcher.litert.runtime import install_runtime
 
-__all__ = ["CALIBRATION_IMAGES", "FLOAT_MIN_AGREEMENT", "FOLDER", "INT8_FLOOR", "KNOWN_PRECISIONS", "PRECISIONS", "RUNTIME_FILES",
+__all__ = ["CALIBRATION_IMAGES", "FACE_SIZE",
+           "FLOAT_MIN_AGREEMENT", "FOLDER", "INT8_FLOOR", "KNOWN_PRECISIONS", "PRECISIONS", "RUNTIME_FILES",
            "RUNTIME_PACKAGE", "RUNTIME_VERSION", "SIZES", "Entry", "Options", "Timing", "build", "calibration_images",
-           "check", "chromium_missing", "compare_models", "file_name", "in_chromium", "install_runtime", "judge"]
+           "check", "chromium_missing", "compare_models", "file_name", "for_faces", "in_chromium", "install_runtime", "judge"]

@@ -2,7 +2,7 @@
 pinned LiteRT.js runtime it copies."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from patcher.kinds import labels
@@ -10,6 +10,9 @@ from patcher.kinds import labels
 FOLDER = "litert"
 # the sizes the demo page offers; one model per size (LiteRT.js 2.5.3 takes no dynamic input size)
 SIZES = ((288, 288), (448, 448), (1024, 1024))
+# face mode's square (patcher/web/lib/facemode.js FACES.size): added to the default sizes of a model with a
+# face detector, so that face mode's squares can be parsed on LiteRT.js
+FACE_SIZE = (320, 320)
 PRECISIONS = ("float32", "int8")  # made unless --litert-precisions says otherwise
 KNOWN_PRECISIONS = ("float32", "float16", "int8")  # float16: weights in 16 bits, computed in float32
 FLOAT_MIN_AGREEMENT = labels.MIN_AGREEMENT  # the tfjs bound
@@ -38,12 +41,22 @@ Size = tuple[int, int]
 @dataclass(frozen=True)
 class Options:
     """What `build --litert` makes: the sizes (HxW), the calibration images (None: the tool's own), the
-    int8 floor (None: the output kind's own, `litert_floor`) and the precisions (of KNOWN_PRECISIONS)."""
+    int8 floor (None: the output kind's own, `litert_floor`), the precisions (of KNOWN_PRECISIONS) and
+    whether the sizes are the default ones (not given by the user)."""
 
     sizes: tuple[Size, ...] = SIZES
     calibration: Path | None = None
     int8_floor: float | None = None
     precisions: tuple[str, ...] = field(default=PRECISIONS)
+    default_sizes: bool = False
+
+
+def for_faces(options: Options) -> Options:
+    """The options for a model whose recipe names a face detector: default sizes gain FACE_SIZE (face
+    mode's square); sizes the user gave stay as given."""
+    if not options.default_sizes or FACE_SIZE in options.sizes:
+        return options
+    return replace(options, sizes=tuple(sorted({*options.sizes, FACE_SIZE})))
 
 
 def file_name(size: Size | list[int], precision: str) -> str:
